@@ -1,0 +1,44 @@
+// The guest's file namespace as the shell sees it: /sys, /proc, /dev/null.
+// Paths are absolute and normalised ("/sys/devices/system/memory/memory32/state",
+// no "." or "..", no trailing slash except "/"). Symlinks in the middle of a path
+// are followed by the implementation; errors are the errno the syscall would give.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mm/result.h"
+
+namespace memplug::views {
+
+enum class NodeKind { File, Dir, Symlink };
+
+class Vfs {
+public:
+    virtual ~Vfs() = default;
+
+    // stat(2) (follow_last = true) or lstat(2). ENOENT, ENOTDIR.
+    virtual KResult<NodeKind> stat(std::string_view path, bool follow_last) const = 0;
+
+    // readlink(2): the link text ("../../node/node0"). EINVAL if not a link.
+    virtual KResult<std::string> readlink(std::string_view path) const = 0;
+
+    // Names in a directory, sorted as the kernel's readdir returns them is not
+    // required: callers sort. ENOENT, ENOTDIR.
+    virtual KResult<std::vector<std::string>> list(std::string_view dir) const = 0;
+
+    // open(O_RDONLY) + read to EOF. ENOENT, EISDIR, EACCES (write-only attribute).
+    virtual KResult<std::string> read(std::string_view path) const = 0;
+
+    // open(O_WRONLY|O_CREAT|O_TRUNC) alone: EACCES for read-only attributes and for
+    // files that do not exist in a directory that does (sysfs cannot create),
+    // ENOENT for a missing directory, EISDIR.
+    virtual KResult<void> open_write(std::string_view path) = 0;
+
+    // One write(2) of `data` to a file that open_write() accepted; the store's errno
+    // (EINVAL, EBUSY, ...). A refused write changes nothing.
+    virtual KResult<void> write(std::string_view path, std::string_view data) = 0;
+};
+
+}  // namespace memplug::views
