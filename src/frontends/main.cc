@@ -1,1 +1,105 @@
-int main() { return 0; }
+// memplug: the Linux 6.1 memory hot(un)plug subsystem under QEMU 7.2, modelled.
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <readline/history.h>
+#include <readline/readline.h>
+
+#include "frontends/guest_session.h"
+#include "frontends/runner.h"
+#include "frontends/transcript.h"
+
+namespace fe = memplug::fe;
+
+namespace {
+
+int for_each_transcript(const std::vector<std::string>& files, bool check_invariants,
+                        const std::function<int(const fe::Transcript&, fe::Session&)>& f)
+{
+    int status = fe::k_status_ok;
+    for (const std::string& file : files) {
+        auto t = fe::load_transcript(file);
+        if (!t) {
+            for (const fe::Diagnostic& d : t.error()) std::cerr << d.str() << "\n";
+            status = std::max(status, fe::k_status_error);
+            continue;
+        }
+        fe::GuestSession session(check_invariants ? fe::GuestSession::CheckInvariants::Yes
+                                                  : fe::GuestSession::CheckInvariants::No);
+        status = std::max(status, f(*t, session));
+    }
+    return status;
+}
+
+// Interactive use: the transcript's prompts typed one line at a time.
+int repl(bool check_invariants, const std::string& machine)
+{
+    fe::GuestSession session(check_invariants ? fe::GuestSession::CheckInvariants::Yes
+                                              : fe::GuestSession::CheckInvariants::No);
+    auto execute = [&](fe::CommandKind kind, std::string_view cmd) {
+        auto out = session.run(kind, cmd);
+        if (out)
+            std::cout << *out << std::flush;
+        else
+            std::cerr << "memplug: " << out.error() << "\n";
+    };
+    if (!machine.empty()) execute(fe::CommandKind::Host, machine);
+    std::cerr << "memplug repl: '$ qemu-system-x86_64 ...' starts a machine, '(qemu) CMD' talks to the monitor,\n"
+                 "anything else (or '# CMD') runs in the guest shell. Ctrl-D quits.\n";
+    while (char* raw = readline(session.machine() ? "# " : "$ ")) {
+        std::string line(raw);
+        std::free(raw);
+        if (line.empty()) continue;
+        add_history(line.c_str());
+        if (line.starts_with("$ "))
+            execute(fe::CommandKind::Host, line.substr(2));
+        else if (line.starts_with("qemu-system-x86_64"))
+            execute(fe::CommandKind::Host, line);
+        else if (line.starts_with("(qemu) "))
+            execute(fe::CommandKind::Monitor, line.substr(7));
+        else if (line.starts_with("# "))
+            execute(fe::CommandKind::Guest, line.substr(2));
+        else
+            execute(fe::CommandKind::Guest, line);
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    CLI::App app{"memplug: Linux 6.1 memory hot(un)plug under QEMU 7.2, as a fast model.\n"
+                 "Transcripts hold '$ qemu-system-x86_64 ...', '(qemu) CMD' and '# CMD' lines."};
+    app.require_subcommand(1);
+    bool check_invariants = false;
+    app.add_flag("--check", check_invariants, "validate the model's invariants after every command");
+
+    std::vector<std::string> files;
+    auto* run = app.add_subcommand("run", "print transcripts with memplug's output under each command");
+    run->add_option("FILE", files, "transcript files")->required()->check(CLI::ExistingFile);
+    auto* check = app.add_subcommand("check", "compare transcripts' expected output with memplug's (exit 1 on a difference)");
+    check->add_option("FILE", files, "transcript files")->required()->check(CLI::ExistingFile);
+    std::string machine;
+    auto* rep = app.add_subcommand("repl", "interactive session with line editing and history");
+    rep->add_option("--machine", machine, "qemu-system-x86_64 command line to start with");
+
+    CLI11_PARSE(app, argc, argv);
+
+    if (*run)
+        return for_each_transcript(files, check_invariants, [](const fe::Transcript& t, fe::Session& s) {
+            fe::RunResult r = fe::run_transcript(t, s);
+            std::cout << r.rendered;
+            for (const fe::Diagnostic& d : r.diagnostics) std::cerr << d.str() << "\n";
+            return r.status;
+        });
+    if (*check)
+        return for_each_transcript(files, check_invariants, [](const fe::Transcript& t, fe::Session& s) {
+            fe::CheckResult r = fe::check_transcript(t, s);
+            (r.status == fe::k_status_ok ? std::cout : std::cerr) << r.report();
+            return r.status;
+        });
+    return repl(check_invariants, machine);
+}

@@ -23,6 +23,13 @@ inline tl::unexpected<KError> kerr(int err, std::string reason = {})
     return tl::unexpected<KError>(KError{err, std::move(reason)});
 }
 
+namespace detail {
+template <typename T, typename E>
+T unwrap(tl::expected<T, E>&& r) { return std::move(*r); }
+template <typename E>
+void unwrap(tl::expected<void, E>&&) {}
+}  // namespace detail
+
 }  // namespace memplug
 
 // Early return on error (GCC statement expression, as SerenityOS's TRY).
@@ -30,5 +37,5 @@ inline tl::unexpected<KError> kerr(int err, std::string reason = {})
     ({                                                            \
         auto _mp_r = (expr);                                      \
         if (!_mp_r) return tl::unexpected(std::move(_mp_r.error())); \
-        std::move(_mp_r).value();                                 \
+        ::memplug::detail::unwrap(std::move(_mp_r));                \
     })

@@ -1,0 +1,331 @@
+#include "frontends/fidelity.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <iterator>
+#include <limits>
+
+#include <fmt/format.h>
+
+namespace memplug::fe {
+
+namespace {
+
+bool is_space(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+bool is_word_char(char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+// One line of a keyed file, taken apart.
+struct KeyedLine {
+    std::string prefix;                // grep's "FILE:" / "FILE-" / "N:", compared exactly
+    std::string text;                  // the rest, blanks collapsed: what columns do not change
+    std::string shape;                 // `text` with each number replaced by '#'
+    std::string key;                   // the words before the first number, ':' dropped
+    std::vector<std::string> numbers;   // in order of appearance
+};
+
+// `grep -H`, `grep -n` and `grep -A` context lines prefix "FILE:", "FILE-", "N:".
+// Keyed files never start a line with a digit or their own path, so this is unambiguous.
+std::string_view take_grep_prefix(std::string_view& line, std::string_view path)
+{
+    std::size_t length = 0;
+    if (line.starts_with(path) && line.size() > path.size() && (line[path.size()] == ':' || line[path.size()] == '-'))
+        length = path.size() + 1;
+    std::size_t digits = length;
+    while (digits < line.size() && is_digit(line[digits]))
+        ++digits;
+    if (digits > length && digits < line.size() && (line[digits] == ':' || line[digits] == '-'))
+        length = digits + 1;
+    std::string_view prefix = line.substr(0, length);
+    line.remove_prefix(length);
+    return prefix;
+}
+
+KeyedLine analyse(std::string_view line, std::string_view path)
+{
+    KeyedLine result;
+    result.prefix = std::string(take_grep_prefix(line, path));
+
+    // Collapse blanks: %8lu-style padding depends on the width of the numbers.
+    for (std::size_t i = 0; i < line.size();) {
+        if (is_space(line[i])) {
+            while (i < line.size() && is_space(line[i]))
+                ++i;
+            if (!result.text.empty() && i < line.size())
+                result.text += ' ';
+        } else {
+            result.text += line[i++];
+        }
+    }
+
+    // A number is a digit run not glued to a word: "DMA32" and "DirectMap4k" are names.
+    std::vector<std::pair<std::size_t, std::size_t>> spans;
+    const std::string& text = result.text;
+    for (std::size_t i = 0; i < text.size();) {
+        if (!is_digit(text[i]) || (i > 0 && is_word_char(text[i - 1]))) {
+            ++i;
+            continue;
+        }
+        std::size_t end = i;
+        while (end < text.size() && is_digit(text[end]))
+            ++end;
+        if (end == text.size() || !is_word_char(text[end]))
+            spans.emplace_back(i, end);
+        i = end;
+        while (i < text.size() && is_word_char(text[i]))
+            ++i;
+    }
+
+    std::size_t copied = 0;
+    for (auto [begin, end] : spans) {
+        result.shape.append(text, copied, begin - copied);
+        result.shape += '#';
+        result.numbers.push_back(text.substr(begin, end - begin));
+        copied = end;
+    }
+    result.shape.append(text, copied);
+
+    std::string_view key = std::string_view(text).substr(0, spans.empty() ? text.size() : spans.front().first);
+    while (!key.empty() && (is_space(key.back()) || key.back() == ':' || key.back() == '('))
+        key.remove_suffix(1);
+    result.key = std::string(key);
+    return result;
+}
+
+std::optional<long long> to_number(std::string_view text)
+{
+    long long value = 0;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc() || end != text.data() + text.size())
+        return std::nullopt;
+    return value;
+}
+
+std::vector<std::string_view> words_of(std::string_view text)
+{
+    std::vector<std::string_view> words;
+    std::size_t i = 0;
+    while (i < text.size()) {
+        while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i])))
+            ++i;
+        std::size_t end = i;
+        while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end])))
+            ++end;
+        if (end > i)
+            words.push_back(text.substr(i, end - i));
+        i = end;
+    }
+    return words;
+}
+
+// Does some pipeline stage of `command` start with one of `programs`? Stages are
+// split at | ; & (so && and || too); shell keywords and wrappers before the program
+// name are skipped ("for d in ...; do ls $d; done", "busybox ls").
+bool runs_any(std::string_view command, const std::vector<std::string>& programs)
+{
+    static constexpr std::string_view k_skipped[] = {"do", "then", "else", "busybox", "command", "time", "!", "{"};
+    std::size_t begin = 0;
+    while (begin <= command.size()) {
+        std::size_t end = command.find_first_of("|;&", begin);
+        if (end == std::string_view::npos)
+            end = command.size();
+        for (std::string_view word : words_of(command.substr(begin, end - begin))) {
+            if (std::find(std::begin(k_skipped), std::end(k_skipped), word) != std::end(k_skipped))
+                continue;
+            if (std::find(programs.begin(), programs.end(), word) != programs.end())
+                return true;
+            break;
+        }
+        begin = end + 1;
+    }
+    return false;
+}
+
+std::string list_names(const std::vector<std::string_view>& names)
+{
+    constexpr std::size_t k_shown = 10;
+    std::string text;
+    for (std::size_t i = 0; i < names.size() && i < k_shown; ++i)
+        text += fmt::format("{}{}", i ? " " : "", names[i]);
+    if (names.size() > k_shown)
+        text += fmt::format(" (and {} more)", names.size() - k_shown);
+    return text;
+}
+
+Verdict compare_names(std::span<const std::string> expected, std::span<const std::string> actual)
+{
+    auto names_of = [](std::span<const std::string> lines) {
+        std::vector<std::string_view> names;
+        for (const std::string& line : lines) {
+            auto words = words_of(line);
+            names.insert(names.end(), words.begin(), words.end());
+        }
+        std::sort(names.begin(), names.end());
+        return names;
+    };
+    const auto expected_names = names_of(expected);
+    const auto actual_names = names_of(actual);
+    std::vector<std::string_view> missing;
+    std::vector<std::string_view> unexpected;
+    std::set_difference(expected_names.begin(), expected_names.end(), actual_names.begin(), actual_names.end(),
+                        std::back_inserter(missing));
+    std::set_difference(actual_names.begin(), actual_names.end(), expected_names.begin(), expected_names.end(),
+                        std::back_inserter(unexpected));
+    Verdict verdict;
+    if (!missing.empty())
+        verdict.differences.push_back({std::nullopt, std::nullopt, fmt::format("missing names: {}", list_names(missing))});
+    if (!unexpected.empty())
+        verdict.differences.push_back(
+            {std::nullopt, std::nullopt, fmt::format("unexpected names: {}", list_names(unexpected))});
+    return verdict;
+}
+
+// Lines are compared pairwise only when their counts agree: shifted lines would make
+// every later line differ, and the unified diff shows those better.
+std::optional<LineDifference> count_difference(std::span<const std::string> expected,
+                                               std::span<const std::string> actual)
+{
+    if (expected.size() == actual.size())
+        return std::nullopt;
+    return LineDifference{std::nullopt, std::nullopt,
+                          fmt::format("expected {} lines, got {}", expected.size(), actual.size())};
+}
+
+LineDifference line_difference(std::size_t index, std::string_view expected, std::string_view actual)
+{
+    return {index, index, fmt::format("expected '{}', got '{}'", expected, actual)};
+}
+
+Verdict compare_lines(std::span<const std::string> expected, std::span<const std::string> actual)
+{
+    if (auto difference = count_difference(expected, actual))
+        return Verdict{{std::move(*difference)}};
+    Verdict verdict;
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        if (expected[i] != actual[i])
+            verdict.differences.push_back(line_difference(i, expected[i], actual[i]));
+    }
+    return verdict;
+}
+
+}  // namespace
+
+std::string Verdict::explain() const
+{
+    std::string text;
+    for (const LineDifference& difference : differences)
+        text += difference.message + '\n';
+    return text;
+}
+
+FidelityComparator::FidelityComparator(FidelityRules rules)
+    : m_rules(std::move(rules))
+{
+}
+
+Verdict FidelityComparator::compare(CommandKind kind, std::string_view command, std::span<const std::string> expected,
+                                    std::span<const std::string> actual)
+{
+    if (kind == CommandKind::Host)
+        m_last_readings.clear();  // a new boot: readings start over
+    if (kind == CommandKind::Guest) {
+        for (const KeyedFileRules& file : m_rules.keyed_files) {
+            if (command.find(file.path) != std::string_view::npos)
+                return compare_keyed(file, expected, actual);
+        }
+        if (runs_any(command, m_rules.name_listing_commands))
+            return compare_names(expected, actual);
+    }
+    return compare_lines(expected, actual);
+}
+
+Verdict FidelityComparator::compare_keyed(const KeyedFileRules& file, std::span<const std::string> expected,
+                                          std::span<const std::string> actual)
+{
+    if (auto difference = count_difference(expected, actual))
+        return Verdict{{std::move(*difference)}};
+    Verdict verdict;
+
+    std::string group;                             // the last header's text
+    std::map<std::string, int, std::less<>> seen;  // occurrences of each key since that header
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        const KeyedLine want = analyse(expected[i], file.path);
+        const KeyedLine got = analyse(actual[i], file.path);
+        if (want.prefix != got.prefix || want.shape != got.shape) {
+            verdict.differences.push_back(line_difference(i, expected[i], actual[i]));
+            continue;
+        }
+        if (!file.group_header.empty() && want.text.starts_with(file.group_header)) {
+            if (want.text != got.text)
+                verdict.differences.push_back(line_difference(i, expected[i], actual[i]));
+            group = want.text;
+            seen.clear();
+            continue;
+        }
+        // A bare number (grep -c) is no field: compare it exactly.
+        FieldRule rule = FieldRule::Exact;
+        if (!want.key.empty()) {
+            auto it = file.fields.find(want.key);
+            rule = it != file.fields.end() ? it->second : file.other_fields;
+        }
+        const int occurrence = seen[want.key]++;
+        const std::string_view field = want.key.empty() ? std::string_view("value") : std::string_view(want.key);
+        for (std::size_t n = 0; n < want.numbers.size(); ++n) {
+            const std::string reading_key = fmt::format("{}|{}|{}|{}|{}", file.path, group, want.key, occurrence, n);
+            for (std::string& message : compare_number(rule, field, reading_key, want.numbers[n], got.numbers[n]))
+                verdict.differences.push_back({i, i, std::move(message)});
+        }
+    }
+    return verdict;
+}
+
+std::vector<std::string> FidelityComparator::compare_number(FieldRule rule, std::string_view field,
+                                                            const std::string& reading_key, std::string_view expected,
+                                                            std::string_view actual)
+{
+    std::vector<std::string> messages;
+    if (rule == FieldRule::Ignored)
+        return messages;
+    const auto want = to_number(expected);
+    const auto got = to_number(actual);
+    if (rule == FieldRule::Exact || !want || !got) {
+        if (expected != actual)
+            messages.push_back(fmt::format("{}: expected {}, got {}", field, expected, actual));
+        return messages;
+    }
+
+    // Tolerant: the value itself within the tolerance...
+    const double off = *want == 0 ? (*got == 0 ? 0.0 : std::numeric_limits<double>::infinity())
+                                  : std::fabs(static_cast<double>(*got - *want)) / std::fabs(static_cast<double>(*want));
+    if (off > m_rules.tolerance) {
+        messages.push_back(fmt::format("{}: expected {}, got {} ({:.2f} % off, allowed {:g} %)", field, *want, *got,
+                                       off * 100, m_rules.tolerance * 100));
+    }
+    // ...and every change exact: hot(un)plug adds and removes known amounts.
+    auto [last, first_reading] = m_last_readings.try_emplace(reading_key, Reading{*want, *got});
+    if (!first_reading) {
+        const long long want_change = *want - last->second.expected;
+        const long long got_change = *got - last->second.actual;
+        if (want_change != got_change) {
+            messages.push_back(fmt::format("{}: expected a change of {:+} since the previous reading, got {:+}", field,
+                                           want_change, got_change));
+        }
+        last->second = Reading{*want, *got};
+    }
+    return messages;
+}
+
+}  // namespace memplug::fe

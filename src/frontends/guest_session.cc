@@ -1,0 +1,84 @@
+#include "frontends/guest_session.h"
+
+#include <fmt/format.h>
+
+namespace memplug::fe {
+
+tl::expected<std::vector<std::string>, std::string> split_host_command(std::string_view line)
+{
+    std::vector<std::string> words;
+    std::string cur;
+    bool in_word = false;
+    char quote = 0;
+    for (size_t i = 0; i < line.size(); ++i) {
+        const char c = line[i];
+        if (quote) {
+            if (c == quote) {
+                quote = 0;
+            } else if (c == '\\' && quote == '"' && i + 1 < line.size() &&
+                       (line[i + 1] == '"' || line[i + 1] == '\\' || line[i + 1] == '$')) {
+                cur += line[++i];
+            } else {
+                cur += c;
+            }
+            continue;
+        }
+        if (c == '\'' || c == '"') {
+            quote = c;
+            in_word = true;
+        } else if (c == '\\' && i + 1 < line.size()) {
+            cur += line[++i];
+            in_word = true;
+        } else if (c == ' ' || c == '\t') {
+            if (in_word) words.push_back(std::move(cur));
+            cur.clear();
+            in_word = false;
+        } else {
+            cur += c;
+            in_word = true;
+        }
+    }
+    if (quote) return tl::unexpected(std::string("unterminated quote in the qemu command line"));
+    if (in_word) words.push_back(std::move(cur));
+    return words;
+}
+
+tl::expected<std::string, std::string> GuestSession::start_machine(std::string_view command)
+{
+    auto words = split_host_command(command);
+    if (!words) return tl::unexpected(words.error());
+    if (words->empty() || !(words->front() == "qemu-system-x86_64" || words->front().ends_with("/qemu-system-x86_64")))
+        return tl::unexpected(fmt::format("'$' lines start a machine with qemu-system-x86_64, not '{}'",
+                                          words->empty() ? "" : words->front()));
+    m_shell.reset();
+    m_fs.reset();
+    m_machine.reset();
+    words->erase(words->begin());
+    auto m = machine::Machine::create(*words);
+    if (!m) return m.error() + "\n";  // QEMU refused to start: its message is the output
+    m_machine = std::move(*m);
+    m_fs = std::make_unique<views::GuestFs>(m_machine->kernel());
+    m_shell = std::make_unique<GuestShell>(*m_fs);
+    return std::string();
+}
+
+tl::expected<std::string, std::string> GuestSession::run(CommandKind kind, std::string_view command)
+{
+    tl::expected<std::string, std::string> out;
+    if (kind == CommandKind::Host) {
+        out = start_machine(command);
+    } else if (!m_machine) {
+        return tl::unexpected(std::string("no machine is running: start one with '$ qemu-system-x86_64 ...'"));
+    } else if (kind == CommandKind::Monitor) {
+        out = m_machine->hmp(command);
+    } else {
+        out = m_shell->run(command);
+    }
+    if (out && m_check == CheckInvariants::Yes && m_machine) {
+        if (auto inv = m_machine->kernel().check_invariants(); !inv)
+            return tl::unexpected(fmt::format("model invariant violated: {}", inv.error().reason));
+    }
+    return out;
+}
+
+}  // namespace memplug::fe

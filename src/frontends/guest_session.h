@@ -1,0 +1,37 @@
+// memplug's own Session: a QEMU machine from the `$` line, its monitor for
+// `(qemu)` lines, and the guest shell over the kernel model for `#` lines.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "frontends/session.h"
+#include "frontends/shell.h"
+#include "machine/machine.h"
+#include "views/guest_fs.h"
+
+namespace memplug::fe {
+
+// Shell-style word splitting of the `$` line (quotes and backslashes).
+tl::expected<std::vector<std::string>, std::string> split_host_command(std::string_view line);
+
+class GuestSession final : public Session {
+public:
+    enum class CheckInvariants { No, Yes };
+    explicit GuestSession(CheckInvariants check = CheckInvariants::No) : m_check(check) {}
+
+    tl::expected<std::string, std::string> run(CommandKind kind, std::string_view command) override;
+
+    machine::Machine* machine() { return m_machine.get(); }
+
+private:
+    tl::expected<std::string, std::string> start_machine(std::string_view command);
+
+    CheckInvariants m_check;
+    std::unique_ptr<machine::Machine> m_machine;
+    std::unique_ptr<views::GuestFs> m_fs;
+    std::unique_ptr<GuestShell> m_shell;
+};
+
+}  // namespace memplug::fe

@@ -1,0 +1,27 @@
+// What runs a transcript's commands: memplug's own machine, or (for conformance)
+// a recording of the real kernel. The runner only sees text in, text out.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <tl/expected.hpp>
+
+namespace memplug::fe {
+
+// Which prompt a transcript line carries: `$ ` (host), `(qemu) ` (monitor), `# ` (guest).
+enum class CommandKind { Host, Monitor, Guest };
+
+class Session {
+public:
+    virtual ~Session() = default;
+
+    // Runs one command; `command` is the line without its prompt (for Host the whole
+    // `qemu-system-x86_64 ARGS`, a later Host command restarts the machine). Returns
+    // what it printed, each line '\n'-terminated ("" for nothing), or an error string
+    // for a transcript-level problem (e.g. a monitor or guest command before any
+    // machine was started). QEMU's "Error: ..." or busybox's error lines are output.
+    virtual tl::expected<std::string, std::string> run(CommandKind kind, std::string_view command) = 0;
+};
+
+}  // namespace memplug::fe

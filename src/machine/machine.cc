@@ -1,0 +1,274 @@
+// The QEMU 7.2 pc/q35 machine: command line, memory layout, e820 as SeaBIOS
+// hands it to the guest, and the NUMA description the guest reads from SRAT.
+#include "machine/machine.h"
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "machine/kernel_cmdline.h"
+
+namespace memplug::machine {
+
+using mm::GiB;
+using mm::MiB;
+
+namespace {
+
+// Options that take no argument; every other option consumes the next word.
+const std::set<std::string> flag_options = {
+    "nographic", "enable-kvm", "no-reboot", "no-shutdown", "S", "s", "snapshot", "daemonize", "no-hpet",
+    "no-acpi", "no-user-config", "nodefaults", "full-screen", "no-fd-bootchk", "no-quit", "version", "help",
+    "only-migratable", "preconfig", "no-graphic", "win2k-hack", "no-frame", "alt-grab", "ctrl-grab", "perfmode"};
+
+constexpr uint64_t AMD_HT_START = 0xfd00000000ULL;
+constexpr uint64_t AMD_HT_SIZE = 0x300000000ULL;
+constexpr uint64_t AMD_ABOVE_1TB_START = AMD_HT_START + AMD_HT_SIZE;
+constexpr uint64_t PCI_HOLE64_SIZE = 32 * GiB;  // Q35/I440FX default "pci-hole64-size"
+constexpr uint64_t SEABIOS_HIGH_RESERVE = 0x21000;  // SeaBIOS's tables at the top of low RAM
+constexpr int ACPI_MAX_RAM_SLOTS = 256;
+
+std::optional<int> parse_int(std::string_view s)
+{
+    int v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+    return v;
+}
+
+// "0-3" or "2" or "0-1:4-5" as -numa cpus= takes them.
+std::vector<int> parse_cpu_list(std::string_view s)
+{
+    std::vector<int> out;
+    size_t pos = 0;
+    while (pos <= s.size()) {
+        const size_t next = std::min(s.find(':', pos), s.size());
+        const std::string_view part = s.substr(pos, next - pos);
+        const size_t dash = part.find('-');
+        const auto a = parse_int(part.substr(0, dash));
+        const auto b = dash == std::string_view::npos ? a : parse_int(part.substr(dash + 1));
+        if (a && b)
+            for (int c = *a; c <= *b; ++c) out.push_back(c);
+        pos = next + 1;
+    }
+    return out;
+}
+
+}  // namespace
+
+tl::expected<std::unique_ptr<Machine>, std::string> Machine::create(const std::vector<std::string>& args)
+{
+    std::unique_ptr<Machine> m(new Machine());
+    if (auto r = m->parse_args(args); !r) return tl::unexpected("qemu-system-x86_64: " + r.error());
+    if (auto r = m->lay_out(); !r) return tl::unexpected("qemu-system-x86_64: " + r.error());
+    auto kernel = mm::Kernel::boot(m->boot_config());
+    if (!kernel) return tl::unexpected("qemu-system-x86_64: guest failed to boot: " + kernel.error().reason);
+    m->m_kernel = std::make_unique<mm::Kernel>(std::move(*kernel));
+    // Cold-plugged DIMMs are in the firmware map's device region; the guest
+    // finds them through ACPI at boot like a hot-added one.
+    for (PcDimm& d : m->m_dimms) m->acpi_memory_device_add(d);
+    return m;
+}
+
+tl::expected<void, std::string> Machine::parse_args(const std::vector<std::string>& args)
+{
+    std::optional<std::string> mem_opt;
+    for (size_t i = 0; i < args.size(); ++i) {
+        std::string opt = args[i];
+        if (opt.size() < 2 || opt[0] != '-') continue;  // a stray word; QEMU would take it as a disk image
+        opt.erase(0, opt[1] == '-' ? 2 : 1);
+        if (flag_options.count(opt)) continue;
+        if (i + 1 >= args.size()) return tl::unexpected(fmt::format("-{}: requires an argument", opt));
+        const std::string& arg = args[++i];
+        if (opt == "m") {
+            mem_opt = arg;
+        } else if (opt == "machine" || opt == "M") {
+            auto o = OptList::parse(arg, "type");
+            if (!o) return tl::unexpected(o.error());
+            if (auto t = o->get("type")) {
+                if (*t == "q35" || t->starts_with("pc-q35")) m_config.type = MachineType::Q35;
+                else if (*t == "pc" || t->starts_with("pc-i440fx")) m_config.type = MachineType::Pc;
+                else if (*t != "help") return tl::unexpected(fmt::format("unsupported machine type: \"{}\"", *t));
+            }
+        } else if (opt == "smp") {
+            auto o = OptList::parse(arg, "cpus");
+            if (!o) return tl::unexpected(o.error());
+            if (auto c = o->get("cpus")) {
+                auto n = parse_int(*c);
+                if (!n || *n < 1) return tl::unexpected(fmt::format("Invalid parameter '{}'", arg));
+                m_config.smp = *n;
+            }
+        } else if (opt == "numa") {
+            auto o = OptList::parse(arg, "type");
+            if (!o) return tl::unexpected(o.error());
+            if (o->get("type") != "node") continue;  // cpu, dist, hmat-*: not modelled
+            NumaNode n;
+            n.nodeid = int(m_config.numa.size());
+            if (auto id = o->get("nodeid")) n.nodeid = parse_int(*id).value_or(n.nodeid);
+            if (auto md = o->get("memdev")) n.memdev = *md;
+            if (o->has("mem"))
+                return tl::unexpected(std::string("-numa node,mem=: parameter -numa node,mem is not supported by this machine "
+                                      "type\nUse -numa node,memdev instead"));
+            if (auto c = o->get("cpus")) n.cpus = parse_cpu_list(*c);
+            m_config.numa.push_back(n);
+        } else if (opt == "object") {
+            if (auto r = object_add(arg); !r) return tl::unexpected(fmt::format("-object {}: {}", arg, r.error()));
+        } else if (opt == "device") {
+            m_cold_devices.emplace_back(arg, std::string());
+        } else if (opt == "append") {
+            m_config.append = arg;
+        }
+    }
+    if (mem_opt) {
+        auto o = OptList::parse(*mem_opt, "size");
+        if (!o) return tl::unexpected(o.error());
+        if (auto s = o->get("size")) {
+            auto v = parse_size(*s, 'M');
+            if (!v) return tl::unexpected(fmt::format("-m {}: Parameter 'size' expects a size", *mem_opt));
+            m_config.ram_size = *v;
+        }
+        const auto max = o->get("maxmem");
+        const auto slots = o->get("slots");
+        if (slots) {
+            auto n = parse_int(*slots);
+            if (!n || *n < 0) return tl::unexpected(fmt::format("-m {}: Parameter 'slots' expects uint64", *mem_opt));
+            m_config.ram_slots = *n;
+        }
+        if (max) {
+            auto v = parse_size(*max, 'B');
+            if (!v) return tl::unexpected(fmt::format("-m {}: Parameter 'maxmem' expects a size", *mem_opt));
+            if (*v < m_config.ram_size)
+                return tl::unexpected(fmt::format("invalid value of maxmem: maximum memory size (0x{:x}) must be at "
+                                                  "least the initial memory size (0x{:x})",
+                                                  *v, m_config.ram_size));
+            if (m_config.ram_slots && *v == m_config.ram_size)
+                return tl::unexpected(fmt::format("invalid value of maxmem: memory slots were specified but maximum "
+                                                  "memory size (0x{:x}) is equal to the initial memory size (0x{:x})",
+                                                  *v, m_config.ram_size));
+            m_config.maxram_size = *v;
+        } else if (slots) {
+            return tl::unexpected(std::string("slots specified but no max-size"));
+        }
+    }
+    if (!m_config.maxram_size) m_config.maxram_size = m_config.ram_size;
+    return {};
+}
+
+tl::expected<void, std::string> Machine::lay_out()
+{
+    MachineConfig& c = m_config;
+    // NUMA nodes take their memory from their backends, in node order.
+    if (!c.numa.empty()) {
+        uint64_t total = 0;
+        for (NumaNode& n : c.numa) {
+            if (n.memdev.empty()) continue;
+            auto it = std::find_if(m_backends.begin(), m_backends.end(), [&](const auto& b) { return b.id == n.memdev; });
+            if (it == m_backends.end()) return tl::unexpected(fmt::format("memdev={}: Device '{}' not found", n.memdev, n.memdev));
+            n.size = it->size;
+            it->used_by = "(numa)";
+            total += n.size;
+        }
+        if (total != c.ram_size)
+            return tl::unexpected(fmt::format("total memory for NUMA nodes (0x{:x}) should equal RAM size (0x{:x})",
+                                              total, c.ram_size));
+    }
+    // pc_q35_init / pc_init1: how much RAM stays below the 4 GiB hole.
+    const uint64_t lowmem = c.type == MachineType::Q35 ? (c.ram_size >= 0xb0000000 ? 0x80000000 : 0xb0000000)
+                                                       : (c.ram_size >= 0xe0000000 ? 0xc0000000 : 0xe0000000);
+    m_below_4g = std::min(c.ram_size, lowmem);
+    m_above_4g = c.ram_size - m_below_4g;
+
+    if (c.maxram_size > c.ram_size) {
+        if (c.ram_slots > ACPI_MAX_RAM_SLOTS)
+            return tl::unexpected(fmt::format("unsupported amount of memory slots: {}", c.ram_slots));
+    } else if (c.ram_slots) {
+        return tl::unexpected(std::string("slots specified but no max-size"));
+    }
+    auto place_device_memory = [&] {
+        if (c.maxram_size <= c.ram_size) return;
+        m_device_memory_base = mm::align_up(m_above_4g_start + m_above_4g, GiB);
+        m_device_memory_size = (c.maxram_size - c.ram_size) + GiB * uint64_t(c.ram_slots);
+    };
+    place_device_memory();
+    // The AMD HyperTransport hole: TCG's CPU models are AMD, so RAM above 4 GiB
+    // moves past 1 TiB when the address space would cross it.
+    auto max_used_gpa = [&] {
+        const uint64_t hole64_start =
+            m_device_memory_size ? mm::align_up(m_device_memory_base + m_device_memory_size, GiB)
+                                 : mm::align_up(m_above_4g_start + m_above_4g, GiB);
+        return hole64_start + PCI_HOLE64_SIZE - 1;
+    };
+    if (max_used_gpa() >= AMD_HT_START) {
+        m_above_4g_start = AMD_ABOVE_1TB_START;
+        place_device_memory();
+    }
+    constexpr unsigned phys_bits = 40;  // TCG_PHYS_ADDR_BITS
+    const uint64_t maxphysaddr = (uint64_t{1} << phys_bits) - 1;
+    if (maxphysaddr < max_used_gpa())
+        return tl::unexpected(fmt::format("Address space limit 0x{:x} < 0x{:x} phys-bits too low ({})", maxphysaddr,
+                                          max_used_gpa(), phys_bits));
+
+    for (auto& [args, unused] : m_cold_devices)
+        if (auto r = device_add(args, false); !r) return tl::unexpected(fmt::format("-device {}: {}", args, r.error()));
+    return {};
+}
+
+mm::BootConfig Machine::boot_config() const
+{
+    using mm::E820Entry;
+    using mm::E820Type;
+    mm::BootConfig b;
+    // The map as SeaBIOS passes it on: QEMU's RAM entries, the EBDA and BIOS
+    // areas, SeaBIOS's own tables at the top of low RAM, and the reserved ranges.
+    b.e820.push_back({0, 0x9fc00, E820Type::Ram});
+    b.e820.push_back({0x9fc00, 0x400, E820Type::Reserved});
+    b.e820.push_back({0xf0000, 0x10000, E820Type::Reserved});
+    b.e820.push_back({0x100000, m_below_4g - SEABIOS_HIGH_RESERVE - 0x100000, E820Type::Ram});
+    b.e820.push_back({m_below_4g - SEABIOS_HIGH_RESERVE, SEABIOS_HIGH_RESERVE, E820Type::Reserved});
+    if (m_config.type == MachineType::Q35) b.e820.push_back({0xb0000000, 0x10000000, E820Type::Reserved});
+    b.e820.push_back({0xfed1c000, 0x4000, E820Type::Reserved});
+    b.e820.push_back({0xfeffc000, 0x4000, E820Type::Reserved});
+    b.e820.push_back({0xfffc0000, 0x40000, E820Type::Reserved});
+    if (m_above_4g) b.e820.push_back({m_above_4g_start, m_above_4g, E820Type::Ram});
+    b.e820.push_back({AMD_HT_START, AMD_HT_SIZE, E820Type::Reserved});
+    std::sort(b.e820.begin(), b.e820.end(), [](const E820Entry& x, const E820Entry& y) { return x.addr < y.addr; });
+
+    // SRAT: node memory in node order, split around the 4 GiB hole.
+    b.nr_cpus = m_config.smp;
+    if (!m_config.numa.empty()) {
+        int max_node = 0;
+        for (const NumaNode& n : m_config.numa) max_node = std::max(max_node, n.nodeid);
+        b.nr_node_ids = max_node + 1;
+        b.node_cpus.resize(b.nr_node_ids);
+        uint64_t base = 0;
+        for (const NumaNode& n : m_config.numa) {
+            b.node_cpus[n.nodeid] = n.cpus;
+            uint64_t len = n.size;
+            while (len) {
+                uint64_t chunk = len;
+                uint64_t start = base;
+                if (base < m_below_4g) {
+                    chunk = std::min(len, m_below_4g - base);
+                } else {
+                    start = base - m_below_4g + m_above_4g_start;
+                }
+                b.numa.push_back({start, start + chunk, n.nodeid});
+                base += chunk;
+                len -= chunk;
+            }
+        }
+    } else {
+        b.node_cpus.assign(1, {});
+        for (int cpu = 0; cpu < m_config.smp; ++cpu) b.node_cpus[0].push_back(cpu);
+    }
+    const KernelCmdline cmdline = parse_kernel_cmdline(m_config.append);
+    b.params = cmdline.params;
+    b.kernelcore_bytes = cmdline.kernelcore_bytes;
+    b.movablecore_bytes = cmdline.movablecore_bytes;
+    b.hotplug_region_end = m_device_memory_base + m_device_memory_size;
+    return b;
+}
+
+}  // namespace memplug::machine

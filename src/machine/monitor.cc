@@ -1,0 +1,166 @@
+// The human monitor (HMP): commands and their output as QEMU 7.2 prints them.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "machine/machine.h"
+
+namespace memplug::machine {
+
+namespace {
+
+std::string error_text(std::string_view msg) { return fmt::format("Error: {}\n", msg); }
+
+std::pair<std::string_view, std::string_view> split_first_word(std::string_view s)
+{
+    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+    const auto sp = s.find(' ');
+    if (sp == std::string_view::npos) return {s, {}};
+    std::string_view rest = s.substr(sp + 1);
+    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+    while (!rest.empty() && rest.back() == ' ') rest.remove_suffix(1);
+    return {s.substr(0, sp), rest};
+}
+
+}  // namespace
+
+std::string Machine::hmp(std::string_view line)
+{
+    auto [cmd, args] = split_first_word(line);
+    if (cmd.empty()) return {};
+    if (cmd == "object_add") return hmp_object_add(args);
+    if (cmd == "object_del") return hmp_object_del(args);
+    if (cmd == "device_add") return hmp_device_add(args);
+    if (cmd == "device_del") return hmp_device_del(args);
+    if (cmd == "qom-get") return hmp_qom_get(args);
+    if (cmd == "qom-set") return hmp_qom_set(args);
+    if (cmd == "info") return hmp_info(args);
+    return fmt::format("unknown command: '{}'\n", cmd);
+}
+
+std::string Machine::hmp_object_add(std::string_view args)
+{
+    if (auto r = object_add(args); !r) return error_text(r.error());
+    return {};
+}
+
+std::string Machine::hmp_object_del(std::string_view args)
+{
+    auto it = std::find_if(m_backends.begin(), m_backends.end(), [&](const auto& b) { return b.id == args; });
+    if (it == m_backends.end()) return error_text(fmt::format("object '{}' not found", args));
+    if (!it->used_by.empty()) return error_text(fmt::format("object '{}' is in use, can not be deleted", args));
+    m_backends.erase(it);
+    return {};
+}
+
+std::string Machine::hmp_device_add(std::string_view args)
+{
+    if (auto r = device_add(args, true); !r) return error_text(r.error());
+    return {};
+}
+
+std::string Machine::hmp_device_del(std::string_view args)
+{
+    auto it = std::find_if(m_dimms.begin(), m_dimms.end(), [&](const PcDimm& d) { return !d.id.empty() && d.id == args; });
+    if (it == m_dimms.end()) return error_text(fmt::format("Device '{}' not found", args));
+    // QEMU only asks the guest (an ACPI eject request) and returns at once.
+    if (acpi_memory_device_eject(*it)) {
+        auto backend = std::find_if(m_backends.begin(), m_backends.end(), [&](const auto& b) { return b.id == it->memdev; });
+        if (backend != m_backends.end()) backend->used_by.clear();
+        m_dimms.erase(it);
+    }
+    return {};
+}
+
+std::string Machine::hmp_qom_get(std::string_view args)
+{
+    auto [path, prop] = split_first_word(args);
+    std::string_view id = path;
+    if (id.starts_with("/machine/peripheral/")) id.remove_prefix(20);
+    auto it = std::find_if(m_dimms.begin(), m_dimms.end(), [&](const PcDimm& d) { return d.id == id; });
+    if (it != m_dimms.end()) {
+        if (prop == "addr" || prop == "size") return fmt::format("{}\n", prop == "addr" ? it->addr : it->size);
+        if (prop == "slot") return fmt::format("{}\n", it->slot);
+        if (prop == "node") return fmt::format("{}\n", it->node);
+        if (prop == "memdev") return fmt::format("\"/objects/{}\"\n", it->memdev);
+        return error_text(fmt::format("Property 'pc-dimm.{}' not found", prop));
+    }
+    if (id.starts_with("/objects/")) id.remove_prefix(9);
+    auto b = std::find_if(m_backends.begin(), m_backends.end(), [&](const auto& x) { return x.id == id; });
+    if (b != m_backends.end()) {
+        if (prop == "size") return fmt::format("{}\n", b->size);
+        if (prop == "share" || prop == "prealloc" || prop == "reserve" || prop == "merge" || prop == "dump") {
+            const bool v = prop == "share" ? b->share : prop == "prealloc" ? b->prealloc : prop == "reserve" ? b->reserve
+                         : prop == "merge" ? b->merge : b->dump;
+            return v ? "true\n" : "false\n";
+        }
+        return error_text(fmt::format("Property '{}.{}' not found", b->qom_type, prop));
+    }
+    return error_text(fmt::format("Device '{}' not found", path));
+}
+
+std::string Machine::hmp_qom_set(std::string_view args)
+{
+    auto [path, rest] = split_first_word(args);
+    auto [prop, value] = split_first_word(rest);
+    (void)value;
+    std::string_view id = path;
+    if (id.starts_with("/machine/peripheral/")) id.remove_prefix(20);
+    auto it = std::find_if(m_dimms.begin(), m_dimms.end(), [&](const PcDimm& d) { return d.id == id; });
+    if (it != m_dimms.end()) {
+        if (prop == "addr" || prop == "slot" || prop == "node" || prop == "memdev")
+            return error_text(fmt::format("Attempt to set property '{}' on device '{}' (type 'pc-dimm') after it was "
+                                          "realized",
+                                          prop, it->id));
+        if (prop == "size") return error_text(fmt::format("Property 'pc-dimm.{}' is not writable", prop));
+        return error_text(fmt::format("Property 'pc-dimm.{}' not found", prop));
+    }
+    return error_text(fmt::format("Device '{}' not found", path));
+}
+
+std::string Machine::hmp_info(std::string_view args)
+{
+    auto [what, rest] = split_first_word(args);
+    std::string out;
+    if (what == "memory-devices") {
+        std::vector<const PcDimm*> sorted;
+        for (const PcDimm& d : m_dimms) sorted.push_back(&d);
+        std::stable_sort(sorted.begin(), sorted.end(), [](const PcDimm* a, const PcDimm* b) { return a->addr < b->addr; });
+        for (const PcDimm* d : sorted) {
+            out += fmt::format("Memory device [dimm]: \"{}\"\n", d->id);
+            out += fmt::format("  addr: 0x{:x}\n  slot: {}\n  node: {}\n  size: {}\n", d->addr, d->slot, d->node, d->size);
+            out += fmt::format("  memdev: /objects/{}\n", d->memdev);
+            out += fmt::format("  hotplugged: {}\n  hotpluggable: true\n", d->hotplugged ? "true" : "false");
+        }
+        return out;
+    }
+    if (what == "memdev") {
+        for (const MemoryBackend& b : m_backends) {
+            out += fmt::format("memory backend: {}\n", b.id);
+            out += fmt::format("  size:  {}\n", b.size);
+            out += fmt::format("  merge: {}\n  dump: {}\n  prealloc: {}\n  share: {}\n", b.merge, b.dump, b.prealloc,
+                               b.share);
+            if (b.qom_type == "memory-backend-ram" || b.qom_type == "memory-backend-file")
+                out += fmt::format("  reserve: {}\n", b.reserve);
+            out += "  policy: default\n  host nodes: \n\n";
+        }
+        return out;
+    }
+    if (what == "numa") {
+        const auto& numa = m_config.numa;
+        out += fmt::format("{} nodes\n", numa.size());
+        for (const NumaNode& n : numa) {
+            uint64_t plugged = 0;
+            for (const PcDimm& d : m_dimms)
+                if (d.node == n.nodeid) plugged += d.size;
+            out += fmt::format("node {} cpus:", n.nodeid);
+            for (int c : n.cpus) out += fmt::format(" {}", c);
+            out += fmt::format("\nnode {} size: {} MB\nnode {} plugged: {} MB\n", n.nodeid, (n.size + plugged) >> 20,
+                               n.nodeid, plugged >> 20);
+        }
+        return out;
+    }
+    return fmt::format("unknown command: 'info {}'\n", what);
+}
+
+}  // namespace memplug::machine

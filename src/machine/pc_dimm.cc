@@ -1,0 +1,249 @@
+// Memory backends and pc-dimm: every check in pre_plug, in QEMU's order and
+// words, so a refused device_add changes nothing (hw/mem/pc-dimm.c,
+// hw/mem/memory-device.c, backends/hostmem*.c).
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "machine/machine.h"
+
+namespace memplug::machine {
+
+using mm::GiB;
+
+namespace {
+
+constexpr uint64_t DIMM_ALIGN = 2 * mm::MiB;  // QEMU_VMALLOC_ALIGN: RAM blocks are THP-aligned
+
+bool valid_id(std::string_view id)
+{
+    if (id.empty() || !std::isalpha(static_cast<unsigned char>(id[0]))) return false;
+    return std::all_of(id.begin(), id.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
+    });
+}
+
+}  // namespace
+
+bool Machine::id_in_use(std::string_view id) const
+{
+    return std::any_of(m_dimms.begin(), m_dimms.end(), [&](const PcDimm& d) { return d.id == id; });
+}
+
+tl::expected<void, std::string> Machine::object_add(std::string_view text)
+{
+    auto o = OptList::parse(text, "qom-type");
+    if (!o) return tl::unexpected(o.error());
+    const auto type = o->get("qom-type");
+    if (!type) return tl::unexpected(std::string("Parameter 'qom-type' is missing"));
+    if (*type != "memory-backend-ram" && *type != "memory-backend-file" && *type != "memory-backend-memfd")
+        return tl::unexpected(fmt::format("invalid object type: {}", *type));
+    const auto id = o->get("id");
+    if (!id) return tl::unexpected(std::string("Parameter 'id' is missing"));
+    if (!valid_id(*id)) return tl::unexpected(std::string("Parameter 'id' expects an identifier"));
+    if (std::any_of(m_backends.begin(), m_backends.end(), [&](const auto& b) { return b.id == *id; }))
+        return tl::unexpected(fmt::format("attempt to add duplicate property '{}' to object (type 'container')", *id));
+    MemoryBackend b;
+    b.id = *id;
+    b.qom_type = *type;
+    for (const auto& [k, v] : o->items()) {
+        if (k == "qom-type" || k == "id") continue;
+        if (k == "size") {
+            auto s = parse_size(v, 'B');
+            if (!s) return tl::unexpected(fmt::format("Parameter 'size' expects a size"));
+            b.size = *s;
+        } else if (k == "share" || k == "prealloc" || k == "reserve" || k == "merge" || k == "dump") {
+            auto flag = parse_qapi_bool(v);
+            if (!flag) return tl::unexpected(fmt::format("Parameter '{}' expects 'on' or 'off'", k));
+            (k == "share" ? b.share : k == "prealloc" ? b.prealloc : k == "reserve" ? b.reserve
+                                                     : k == "merge" ? b.merge : b.dump) = *flag;
+        } else if (k == "mem-path") {
+            b.mem_path = v;
+        } else if (k != "policy" && k != "host-nodes" && k != "align" && k != "discard-data" && k != "pmem" &&
+                   k != "readonly" && k != "x-use-canonical-path-for-ramblock-id" && k != "hugetlb" &&
+                   k != "hugetlbsize" && k != "seal" && k != "prealloc-threads") {
+            return tl::unexpected(fmt::format("Property '{}.{}' not found", *type, k));
+        }
+    }
+    if (*type == "memory-backend-file" && b.mem_path.empty())
+        return tl::unexpected(std::string("mem-path property not set"));
+    if (!b.size) return tl::unexpected(std::string("can't create backend with size 0"));
+    m_backends.push_back(std::move(b));
+    return {};
+}
+
+tl::expected<PcDimm, std::string> Machine::pc_dimm_pre_plug(const OptList& o, bool hotplugged) const
+{
+    PcDimm d;
+    d.hotplugged = hotplugged;
+    if (auto id = o.get("id")) {
+        if (!valid_id(*id)) return tl::unexpected(std::string("Parameter 'id' expects an identifier"));
+        if (id_in_use(*id)) return tl::unexpected(fmt::format("Duplicate device ID '{}'", *id));
+        d.id = *id;
+    }
+    std::optional<int> slot_hint;
+    std::optional<uint64_t> addr_hint;
+    const MemoryBackend* backend = nullptr;
+    for (const auto& [k, v] : o.items()) {
+        if (k == "driver" || k == "id") continue;
+        if (k == "memdev") {
+            auto it = std::find_if(m_backends.begin(), m_backends.end(), [&](const auto& b) { return b.id == v; });
+            if (it == m_backends.end())
+                return tl::unexpected(fmt::format("Property 'pc-dimm.memdev' can't find value '{}'", v));
+            backend = &*it;
+            d.memdev = v;
+        } else if (k == "slot") {
+            auto n = std::stoll(v.empty() ? "x" : v, nullptr, 0);
+            slot_hint = int(n);
+        } else if (k == "addr") {
+            addr_hint = std::stoull(v, nullptr, 0);
+        } else if (k == "node") {
+            d.node = std::stoi(v, nullptr, 0);
+        } else {
+            return tl::unexpected(fmt::format("Property 'pc-dimm.{}' not found", k));
+        }
+    }
+    // pc_dimm_get_free_slot
+    const int max_slots = m_config.ram_slots;
+    if (!max_slots) return tl::unexpected(std::string("no slots where allocated, please specify the 'slots' option"));
+    std::vector<bool> used(size_t(max_slots), false);
+    for (const PcDimm& x : m_dimms)
+        if (x.slot >= 0 && x.slot < max_slots) used[size_t(x.slot)] = true;
+    if (slot_hint) {
+        if (*slot_hint < 0 || *slot_hint >= max_slots)
+            return tl::unexpected(fmt::format("invalid slot number {}, valid range is [0-{}]", *slot_hint, max_slots - 1));
+        if (used[size_t(*slot_hint)]) return tl::unexpected(fmt::format("slot {} is busy", *slot_hint));
+        d.slot = *slot_hint;
+    } else {
+        auto it = std::find(used.begin(), used.end(), false);
+        if (it == used.end()) return tl::unexpected(std::string("no free slots available"));
+        d.slot = int(it - used.begin());
+    }
+    // memory_device_pre_plug
+    if (!backend) return tl::unexpected(std::string("'memdev' property must be set"));
+    d.size = backend->size;
+    uint64_t in_use = 0;
+    for (const PcDimm& x : m_dimms) in_use += x.size;
+    const uint64_t space = m_config.maxram_size - m_config.ram_size;
+    if (!m_device_memory_size)
+        return tl::unexpected(std::string("memory devices (e.g. for memory hotplug) are not enabled, please specify the "
+                                          "maxmem option"));
+    if (in_use + d.size > space)
+        return tl::unexpected(fmt::format("not enough space, currently 0x{:x} in use of total space for memory devices "
+                                          "0x{:x}",
+                                          in_use, space));
+    if (addr_hint && *addr_hint % DIMM_ALIGN)
+        return tl::unexpected(fmt::format("address must be aligned to 0x{:x} bytes", DIMM_ALIGN));
+    if (d.size % DIMM_ALIGN)
+        return tl::unexpected(fmt::format("backend memory size must be multiple of 0x{:x}", DIMM_ALIGN));
+    const uint64_t as_start = m_device_memory_base, as_end = m_device_memory_base + m_device_memory_size;
+    uint64_t new_addr = as_start;
+    if (addr_hint && *addr_hint) {
+        if (*addr_hint < as_start || *addr_hint + d.size > as_end)
+            return tl::unexpected(fmt::format("can't add memory device [0x{:x}:0x{:x}], usable range for memory "
+                                              "devices [0x{:x}:0x{:x}]",
+                                              *addr_hint, d.size, as_start, m_device_memory_size));
+        new_addr = *addr_hint;
+    }
+    std::vector<const PcDimm*> sorted;
+    for (const PcDimm& x : m_dimms) sorted.push_back(&x);
+    std::sort(sorted.begin(), sorted.end(), [](const PcDimm* a, const PcDimm* b) { return a->addr < b->addr; });
+    for (const PcDimm* x : sorted) {
+        const bool overlap = x->addr < new_addr + d.size && new_addr < x->addr + x->size;
+        if (overlap) {
+            if (addr_hint && *addr_hint)
+                return tl::unexpected(fmt::format("address range conflicts with memory device id='{}'",
+                                                  x->id.empty() ? "(unnamed)" : x->id));
+            new_addr = mm::align_up(x->addr + x->size, DIMM_ALIGN);
+        } else if (x->addr > new_addr + d.size - 1) {
+            break;
+        }
+    }
+    if (new_addr + d.size > as_end)
+        return tl::unexpected(std::string("could not find position in guest address space for memory device - memory "
+                                          "fragmented due to alignments"));
+    d.addr = new_addr;
+    // pc_dimm_realize
+    if (!backend->used_by.empty()) return tl::unexpected(fmt::format("can't use already busy memdev: {}", backend->id));
+    const int nb_numa_nodes = int(m_config.numa.size());
+    if ((nb_numa_nodes > 0 && d.node >= nb_numa_nodes) || (!nb_numa_nodes && d.node))
+        return tl::unexpected(fmt::format("'DIMM property node has value {}' which exceeds the number of numa nodes: {}",
+                                          d.node, nb_numa_nodes ? nb_numa_nodes : 1));
+    return d;
+}
+
+tl::expected<void, std::string> Machine::device_add(std::string_view text, bool hotplugged)
+{
+    auto o = OptList::parse(text, "driver");
+    if (!o) return tl::unexpected(o.error());
+    const auto driver = o->get("driver");
+    if (!driver || driver->empty()) return tl::unexpected(std::string("Parameter 'driver' is missing"));
+    if (*driver != "pc-dimm") {
+        // Devices without memory are accepted and have no effect on the model.
+        return {};
+    }
+    PcDimm d;
+    try {
+        auto r = pc_dimm_pre_plug(*o, hotplugged);
+        if (!r) return tl::unexpected(r.error());
+        d = std::move(*r);
+    } catch (const std::exception&) {
+        return tl::unexpected(std::string("Parameter value invalid"));
+    }
+    auto backend = std::find_if(m_backends.begin(), m_backends.end(), [&](const auto& b) { return b.id == d.memdev; });
+    backend->used_by = d.id.empty() ? "(unnamed)" : d.id;
+    m_dimms.push_back(std::move(d));
+    if (m_kernel) acpi_memory_device_add(m_dimms.back());
+    return {};
+}
+
+// drivers/acpi/acpi_memhotplug.c: acpi_memory_enable_device. One static group
+// and one __add_memory per DIMM; the kernel onlines per auto_online_blocks.
+void Machine::acpi_memory_device_add(PcDimm& dimm)
+{
+    mm::Kernel& k = *m_kernel;
+    const int nid = k.node_online(dimm.node) || dimm.node < int(k.nodes().size()) ? dimm.node : 0;
+    dimm.acpi_group = k.memory_group_register_static(nid, mm::PageCount::from_bytes(dimm.size));
+    unsigned flags = mm::MHP_NID_IS_MGID;
+    if (k.mhp_supports_memmap_on_memory(dimm.size)) flags |= mm::MHP_MEMMAP_ON_MEMORY;
+    if (auto r = k.add_memory(dimm.acpi_group, dimm.addr, dimm.size, flags); !r) {
+        // "add_memory failed": the DIMM stays in QEMU, the guest ignores it.
+        k.memory_group_unregister(dimm.acpi_group);
+        dimm.acpi_group = -1;
+    }
+}
+
+// acpi_scan_hot_remove: offline every block (two passes), undo on failure,
+// otherwise remove the memory and let QEMU drop the DIMM (_EJ0).
+bool Machine::acpi_memory_device_eject(PcDimm& dimm)
+{
+    mm::Kernel& k = *m_kernel;
+    if (dimm.acpi_group < 0) return true;  // the guest never used it
+    const uint64_t bs = k.memory_block_size_bytes();
+    std::vector<mm::BlockId> blocks;
+    for (uint64_t a = dimm.addr; a < dimm.addr + dimm.size; a += bs) blocks.emplace_back(a / bs);
+    std::vector<mm::BlockId> offlined_now;
+    bool failed = false;
+    for (int pass = 0; pass < 2; ++pass) {
+        failed = false;
+        for (mm::BlockId id : blocks) {
+            auto r = k.device_offline(id);
+            if (r && *r == 0) offlined_now.push_back(id);
+            if (!r) {
+                failed = true;
+                if (pass == 1) break;
+            }
+        }
+        if (!failed) break;
+    }
+    if (failed) {
+        // acpi_bus_online: what this attempt offlined comes back with the default type.
+        for (mm::BlockId id : offlined_now) (void)k.device_online(id);
+        return false;
+    }
+    if (auto r = k.remove_memory(dimm.addr, dimm.size); !r) return false;
+    k.memory_group_unregister(dimm.acpi_group);
+    return true;
+}
+
+}  // namespace memplug::machine

@@ -1,0 +1,207 @@
+// The guest kernel's memory-management state and the operations of
+// mm/memory_hotplug.c, drivers/base/memory.c and mm/page_alloc.c on it.
+// No text and no QEMU here: front ends and views call these with values.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mm/memmap.h"
+#include "mm/memory_block.h"
+#include "mm/mmzone.h"
+#include "mm/resource.h"
+#include "mm/result.h"
+#include "mm/types.h"
+
+namespace memplug::mm {
+
+// Boot-time and runtime policy: memhp_default_state=, memory_hotplug.*, movable_node.
+struct HotplugParams {
+    MmopType mhp_default_online_type = MmopType::Offline;  // Debian: MEMORY_HOTPLUG_DEFAULT_ONLINE unset
+    OnlinePolicy online_policy = OnlinePolicy::ContigZones;
+    unsigned auto_movable_ratio = 301;
+    bool auto_movable_numa_aware = true;
+    bool memmap_on_memory = false;  // read-only after boot
+    bool movable_node = false;
+};
+
+// The firmware memory map the kernel boots from (e820 on x86).
+enum class E820Type : uint8_t { Ram = 1, Reserved = 2, Acpi = 3, Nvs = 4, Unusable = 5 };
+struct E820Entry {
+    uint64_t addr = 0;
+    uint64_t size = 0;
+    E820Type type = E820Type::Ram;
+};
+
+// A NUMA memory affinity range (SRAT): [start, end) belongs to nid.
+struct NumaMemblk {
+    uint64_t start = 0;
+    uint64_t end = 0;
+    NodeId nid = 0;
+};
+
+// A platform resource the firmware describes besides e820 (PCI windows, ...).
+struct PlatformResource {
+    uint64_t start = 0;
+    uint64_t end = 0;  // inclusive
+    std::string name;
+    std::vector<PlatformResource> children;
+};
+
+// Memory the kernel keeps from the buddy allocator at boot, beyond holes:
+// the model of memblock reservations (see mm_init.cc).
+struct BootReservation {
+    uint64_t start = 0;
+    uint64_t size = 0;
+};
+
+struct BootConfig {
+    std::vector<E820Entry> e820;
+    std::vector<NumaMemblk> numa;      // empty: everything on node 0
+    int nr_node_ids = 1;               // nodes the firmware declares, memory or not
+    std::vector<std::vector<int>> node_cpus;  // cpus per node (for pagesets)
+    int nr_cpus = 1;
+    HotplugParams params;
+    uint64_t kernelcore_bytes = 0;     // kernelcore= (0: unset)
+    uint64_t movablecore_bytes = 0;    // movablecore=
+    std::vector<PlatformResource> platform_resources;
+    uint64_t hotplug_region_end = 0;   // end of the device-memory region (max_possible_pfn)
+};
+
+// Work the model does that the kernel would do too, for the seed-000 numbers.
+struct WorkCounters {
+    uint64_t contiguity_sections_scanned = 0;
+    uint64_t pages_onlined = 0;
+    uint64_t pages_offlined = 0;
+    uint64_t pages_migrated = 0;
+};
+
+// Add-memory flags (include/linux/memory_hotplug.h: mhp_t).
+enum MhpFlags : unsigned {
+    MHP_NONE = 0,
+    MHP_MERGE_RESOURCE = 1u << 0,
+    MHP_MEMMAP_ON_MEMORY = 1u << 1,
+    MHP_NID_IS_MGID = 1u << 2,
+};
+
+class Kernel {
+public:
+    static KResult<Kernel> boot(const BootConfig& cfg);
+
+    // --- queries ---
+    uint64_t memory_block_size_bytes() const { return m_block_size; }
+    PageCount pages_per_block() const { return PageCount::from_bytes(m_block_size); }
+    const std::map<BlockId, MemoryBlock>& memory_blocks() const { return m_blocks; }
+    const MemoryBlock* find_memory_block(BlockId id) const;
+    const MemoryGroup* memory_group(int id) const;
+    const std::vector<PgData>& nodes() const { return m_nodes; }
+    const PgData& node_data(NodeId nid) const { return m_nodes.at(nid); }
+    bool node_online(NodeId nid) const { return nid >= 0 && nid < int(m_nodes.size()) && m_nodes[nid].online; }
+    int nr_cpus() const { return m_nr_cpus; }
+    const std::vector<int>& node_cpus(NodeId nid) const { return m_node_cpus.at(nid); }
+    const HotplugParams& params() const { return m_params; }
+    HotplugParams& params() { return m_params; }
+    const ResourceTree& iomem() const { return m_iomem; }
+    const Memmap& memmap() const { return m_memmap; }
+    PageCount totalram_pages() const;
+    PageCount nr_free_pages() const;
+    PageCount totalreserve_pages() const { return m_totalreserve_pages; }
+    uint64_t min_free_kbytes() const { return m_min_free_kbytes; }
+    const WorkCounters& work() const { return m_work; }
+    PageCount memmap_pages_of_hotplug() const { return m_hotplug_memmap_pages; }
+
+    // page_zone(pfn_to_page(pfn)) for an online pfn.
+    std::optional<ZoneType> pfn_to_online_zone(Pfn pfn) const;
+    // zone_for_pfn_range(): where an online of this range would go.
+    ZoneType zone_for_pfn_range(MmopType online_type, NodeId nid, std::optional<int> group, Pfn start_pfn,
+                                PageCount nr_pages) const;
+
+    // --- drivers/base/memory.c ---
+    // device_online()/device_offline(): 1 when the block already is in that state.
+    KResult<int> device_online(BlockId id);
+    KResult<int> device_offline(BlockId id);
+    void set_online_type(BlockId id, MmopType type);
+
+    // --- mm/memory_hotplug.c ---
+    int memory_group_register_static(NodeId nid, PageCount max_pages);
+    int memory_group_register_dynamic(NodeId nid, PageCount unit_pages);
+    void memory_group_unregister(int id);
+    // add_memory()/__add_memory(): `nid_or_mgid` is a group id with MHP_NID_IS_MGID.
+    KResult<void> add_memory(int nid_or_mgid, uint64_t start, uint64_t size, unsigned mhp_flags,
+                             std::string resource_name = "System RAM");
+    KResult<void> remove_memory(uint64_t start, uint64_t size);
+    // mhp_supports_memmap_on_memory(): 6.1 applies it only to single blocks.
+    bool mhp_supports_memmap_on_memory(uint64_t size) const;
+
+    // Brute-force recomputation of every counter the operations keep in step.
+    // Returns the first violated invariant.
+    KResult<void> check_invariants() const;
+
+private:
+    Kernel() = default;
+
+    // mm_init.cc
+    void free_area_init(const BootConfig& cfg);
+    void reserve_boot_memory(const BootConfig& cfg);
+    void create_boot_memory_blocks();
+
+    // page_alloc.cc
+    // The one path for page state changes: keeps managed and free counters in step.
+    void set_page_state(Pfn start, PageCount n, PageInfo info);
+    enum class AllocFrom { Bottom, Top };
+    struct PageFilter {
+        std::optional<ZoneType> zone;
+        std::optional<NodeId> nid;
+    };
+    // Turns up to n Free pages of [start, end) that pass the filter into `as`;
+    // returns how many it took.
+    PageCount take_free_pages(Pfn start, Pfn end, PageCount n, PageState as, AllocFrom from, PageFilter filter = {});
+    // The page allocator's view: GFP_KERNEL-like requests on nid's zonelist, then other nodes.
+    KResult<void> alloc_pages(NodeId nid, std::initializer_list<ZoneType> zonelist, PageCount n, PageState as);
+    // Returns n pages in state `state` on nid to the buddy (the inverse of alloc_pages).
+    void free_pages(NodeId nid, PageState state, PageCount n);
+    void init_per_zone_wmark_min();
+    void setup_zone_pagesets();
+
+    // memory_hotplug.cc
+    Zone& zone_of(NodeId nid, ZoneType z) { return m_nodes.at(nid).zone(z); }
+    ZoneType default_kernel_zone_for_pfn(NodeId nid, Pfn start_pfn, PageCount nr_pages) const;
+    ZoneType default_zone_for_pfn(NodeId nid, Pfn start_pfn, PageCount nr_pages) const;
+    ZoneType auto_movable_zone_for_pfn(NodeId nid, std::optional<int> group, Pfn pfn, PageCount nr_pages) const;
+    bool auto_movable_can_online_movable(NodeId nid, const MemoryGroup* group, PageCount nr_pages) const;
+    void move_pfn_range_to_zone(Zone& zone, Pfn start_pfn, PageCount nr_pages);
+    void remove_pfn_range_from_zone(Zone& zone, Pfn start_pfn, PageCount nr_pages);
+    void shrink_zone_span(Zone& zone, Pfn start_pfn, Pfn end_pfn);
+    void update_pgdat_span(PgData& pgdat);
+    void set_zone_contiguous(Zone& zone);
+    void adjust_present_page_count(Pfn pfn, std::optional<int> group, int64_t nr_pages);
+    KResult<void> online_pages(Pfn pfn, PageCount nr_pages, ZoneType zone, std::optional<int> group);
+    KResult<void> offline_pages(Pfn start_pfn, PageCount nr_pages, ZoneType zone, std::optional<int> group);
+    KResult<void> memory_block_online(MemoryBlock& mem);
+    KResult<void> memory_block_offline(MemoryBlock& mem);
+    void try_online_node(NodeId nid);
+    void try_offline_node(NodeId nid);
+    void node_states_update();
+
+    uint64_t m_block_size = 128 * MiB;
+    int m_nr_cpus = 1;
+    std::vector<std::vector<int>> m_node_cpus;
+    HotplugParams m_params;
+    std::vector<PgData> m_nodes;
+    Memmap m_memmap;
+    std::map<BlockId, MemoryBlock> m_blocks;
+    std::map<int, MemoryGroup> m_groups;
+    int m_next_group_id = 0;
+    ResourceTree m_iomem;
+    std::vector<E820Entry> m_e820;
+    Pfn m_max_pfn;
+    uint64_t m_min_free_kbytes = 0;
+    PageCount m_totalreserve_pages;
+    PageCount m_hotplug_memmap_pages;  // memmap of hot-added sections, taken from kernel zones
+    WorkCounters m_work;
+};
+
+}  // namespace memplug::mm

@@ -1,0 +1,635 @@
+// Memory hot(un)plug: adding and removing memory, onlining and offlining
+// blocks, and the zone choice (mm/memory_hotplug.c, drivers/base/memory.c).
+#include <algorithm>
+#include <functional>
+
+#include "mm/kernel.h"
+
+namespace memplug::mm {
+
+
+const MemoryBlock* Kernel::find_memory_block(BlockId id) const
+{
+    auto it = m_blocks.find(id);
+    return it == m_blocks.end() ? nullptr : &it->second;
+}
+
+const MemoryGroup* Kernel::memory_group(int id) const
+{
+    auto it = m_groups.find(id);
+    return it == m_groups.end() ? nullptr : &it->second;
+}
+
+std::optional<ZoneType> Kernel::pfn_to_online_zone(Pfn pfn) const
+{
+    if (!m_memmap.online_section(pfn_to_section_nr(pfn))) return std::nullopt;
+    return m_memmap.at(pfn).zone;
+}
+
+// ---------------------------------------------------------------- zone choice
+
+ZoneType Kernel::default_kernel_zone_for_pfn(NodeId nid, Pfn start_pfn, PageCount nr_pages) const
+{
+    const PgData& pgdat = m_nodes.at(nid);
+    for (ZoneType z : {ZoneType::DMA, ZoneType::DMA32})
+        if (pgdat.zone(z).zone_intersects(start_pfn, nr_pages)) return z;
+    return ZoneType::Normal;
+}
+
+ZoneType Kernel::default_zone_for_pfn(NodeId nid, Pfn start_pfn, PageCount nr_pages) const
+{
+    const ZoneType kernel_zone = default_kernel_zone_for_pfn(nid, start_pfn, nr_pages);
+    const PgData& pgdat = m_nodes.at(nid);
+    const bool in_kernel = pgdat.zone(kernel_zone).zone_intersects(start_pfn, nr_pages);
+    const bool in_movable = pgdat.zone(ZoneType::Movable).zone_intersects(start_pfn, nr_pages);
+    // Inherit the zone where exactly one of them already spans the range.
+    if (in_kernel != in_movable) return in_kernel ? kernel_zone : ZoneType::Movable;
+    return m_params.movable_node ? ZoneType::Movable : kernel_zone;
+}
+
+bool Kernel::auto_movable_can_online_movable(NodeId nid, const MemoryGroup* group, PageCount nr_pages) const
+{
+    uint64_t kernel_early_pages = 0, movable_pages = 0;
+    for (const PgData& pgdat : m_nodes) {
+        if (nid != NUMA_NO_NODE && pgdat.node_id != nid) continue;
+        for (const Zone& z : pgdat.node_zones) {
+            if (!z.populated_zone()) continue;
+            if (z.type == ZoneType::Movable)
+                movable_pages += z.present_pages.value();
+            else
+                kernel_early_pages += z.present_early_pages.value();
+        }
+    }
+    // Other dynamic groups may keep their own kernel memory out of the ratio.
+    uint64_t req_kernel_early_pages = 0, group_movable_pages = 0;
+    const unsigned ratio = m_params.auto_movable_ratio;
+    for (const auto& [id, g] : m_groups) {
+        if (!g.is_dynamic || (group && g.id == group->id)) continue;
+        if (nid != NUMA_NO_NODE && g.nid != nid) continue;
+        if (!ratio) continue;
+        const int64_t pages = int64_t(g.present_movable_pages.value() * 100 / ratio) -
+                              int64_t(g.present_kernel_pages.value());
+        if (pages > 0) req_kernel_early_pages += uint64_t(pages);
+        group_movable_pages += g.present_movable_pages.value();
+    }
+    if (kernel_early_pages <= req_kernel_early_pages) return false;
+    kernel_early_pages -= req_kernel_early_pages;
+    movable_pages -= group_movable_pages;
+    if (group && group->is_dynamic) kernel_early_pages += group->present_kernel_pages.value();
+    movable_pages += nr_pages.value();
+    return movable_pages <= uint64_t(ratio) * kernel_early_pages / 100;
+}
+
+ZoneType Kernel::auto_movable_zone_for_pfn(NodeId nid, std::optional<int> group_id, Pfn pfn, PageCount nr_pages) const
+{
+    const MemoryGroup* group = group_id ? memory_group(*group_id) : nullptr;
+    const auto kernel_zone = [&] { return default_kernel_zone_for_pfn(nid, pfn, nr_pages); };
+    if (!m_params.auto_movable_ratio) return kernel_zone();
+
+    PageCount online_pages, max_pages;
+    if (group && !group->is_dynamic) {
+        max_pages = group->max_pages;
+        online_pages = group->present_movable_pages;
+        // Once anything of the device is in a kernel zone, the rest follows.
+        if (group->present_kernel_pages) return kernel_zone();
+    } else if (!group || group->unit_pages == nr_pages) {
+        max_pages = nr_pages;
+    } else {
+        max_pages = group->unit_pages;
+        const Pfn unit_start(align_down(pfn.value(), group->unit_pages.value()));
+        for (Pfn p = unit_start; p < unit_start + group->unit_pages; p += PageCount(PAGES_PER_SECTION)) {
+            const auto z = pfn_to_online_zone(p);
+            if (!z) continue;
+            if (*z != ZoneType::Movable) return kernel_zone();
+            online_pages += PageCount(PAGES_PER_SECTION);
+        }
+    }
+    const PageCount remaining = max_pages - online_pages;
+    if (!auto_movable_can_online_movable(NUMA_NO_NODE, group, remaining)) return kernel_zone();
+    if (m_params.auto_movable_numa_aware && !auto_movable_can_online_movable(nid, group, remaining))
+        return kernel_zone();
+    return ZoneType::Movable;
+}
+
+ZoneType Kernel::zone_for_pfn_range(MmopType online_type, NodeId nid, std::optional<int> group, Pfn start_pfn,
+                                    PageCount nr_pages) const
+{
+    if (online_type == MmopType::OnlineKernel) return default_kernel_zone_for_pfn(nid, start_pfn, nr_pages);
+    if (online_type == MmopType::OnlineMovable) return ZoneType::Movable;
+    if (m_params.online_policy == OnlinePolicy::AutoMovable)
+        return auto_movable_zone_for_pfn(nid, group, start_pfn, nr_pages);
+    return default_zone_for_pfn(nid, start_pfn, nr_pages);
+}
+
+// ---------------------------------------------------------------- zone spans
+
+void Kernel::set_zone_contiguous(Zone& zone)
+{
+    // 6.1's rescan: every pageblock's first and last pfn online and in the zone.
+    // Done per section, which is exact because online state is per section and
+    // the memmap's zone links are per run.
+    zone.contiguous = false;
+    if (zone.zone_is_empty()) return;
+    const Pfn end = zone.zone_end_pfn();
+    for (Pfn p(align_down(zone.zone_start_pfn.value(), PAGES_PER_SECTION)); p < end; p += PageCount(PAGES_PER_SECTION)) {
+        ++m_work.contiguity_sections_scanned;
+        if (!m_memmap.online_section(pfn_to_section_nr(p))) return;
+        const Pfn b = std::max(p, zone.zone_start_pfn), e = std::min(p + PageCount(PAGES_PER_SECTION), end);
+        bool ok = true;
+        m_memmap.for_each_run(b, e, [&](Pfn, PageCount, PageInfo info) {
+            ok = info.zone == zone.type && info.nid == zone.nid;
+            return ok;
+        });
+        if (!ok) return;
+    }
+    zone.contiguous = true;
+}
+
+void Kernel::move_pfn_range_to_zone(Zone& zone, Pfn start_pfn, PageCount nr_pages)
+{
+    PgData& pgdat = m_nodes.at(zone.nid);
+    zone.contiguous = false;
+    // resize_zone_range / resize_pgdat_range
+    const Pfn old_end = zone.zone_end_pfn();
+    if (zone.zone_is_empty() || start_pfn < zone.zone_start_pfn) zone.zone_start_pfn = start_pfn;
+    zone.spanned_pages = std::max(start_pfn + nr_pages, old_end) - zone.zone_start_pfn;
+    const Pfn old_node_end = pgdat.pgdat_end_pfn();
+    if (!pgdat.node_spanned_pages || start_pfn < pgdat.node_start_pfn) pgdat.node_start_pfn = start_pfn;
+    pgdat.node_spanned_pages = std::max(start_pfn + nr_pages, old_node_end) - pgdat.node_start_pfn;
+    // memmap_init_range: the pages now link to the zone (still not online).
+    set_page_state(start_pfn, nr_pages, PageInfo{PageState::NotOnline, zone.type, int8_t(zone.nid)});
+    set_zone_contiguous(zone);
+}
+
+// The pfn of the first (or last) online subsection of this zone and node in [start, end).
+static std::optional<Pfn> find_section_pfn(const Memmap& memmap, NodeId nid, ZoneType zone, Pfn start, Pfn end,
+                                           bool from_top)
+{
+    std::optional<Pfn> found;
+    auto visit = [&](Pfn b, PageCount len, PageInfo info) {
+        if (!memmap.online_section(pfn_to_section_nr(b)) || info.nid != nid || info.zone != zone) return true;
+        // The kernel probes in subsection steps: the first (last) probe pfn inside this run.
+        if (from_top) {
+            const uint64_t last = (b + len).value() - 1;
+            const uint64_t step_end = end.value() - 1;
+            const uint64_t k = (step_end - last + PAGES_PER_SUBSECTION - 1) / PAGES_PER_SUBSECTION;
+            const uint64_t probe = step_end - k * PAGES_PER_SUBSECTION;
+            if (probe >= b.value() && probe <= last) found = Pfn(probe);
+        } else {
+            const uint64_t k = (b.value() - start.value() + PAGES_PER_SUBSECTION - 1) / PAGES_PER_SUBSECTION;
+            const uint64_t probe = start.value() + k * PAGES_PER_SUBSECTION;
+            if (probe < (b + len).value()) found = Pfn(probe);
+        }
+        return !found;
+    };
+    if (from_top)
+        memmap.for_each_run_reverse(start, end, visit);
+    else
+        memmap.for_each_run(start, end, visit);
+    return found;
+}
+
+void Kernel::shrink_zone_span(Zone& zone, Pfn start_pfn, Pfn end_pfn)
+{
+    if (zone.zone_start_pfn == start_pfn) {
+        const auto pfn = find_section_pfn(m_memmap, zone.nid, zone.type, end_pfn, zone.zone_end_pfn(), false);
+        if (pfn) {
+            zone.spanned_pages = zone.zone_end_pfn() - *pfn;
+            zone.zone_start_pfn = *pfn;
+        } else {
+            zone.zone_start_pfn = Pfn(0);
+            zone.spanned_pages = PageCount(0);
+        }
+    } else if (zone.zone_end_pfn() == end_pfn) {
+        const auto pfn = find_section_pfn(m_memmap, zone.nid, zone.type, zone.zone_start_pfn, start_pfn, true);
+        if (pfn) {
+            zone.spanned_pages = (*pfn - zone.zone_start_pfn) + PageCount(1);
+        } else {
+            zone.zone_start_pfn = Pfn(0);
+            zone.spanned_pages = PageCount(0);
+        }
+    }
+}
+
+void Kernel::update_pgdat_span(PgData& pgdat)
+{
+    Pfn node_start(0), node_end(0);
+    for (const Zone& z : pgdat.node_zones) {
+        if (!z.spanned_pages) continue;
+        if (!node_end.value()) {
+            node_start = z.zone_start_pfn;
+            node_end = z.zone_end_pfn();
+            continue;
+        }
+        node_end = std::max(node_end, z.zone_end_pfn());
+        node_start = std::min(node_start, z.zone_start_pfn);
+    }
+    pgdat.node_start_pfn = node_start;
+    pgdat.node_spanned_pages = node_end - node_start;
+}
+
+void Kernel::remove_pfn_range_from_zone(Zone& zone, Pfn start_pfn, PageCount nr_pages)
+{
+    // The memmap goes back to "poisoned": the pages belong to no zone any more.
+    set_page_state(start_pfn, nr_pages, PageInfo{PageState::NotOnline, zone.type, int8_t(zone.nid)});
+    zone.contiguous = false;
+    shrink_zone_span(zone, start_pfn, start_pfn + nr_pages);
+    update_pgdat_span(m_nodes.at(zone.nid));
+    set_zone_contiguous(zone);
+}
+
+void Kernel::adjust_present_page_count(Pfn pfn, std::optional<int> group, int64_t nr_pages)
+{
+    const PageInfo info = m_memmap.at(pfn);
+    Zone& zone = zone_of(info.nid, info.zone);
+    const auto add = [&](PageCount& c) { c = PageCount(uint64_t(int64_t(c.value()) + nr_pages)); };
+    if (m_memmap.early_section(pfn_to_section_nr(pfn))) add(zone.present_early_pages);
+    add(zone.present_pages);
+    add(m_nodes.at(info.nid).node_present_pages);
+    if (group) {
+        MemoryGroup& g = m_groups.at(*group);
+        add(zone.type == ZoneType::Movable ? g.present_movable_pages : g.present_kernel_pages);
+    }
+}
+
+// ---------------------------------------------------------------- online / offline
+
+KResult<void> Kernel::online_pages(Pfn pfn, PageCount nr_pages, ZoneType zone_type, std::optional<int> group)
+{
+    if (!nr_pages || !pageblock_aligned(pfn) || (pfn + nr_pages).value() % PAGES_PER_SECTION)
+        return kerr(EINVAL, "misaligned range");
+    const NodeId nid = m_memmap.at(pfn).nid;
+    Zone& zone = zone_of(nid, zone_type);
+    move_pfn_range_to_zone(zone, pfn, nr_pages);
+    // online_pages_range: to the buddy, and the sections go online.
+    set_page_state(pfn, nr_pages, PageInfo{PageState::Free, zone_type, int8_t(nid)});
+    for (Pfn p(align_down(pfn.value(), PAGES_PER_SECTION)); p < pfn + nr_pages; p += PageCount(PAGES_PER_SECTION))
+        m_memmap.set_section_online(pfn_to_section_nr(p), true);
+    adjust_present_page_count(pfn, group, int64_t(nr_pages.value()));
+    m_nodes.at(nid).online = true;
+    m_work.pages_onlined += nr_pages.value();
+    init_per_zone_wmark_min();
+    return {};
+}
+
+KResult<void> Kernel::offline_pages(Pfn start_pfn, PageCount nr_pages, ZoneType zone_type, std::optional<int> group)
+{
+    const Pfn end_pfn = start_pfn + nr_pages;
+    if (!nr_pages || !pageblock_aligned(start_pfn) || end_pfn.value() % PAGES_PER_SECTION)
+        return kerr(EINVAL, "misaligned range");
+    // Blocks with holes never offline (and so can never be onlined again).
+    if (m_iomem.count_system_ram_pages(start_pfn.value(), nr_pages.value()) != nr_pages.value())
+        return kerr(EINVAL, "memory holes");
+    const PageInfo first = m_memmap.at(start_pfn), last = m_memmap.at(end_pfn - PageCount(1));
+    if (first.zone != zone_type || last.zone != zone_type) return kerr(EINVAL, "multizone range");
+    const NodeId nid = first.nid;
+
+    // start_isolate_page_range: PageReserved anywhere, or an unmovable page
+    // outside ZONE_MOVABLE, makes the range unisolatable. (Inside ZONE_MOVABLE
+    // isolation succeeds and migration retries forever; the model reports EBUSY.)
+    struct Piece {
+        Pfn start;
+        PageCount len;
+        PageInfo info;
+    };
+    std::vector<Piece> before;
+    PageCount movable_in_range;
+    bool unmovable = false;
+    m_memmap.for_each_run(start_pfn, end_pfn, [&](Pfn b, PageCount len, PageInfo info) {
+        before.push_back({b, len, info});
+        switch (info.state) {
+        case PageState::Reserved:
+        case PageState::Hole:
+        case PageState::Vmemmap:
+        case PageState::Unmovable: unmovable = true; break;
+        case PageState::Movable: movable_in_range += len; break;
+        default: break;
+        }
+        return !unmovable;
+    });
+    if (unmovable) return kerr(EBUSY, "failure to isolate range");
+
+    // __offline_isolated_pages: pages out of the buddy; do_migrate_range moved
+    // the movable ones to free memory elsewhere first.
+    set_page_state(start_pfn, nr_pages, PageInfo{PageState::NotOnline, zone_type, int8_t(nid)});
+    if (movable_in_range) {
+        auto moved = alloc_pages(nid, {ZoneType::Movable, ZoneType::Normal, ZoneType::DMA32, ZoneType::DMA},
+                                 movable_in_range, PageState::Movable);
+        if (!moved) {
+            // The kernel would retry forever; the model refuses and puts everything back.
+            for (const Piece& p : before) set_page_state(p.start, p.len, p.info);
+            return kerr(EBUSY, "unmovable page (no memory to migrate to)");
+        }
+        m_work.pages_migrated += movable_in_range.value();
+    }
+
+    // Sections offline.
+    for (Pfn p(align_down(start_pfn.value(), PAGES_PER_SECTION)); p < end_pfn; p += PageCount(PAGES_PER_SECTION))
+        m_memmap.set_section_online(pfn_to_section_nr(p), false);
+    adjust_present_page_count(start_pfn, group, -int64_t(nr_pages.value()));
+    m_work.pages_offlined += nr_pages.value();
+    init_per_zone_wmark_min();
+    remove_pfn_range_from_zone(zone_of(nid, zone_type), start_pfn, nr_pages);
+    return {};
+}
+
+KResult<void> Kernel::memory_block_online(MemoryBlock& mem)
+{
+    const Pfn start_pfn = section_nr_to_pfn(mem.start_section_nr);
+    const PageCount nr_pages = pages_per_block();
+    const PageCount nr_vmemmap_pages = mem.nr_vmemmap_pages;
+    const ZoneType zone = zone_for_pfn_range(mem.online_type, mem.nid, mem.group, start_pfn, nr_pages);
+    if (nr_vmemmap_pages) {
+        // mhp_init_memmap_on_memory: the block's own memmap joins the zone, never the buddy.
+        move_pfn_range_to_zone(zone_of(mem.nid, zone), start_pfn, nr_vmemmap_pages);
+        set_page_state(start_pfn, nr_vmemmap_pages, PageInfo{PageState::Vmemmap, zone, int8_t(mem.nid)});
+    }
+    if (auto r = online_pages(start_pfn + nr_vmemmap_pages, nr_pages - nr_vmemmap_pages, zone, mem.group); !r) {
+        if (nr_vmemmap_pages) remove_pfn_range_from_zone(zone_of(mem.nid, zone), start_pfn, nr_vmemmap_pages);
+        return r;
+    }
+    if (nr_vmemmap_pages) adjust_present_page_count(start_pfn, mem.group, int64_t(nr_vmemmap_pages.value()));
+    mem.zone = zone;
+    return {};
+}
+
+KResult<void> Kernel::memory_block_offline(MemoryBlock& mem)
+{
+    if (!mem.zone) return kerr(EINVAL, "block spans several zones or nodes");
+    const Pfn start_pfn = section_nr_to_pfn(mem.start_section_nr);
+    const PageCount nr_pages = pages_per_block();
+    const PageCount nr_vmemmap_pages = mem.nr_vmemmap_pages;
+    if (nr_vmemmap_pages) adjust_present_page_count(start_pfn, mem.group, -int64_t(nr_vmemmap_pages.value()));
+    if (auto r = offline_pages(start_pfn + nr_vmemmap_pages, nr_pages - nr_vmemmap_pages, *mem.zone, mem.group); !r) {
+        if (nr_vmemmap_pages) adjust_present_page_count(start_pfn, mem.group, int64_t(nr_vmemmap_pages.value()));
+        return r;
+    }
+    if (nr_vmemmap_pages) {
+        remove_pfn_range_from_zone(zone_of(mem.nid, *mem.zone), start_pfn, nr_vmemmap_pages);
+        set_page_state(start_pfn, nr_vmemmap_pages, PageInfo{PageState::Vmemmap, *mem.zone, int8_t(mem.nid)});
+    }
+    mem.zone.reset();
+    return {};
+}
+
+void Kernel::set_online_type(BlockId id, MmopType type)
+{
+    if (auto it = m_blocks.find(id); it != m_blocks.end()) it->second.online_type = type;
+}
+
+KResult<int> Kernel::device_online(BlockId id)
+{
+    auto it = m_blocks.find(id);
+    if (it == m_blocks.end()) return kerr(ENODEV, "no such memory block");
+    MemoryBlock& mem = it->second;
+    if (mem.state != MemState::Offline) return 1;
+    // memory_subsys_online: an untyped online means MMOP_ONLINE.
+    if (mem.online_type == MmopType::Offline) mem.online_type = MmopType::Online;
+    auto r = memory_block_online(mem);
+    mem.online_type = MmopType::Offline;
+    if (!r) return tl::unexpected(r.error());
+    mem.state = MemState::Online;
+    return 0;
+}
+
+KResult<int> Kernel::device_offline(BlockId id)
+{
+    auto it = m_blocks.find(id);
+    if (it == m_blocks.end()) return kerr(ENODEV, "no such memory block");
+    MemoryBlock& mem = it->second;
+    if (mem.state == MemState::Offline) return 1;
+    mem.state = MemState::GoingOffline;
+    auto r = memory_block_offline(mem);
+    mem.state = r ? MemState::Offline : MemState::Online;
+    if (!r) return tl::unexpected(r.error());
+    return 0;
+}
+
+// ---------------------------------------------------------------- add / remove
+
+int Kernel::memory_group_register_static(NodeId nid, PageCount max_pages)
+{
+    const int id = m_next_group_id++;
+    m_groups.emplace(id, MemoryGroup{id, nid, false, max_pages, PageCount(), PageCount(), PageCount()});
+    return id;
+}
+
+int Kernel::memory_group_register_dynamic(NodeId nid, PageCount unit_pages)
+{
+    const int id = m_next_group_id++;
+    m_groups.emplace(id, MemoryGroup{id, nid, true, PageCount(), unit_pages, PageCount(), PageCount()});
+    return id;
+}
+
+void Kernel::memory_group_unregister(int id) { m_groups.erase(id); }
+
+bool Kernel::mhp_supports_memmap_on_memory(uint64_t size) const
+{
+    const uint64_t nr_vmemmap_pages = size / PAGE_SIZE;
+    const uint64_t vmemmap_size = nr_vmemmap_pages * STRUCT_PAGE_SIZE;
+    const uint64_t remaining_size = size - vmemmap_size;
+    constexpr uint64_t PMD_SIZE = 2 * MiB;
+    return m_params.memmap_on_memory && size == m_block_size && vmemmap_size % PMD_SIZE == 0 &&
+           remaining_size % (pageblock_nr_pages << PAGE_SHIFT) == 0;
+}
+
+KResult<void> Kernel::add_memory(int nid_or_mgid, uint64_t start, uint64_t size, unsigned mhp_flags,
+                                 std::string resource_name)
+{
+    // register_memory_resource
+    unsigned res_flags = IORESOURCE_MEM | IORESOURCE_SYSRAM | IORESOURCE_BUSY;
+    if (resource_name != "System RAM") res_flags |= IORESOURCE_SYSRAM_DRIVER_MANAGED;
+    if (mhp_flags & MHP_MERGE_RESOURCE) res_flags |= IORESOURCE_SYSRAM_MERGEABLE;
+    if (!size || start + size - 1 < start || start + size > (uint64_t{1} << 46)) return kerr(E2BIG, "out of range");
+    auto res = m_iomem.request(nullptr, start, start + size - 1, resource_name, res_flags);
+    if (!res) {
+        // A driver's parent resource (virtioN) may hold the range: request inside it.
+        res = m_iomem.insert(start, start + size - 1, resource_name, res_flags);
+        if (!res) return kerr(EEXIST, "resource conflict");
+    }
+    auto release = [&] { m_iomem.release(start, start + size - 1, resource_name); };
+
+    // check_hotplug_memory_range
+    if (start % m_block_size || size % m_block_size) {
+        release();
+        return kerr(EINVAL, "unaligned hotplug range");
+    }
+    std::optional<int> group;
+    NodeId nid = nid_or_mgid;
+    if (mhp_flags & MHP_NID_IS_MGID) {
+        const MemoryGroup* g = memory_group(nid_or_mgid);
+        if (!g) {
+            release();
+            return kerr(EINVAL, "unknown memory group");
+        }
+        group = g->id;
+        nid = g->nid;
+    }
+    if (nid < 0 || nid >= int(m_nodes.size())) {
+        release();
+        return kerr(EINVAL, "node not possible");
+    }
+    PageCount nr_vmemmap_pages;
+    if (mhp_flags & MHP_MEMMAP_ON_MEMORY) {
+        if (!mhp_supports_memmap_on_memory(size)) {
+            release();
+            return kerr(EINVAL, "memmap_on_memory not supported for this range");
+        }
+        nr_vmemmap_pages = PageCount::from_bytes(size / PAGE_SIZE * STRUCT_PAGE_SIZE);
+    }
+
+    // arch_add_memory: a memmap per section, from the range itself (altmap) or
+    // from the node's kernel memory, 2 MiB at a time.
+    const Pfn start_pfn = Pfn::from_phys(start);
+    const PageCount nr_pages = PageCount::from_bytes(size);
+    const uint64_t nr_sections = nr_pages.value() / PAGES_PER_SECTION;
+    if (!nr_vmemmap_pages) {
+        const PageCount memmap = PageCount::from_bytes(nr_sections * PAGES_PER_SECTION * STRUCT_PAGE_SIZE);
+        if (auto r = alloc_pages(nid, {ZoneType::Normal, ZoneType::DMA32, ZoneType::DMA}, memmap, PageState::Unmovable);
+            !r) {
+            release();
+            return tl::unexpected(r.error());
+        }
+        m_hotplug_memmap_pages += memmap;
+    }
+    for (uint64_t i = 0; i < nr_sections; ++i) {
+        const SectionNr sec(start_pfn.value() / PAGES_PER_SECTION + i);
+        m_memmap.add_section(sec, PageInfo{PageState::NotOnline, ZoneType::Normal, int8_t(nid)}, false);
+    }
+    if (nr_vmemmap_pages)
+        set_page_state(start_pfn, nr_vmemmap_pages, PageInfo{PageState::Vmemmap, ZoneType::Normal, int8_t(nid)});
+    m_max_pfn = std::max(m_max_pfn, start_pfn + nr_pages);
+
+    // create_memory_block_devices
+    const uint64_t first = start / m_block_size, count = size / m_block_size;
+    for (uint64_t b = first; b < first + count; ++b) {
+        MemoryBlock mem;
+        mem.id = BlockId(b);
+        mem.start_section_nr = SectionNr(b * (m_block_size / (PAGES_PER_SECTION << PAGE_SHIFT)));
+        mem.state = MemState::Offline;
+        mem.nid = nid;
+        mem.nr_vmemmap_pages = nr_vmemmap_pages;
+        mem.group = group;
+        m_blocks.emplace(mem.id, mem);
+    }
+    m_nodes.at(nid).online = true;  // __try_online_node
+    if (mhp_flags & MHP_MERGE_RESOURCE) m_iomem.merge_system_ram(*res);
+
+    // Auto-online: errors stop the walk but the add has succeeded.
+    if (m_params.mhp_default_online_type != MmopType::Offline) {
+        for (uint64_t b = first; b < first + count; ++b) {
+            set_online_type(BlockId(b), m_params.mhp_default_online_type);
+            if (!device_online(BlockId(b))) break;
+        }
+    }
+    return {};
+}
+
+KResult<void> Kernel::remove_memory(uint64_t start, uint64_t size)
+{
+    if (start % m_block_size || size % m_block_size || !size) return kerr(EINVAL, "unaligned range");
+    const uint64_t first = start / m_block_size, count = size / m_block_size;
+    std::optional<NodeId> nid;
+    PageCount vmemmap;
+    for (uint64_t b = first; b < first + count; ++b) {
+        const MemoryBlock* mem = find_memory_block(BlockId(b));
+        if (!mem) continue;
+        if (mem->state != MemState::Offline) return kerr(EBUSY, "memory is onlined");
+        nid = mem->nid;
+        vmemmap += mem->nr_vmemmap_pages;
+    }
+    if (!nid) return kerr(EINVAL, "no memory blocks in range");
+    for (uint64_t b = first; b < first + count; ++b) m_blocks.erase(BlockId(b));
+
+    // arch_remove_memory: the memmap goes, freeing kernel memory unless it was self-hosted.
+    const Pfn start_pfn = Pfn::from_phys(start);
+    uint64_t nr_sections = 0;
+    for (uint64_t s = start_pfn.value() / PAGES_PER_SECTION; s < (start + size) / (PAGES_PER_SECTION << PAGE_SHIFT);
+         ++s) {
+        if (!m_memmap.present_section(SectionNr(s))) continue;
+        m_memmap.remove_section(SectionNr(s));
+        ++nr_sections;
+    }
+    if (!vmemmap) {
+        const PageCount memmap = PageCount::from_bytes(nr_sections * PAGES_PER_SECTION * STRUCT_PAGE_SIZE);
+        free_pages(*nid, PageState::Unmovable, memmap);
+        m_hotplug_memmap_pages -= memmap;
+    }
+    // release_mem_region_adjustable: drop whichever System RAM resource covers the range.
+    std::vector<std::tuple<uint64_t, uint64_t, std::string>> victims;
+    std::function<void(const Resource&)> walk = [&](const Resource& r) {
+        for (const auto& c : r.children) {
+            if (c->end < start || c->start > start + size - 1) continue;
+            if (c->is_system_ram())
+                victims.emplace_back(c->start, c->end, c->name);
+            else
+                walk(*c);
+        }
+    };
+    walk(m_iomem.root());
+    for (auto& [b, e, name] : victims) {
+        m_iomem.release(b, e, name);
+        // A merged resource that extends beyond the removed range keeps its remainder.
+        const unsigned flags = IORESOURCE_MEM | IORESOURCE_SYSRAM | IORESOURCE_BUSY |
+                               (name != "System RAM" ? IORESOURCE_SYSRAM_DRIVER_MANAGED | IORESOURCE_SYSRAM_MERGEABLE : 0);
+        if (b < start) (void)m_iomem.insert(b, start - 1, name, flags);
+        if (e > start + size - 1) (void)m_iomem.insert(start + size, e, name, flags);
+    }
+    try_offline_node(*nid);
+    init_per_zone_wmark_min();
+    return {};
+}
+
+void Kernel::try_offline_node(NodeId nid)
+{
+    PgData& pgdat = m_nodes.at(nid);
+    if (pgdat.node_present_pages) return;
+    for (const auto& [id, mem] : m_blocks)
+        if (mem.nid == nid) return;
+    if (nid < int(m_node_cpus.size()) && !m_node_cpus[nid].empty()) return;
+    pgdat.online = false;
+}
+
+// ---------------------------------------------------------------- invariants
+
+KResult<void> Kernel::check_invariants() const
+{
+    std::vector<std::array<uint64_t, 2>> counted(m_nodes.size() * MAX_NR_ZONES);  // managed, free
+    std::vector<uint64_t> online_present(m_nodes.size() * MAX_NR_ZONES);
+    for (uint64_t nr = 0; nr < m_memmap.nr_section_slots(); ++nr) {
+        const SectionNr sec(nr);
+        if (!m_memmap.present_section(sec)) continue;
+        const bool online = m_memmap.online_section(sec);
+        m_memmap.for_each_run(section_nr_to_pfn(sec), section_nr_to_pfn(SectionNr(nr + 1)),
+                              [&](Pfn, PageCount len, PageInfo info) {
+                                  const size_t i = size_t(info.nid) * MAX_NR_ZONES + zone_idx(info.zone);
+                                  if (page_state_managed(info.state)) counted[i][0] += len.value();
+                                  if (info.state == PageState::Free) counted[i][1] += len.value();
+                                  if (online && info.state != PageState::Hole && info.state != PageState::NotOnline)
+                                      online_present[i] += len.value();
+                                  return true;
+                              });
+    }
+    for (const PgData& p : m_nodes) {
+        PageCount node_present;
+        for (const Zone& z : p.node_zones) {
+            const size_t i = size_t(p.node_id) * MAX_NR_ZONES + zone_idx(z.type);
+            const std::string where = "node " + std::to_string(p.node_id) + " zone " + std::string(zone_name(z.type));
+            if (z.managed_pages.value() != counted[i][0]) return kerr(EFAULT, where + ": managed pages out of step");
+            if (z.nr_free_pages.value() != counted[i][1]) return kerr(EFAULT, where + ": free pages out of step");
+            if (z.present_pages.value() != online_present[i]) return kerr(EFAULT, where + ": present pages out of step");
+            if (z.present_pages > z.spanned_pages) return kerr(EFAULT, where + ": present exceeds spanned");
+            if (z.managed_pages > z.present_pages) return kerr(EFAULT, where + ": managed exceeds present");
+            node_present += z.present_pages;
+        }
+        if (node_present != p.node_present_pages) return kerr(EFAULT, "node present pages out of step");
+    }
+    for (const auto& [id, mem] : m_blocks) {
+        const bool sections_online = m_memmap.online_section(mem.start_section_nr);
+        if ((mem.state == MemState::Online) != sections_online && !mem.early)
+            return kerr(EFAULT, "memory" + std::to_string(id.value()) + ": state and sections disagree");
+    }
+    return {};
+}
+
+}  // namespace memplug::mm

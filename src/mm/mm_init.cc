@@ -1,0 +1,296 @@
+// Boot: from the firmware memory map to nodes, zones, sections, memory blocks
+// and the memblock reservations that never reach the buddy allocator
+// (mm/page_alloc.c: free_area_init, drivers/base/memory.c: memory_dev_init).
+#include <algorithm>
+#include <bit>
+
+#include "mm/kernel.h"
+
+namespace memplug::mm {
+
+namespace {
+
+// [start, end) pfn ranges of usable RAM after the kernel's own trimming.
+struct PfnRange {
+    Pfn start, end;
+    NodeId nid = 0;
+};
+
+// e820__memblock_setup + trim_bios_range: page 0 and the legacy BIOS area
+// [0xa0000, 0x100000) are never RAM; partial pages are dropped.
+std::vector<PfnRange> usable_ram(const std::vector<E820Entry>& e820)
+{
+    std::vector<PfnRange> out;
+    for (const E820Entry& e : e820) {
+        if (e.type != E820Type::Ram) continue;
+        uint64_t b = align_up(e.addr, PAGE_SIZE), end = align_down(e.addr + e.size, PAGE_SIZE);
+        if (b < PAGE_SIZE) b = PAGE_SIZE;
+        if (b < 0x100000 && end > 0xa0000) {
+            if (b < 0xa0000) out.push_back({Pfn::from_phys(b), Pfn::from_phys(0xa0000)});
+            b = 0x100000;
+        }
+        if (end > b) out.push_back({Pfn::from_phys(b), Pfn::from_phys(end)});
+    }
+    std::sort(out.begin(), out.end(), [](const PfnRange& a, const PfnRange& b) { return a.start < b.start; });
+    return out;
+}
+
+// Splits RAM ranges at NUMA boundaries and labels each piece with its node.
+std::vector<PfnRange> assign_nodes(std::vector<PfnRange> ram, const std::vector<NumaMemblk>& numa)
+{
+    if (numa.empty()) return ram;
+    std::vector<PfnRange> out;
+    for (const PfnRange& r : ram) {
+        for (const NumaMemblk& m : numa) {
+            const Pfn b = std::max(r.start, Pfn::from_phys(m.start));
+            const Pfn e = std::min(r.end, Pfn::from_phys(m.end));
+            if (b < e) out.push_back({b, e, m.nid});
+        }
+    }
+    std::sort(out.begin(), out.end(), [](const PfnRange& a, const PfnRange& b) { return a.start < b.start; });
+    return out;
+}
+
+// arch_zone_{lowest,highest}_possible_pfn for x86_64.
+std::pair<Pfn, Pfn> arch_zone_limits(ZoneType z, Pfn max_pfn)
+{
+    switch (z) {
+    case ZoneType::DMA: return {Pfn(0), MAX_DMA_PFN};
+    case ZoneType::DMA32: return {MAX_DMA_PFN, MAX_DMA32_PFN};
+    case ZoneType::Normal: return {MAX_DMA32_PFN, std::max(max_pfn, MAX_DMA32_PFN)};
+    default: return {Pfn(0), Pfn(0)};
+    }
+}
+
+ZoneType boot_zone_of(Pfn pfn)
+{
+    if (pfn < MAX_DMA_PFN) return ZoneType::DMA;
+    if (pfn < MAX_DMA32_PFN) return ZoneType::DMA32;
+    return ZoneType::Normal;
+}
+
+// probe_memory_block_size() for a guest (X86_FEATURE_HYPERVISOR set).
+uint64_t probe_memory_block_size(Pfn max_pfn)
+{
+    constexpr uint64_t MIN_MEMORY_BLOCK_SIZE = 128 * MiB, MAX_BLOCK_SIZE = 2 * GiB;
+    const uint64_t boot_mem_end = max_pfn.phys();
+    if (boot_mem_end < 64 * GiB) return MIN_MEMORY_BLOCK_SIZE;
+    uint64_t bz = MAX_BLOCK_SIZE;
+    for (; bz > MIN_MEMORY_BLOCK_SIZE; bz >>= 1)
+        if (boot_mem_end % bz == 0) break;
+    return bz;
+}
+
+}  // namespace
+
+KResult<Kernel> Kernel::boot(const BootConfig& cfg)
+{
+    Kernel k;
+    k.m_params = cfg.params;
+    k.m_nr_cpus = std::max(1, cfg.nr_cpus);
+    k.m_node_cpus = cfg.node_cpus;
+    k.m_e820 = cfg.e820;
+    k.free_area_init(cfg);
+    if (!k.m_max_pfn.value()) return kerr(EINVAL, "no usable RAM in the memory map");
+    k.reserve_boot_memory(cfg);
+    k.create_boot_memory_blocks();
+    k.setup_zone_pagesets();
+    k.init_per_zone_wmark_min();
+    for (PgData& pgdat : k.m_nodes)
+        for (Zone& z : pgdat.node_zones) k.set_zone_contiguous(z);
+    return k;
+}
+
+void Kernel::free_area_init(const BootConfig& cfg)
+{
+    const std::vector<PfnRange> ram = assign_nodes(usable_ram(cfg.e820), cfg.numa);
+    int nr_nodes = std::max(1, cfg.nr_node_ids);
+    for (const PfnRange& r : ram) nr_nodes = std::max(nr_nodes, r.nid + 1);
+    m_nodes.resize(nr_nodes);
+    m_node_cpus.resize(nr_nodes);
+    for (int nid = 0; nid < nr_nodes; ++nid) {
+        m_nodes[nid].node_id = nid;
+        for (ZoneType z : all_zone_types) {
+            m_nodes[nid].zone(z).nid = nid;
+            m_nodes[nid].zone(z).type = z;
+        }
+    }
+    for (const PfnRange& r : ram) m_max_pfn = std::max(m_max_pfn, r.end);
+    m_block_size = probe_memory_block_size(m_max_pfn);
+
+    // Resources: e820 entries as the kernel names them (e820__reserve_resources),
+    // then what the platform describes.
+    for (const E820Entry& e : cfg.e820) {
+        const bool ram_entry = e.type == E820Type::Ram;
+        std::string name = ram_entry ? "System RAM" : e.type == E820Type::Acpi ? "ACPI Tables"
+                                                  : e.type == E820Type::Nvs  ? "ACPI Non-volatile Storage"
+                                                  : e.type == E820Type::Unusable ? "Unusable memory"
+                                                                                 : "Reserved";
+        unsigned flags = IORESOURCE_MEM | (ram_entry ? IORESOURCE_SYSRAM | IORESOURCE_BUSY : 0);
+        (void)m_iomem.insert(e.addr, e.addr + e.size - 1, std::move(name), flags);
+    }
+
+    for (PgData& pgdat : m_nodes) {
+        Pfn node_start{~uint64_t{0}}, node_end{0};
+        for (const PfnRange& r : ram) {
+            if (r.nid != pgdat.node_id) continue;
+            node_start = std::min(node_start, r.start);
+            node_end = std::max(node_end, r.end);
+        }
+        if (node_end.value() == 0) continue;  // a memory-less node stays offline
+        pgdat.online = true;
+        pgdat.node_start_pfn = node_start;
+        PageCount total_span, total_present;
+        for (ZoneType zt : {ZoneType::DMA, ZoneType::DMA32, ZoneType::Normal}) {
+            auto [lo, hi] = arch_zone_limits(zt, m_max_pfn);
+            const Pfn b = std::clamp(node_start, lo, hi), e = std::clamp(node_end, lo, hi);
+            Zone& z = pgdat.zone(zt);
+            if (b >= e) continue;
+            z.zone_start_pfn = b;
+            z.spanned_pages = e - b;
+            for (const PfnRange& r : ram) {
+                if (r.nid != pgdat.node_id) continue;
+                const Pfn rb = std::max(r.start, b), re = std::min(r.end, e);
+                if (rb < re) z.present_pages += re - rb;
+            }
+            z.present_early_pages = z.present_pages;
+            total_span += z.spanned_pages;
+            total_present += z.present_pages;
+        }
+        pgdat.node_spanned_pages = total_span;
+        pgdat.node_present_pages = total_present;
+    }
+
+    // sparse_init + memmap_init: every section with RAM gets a memmap; holes
+    // inside it are initialised too, linked to the zone whose range they are in.
+    for (const PfnRange& r : ram) {
+        for (uint64_t nr = r.start.value() / PAGES_PER_SECTION; nr * PAGES_PER_SECTION < r.end.value(); ++nr) {
+            const SectionNr sec(nr);
+            if (m_memmap.present_section(sec)) continue;
+            const Pfn base = section_nr_to_pfn(sec);
+            m_memmap.add_section(sec, PageInfo{PageState::Hole, boot_zone_of(base), static_cast<int8_t>(r.nid)},
+                                 true);
+            m_memmap.set_section_online(sec, true);
+            // Zone links follow the zone ranges across the section.
+            for (ZoneType zt : {ZoneType::DMA32, ZoneType::Normal}) {
+                const Pfn lo = arch_zone_limits(zt, m_max_pfn).first;
+                if (lo > base && lo < base + PageCount(PAGES_PER_SECTION))
+                    m_memmap.assign(lo, (base + PageCount(PAGES_PER_SECTION)) - lo,
+                                    PageInfo{PageState::Hole, zt, static_cast<int8_t>(r.nid)},
+                                    [](Pfn, PageCount, PageInfo) {});
+            }
+        }
+    }
+    for (const PfnRange& r : ram)
+        set_page_state(r.start, r.end - r.start, PageInfo{PageState::Free, boot_zone_of(r.start), int8_t(r.nid)});
+    // A RAM range may cross a zone limit: fix the zone links of its tail.
+    for (const PfnRange& r : ram) {
+        for (ZoneType zt : {ZoneType::DMA32, ZoneType::Normal}) {
+            const Pfn lo = arch_zone_limits(zt, m_max_pfn).first;
+            if (lo > r.start && lo < r.end)
+                set_page_state(lo, r.end - lo, PageInfo{PageState::Free, zt, int8_t(r.nid)});
+        }
+    }
+}
+
+void Kernel::create_boot_memory_blocks()
+{
+    const uint64_t sections_per_block = m_block_size / (PAGES_PER_SECTION << PAGE_SHIFT);
+    for (uint64_t nr = 0; nr < m_memmap.nr_section_slots(); nr += sections_per_block) {
+        std::optional<NodeId> nid;
+        bool multi_node = false;
+        for (uint64_t s = nr; s < nr + sections_per_block; ++s) {
+            if (!m_memmap.present_section(SectionNr(s))) continue;
+            m_memmap.for_each_run(section_nr_to_pfn(SectionNr(s)), section_nr_to_pfn(SectionNr(s + 1)),
+                                  [&](Pfn, PageCount, PageInfo info) {
+                                      if (info.state == PageState::Hole) return true;
+                                      if (nid && *nid != info.nid) multi_node = true;
+                                      nid = info.nid;
+                                      return true;
+                                  });
+        }
+        if (!nid) continue;
+        MemoryBlock mem;
+        mem.id = BlockId(nr / sections_per_block);
+        mem.start_section_nr = SectionNr(nr);
+        mem.state = MemState::Online;
+        mem.nid = *nid;
+        mem.early = true;
+        // early_node_zone_for_memory_block: the one populated zone meeting the block.
+        const Pfn start = section_nr_to_pfn(SectionNr(nr));
+        int matches = 0;
+        for (const Zone& z : m_nodes[*nid].node_zones) {
+            if (!z.populated_zone() || !z.zone_intersects(start, pages_per_block())) continue;
+            ++matches;
+            mem.zone = z.type;
+        }
+        if (matches != 1 || multi_node) mem.zone.reset();
+        m_blocks.emplace(mem.id, mem);
+    }
+}
+
+// The memblock reservations that outlive boot, placed where x86 puts them:
+// the first MiB, the kernel image at 16 MiB (the recorder boots with nokaslr),
+// swiotlb below 4 GiB, and top-down from the end of each node the memmap, the
+// dentry and inode hash tables and the rest. Sizes are fitted to Debian's 6.1
+// under QEMU across 512 MiB..6 GiB guests; docs/MODEL.md has the numbers.
+void Kernel::reserve_boot_memory(const BootConfig& cfg)
+{
+    constexpr uint64_t kernel_image_start = 16 * MiB;
+    constexpr uint64_t kernel_image_pages = 11318;  // text, rodata, data, bss after init sections are freed
+    constexpr uint64_t other_early_pages = 627;      // page tables, percpu, ACPI and e820 copies, ...
+    constexpr uint64_t swiotlb_pages = (64 * MiB) >> PAGE_SHIFT;
+    constexpr uint64_t swiotlb_slot_pages = 192;     // io_tlb_mem slots for 64 MiB
+    constexpr uint64_t HASH_ENTRY_BYTES = 8;
+
+    take_free_pages(Pfn(0), Pfn::from_phys(1 * MiB), PageCount::from_bytes(1 * MiB), PageState::Reserved,
+                    AllocFrom::Bottom);
+    const Pfn image = Pfn::from_phys(kernel_image_start);
+    take_free_pages(image, image + PageCount(kernel_image_pages), PageCount(kernel_image_pages), PageState::Reserved,
+                    AllocFrom::Bottom);
+
+    // swiotlb exists when memory can lie above 4 GiB, hot-pluggable memory included.
+    const bool swiotlb = m_max_pfn > MAX_DMA32_PFN || cfg.hotplug_region_end > MAX_DMA32_PFN.phys();
+    if (swiotlb)
+        take_free_pages(Pfn(0), MAX_DMA32_PFN, PageCount(swiotlb_pages), PageState::Reserved, AllocFrom::Top);
+
+    // nr_kernel_pages as free_area_init_core counts it: present minus the memmap.
+    uint64_t nr_kernel_pages = 0;
+    for (const PgData& pgdat : m_nodes)
+        for (const Zone& z : pgdat.node_zones) {
+            if (z.type == ZoneType::Movable || !z.present_pages) continue;
+            const uint64_t span = z.spanned_pages.value() > z.present_pages.value() + (z.present_pages.value() >> 4)
+                                      ? z.present_pages.value()
+                                      : z.spanned_pages.value();
+            nr_kernel_pages += z.present_pages.value() - align_up(span * STRUCT_PAGE_SIZE, PAGE_SIZE) / PAGE_SIZE;
+        }
+    nr_kernel_pages = align_up(nr_kernel_pages, MiB / PAGE_SIZE);
+    // alloc_large_system_hash: one bucket per 8 KiB (dentry) and 16 KiB (inode), a power of two.
+    const uint64_t hash_pages = (std::bit_ceil(nr_kernel_pages >> 1) + std::bit_ceil(nr_kernel_pages >> 2)) *
+                                HASH_ENTRY_BYTES / PAGE_SIZE;
+
+    for (PgData& pgdat : m_nodes) {
+        if (!pgdat.online) continue;
+        uint64_t sections = 0;
+        for (uint64_t nr = 0; nr < m_memmap.nr_section_slots(); ++nr) {
+            const SectionNr sec(nr);
+            if (m_memmap.present_section(sec) && m_memmap.at(section_nr_to_pfn(sec)).nid == pgdat.node_id)
+                ++sections;
+        }
+        uint64_t want = sections * PAGES_PER_SECTION * STRUCT_PAGE_SIZE / PAGE_SIZE;
+        if (pgdat.node_id == 0) want += other_early_pages + hash_pages + (swiotlb ? swiotlb_slot_pages : 0);
+        take_free_pages(pgdat.node_start_pfn, pgdat.pgdat_end_pfn(), PageCount(want), PageState::Reserved,
+                        AllocFrom::Top, PageFilter{std::nullopt, pgdat.node_id});
+    }
+
+    // What the idle guest has allocated by the time a shell runs: slab, stacks,
+    // page tables, vmalloc (unmovable) and tmpfs/anon pages (movable). The buddy
+    // hands out its highest pages first after boot.
+    constexpr uint64_t idle_unmovable_pages = 8600, idle_movable_pages = 600;
+    (void)alloc_pages(0, {ZoneType::Normal, ZoneType::DMA32, ZoneType::DMA}, PageCount(idle_unmovable_pages),
+                      PageState::Unmovable);
+    (void)alloc_pages(0, {ZoneType::Normal, ZoneType::DMA32, ZoneType::DMA}, PageCount(idle_movable_pages),
+                      PageState::Movable);
+}
+
+}  // namespace memplug::mm

@@ -1,0 +1,167 @@
+#include "views/guest_fs.h"
+
+#include <fmt/format.h>
+
+#include "views/sysfs_attr.h"
+
+namespace memplug::views {
+
+namespace {
+
+std::vector<std::string> split_path(std::string_view path)
+{
+    std::vector<std::string> out;
+    size_t i = 0;
+    while (i < path.size()) {
+        while (i < path.size() && path[i] == '/') ++i;
+        const size_t j = path.find('/', i);
+        const std::string_view part = path.substr(i, j == std::string_view::npos ? std::string_view::npos : j - i);
+        if (!part.empty() && part != ".") {
+            if (part == "..") {
+                if (!out.empty()) out.pop_back();
+            } else {
+                out.emplace_back(part);
+            }
+        }
+        if (j == std::string_view::npos) break;
+        i = j;
+    }
+    return out;
+}
+
+// /sys/bus/<subsys>/devices: links back into /sys/devices/system.
+std::optional<VNode> lookup_bus(mm::Kernel& k, Path rest)
+{
+    if (rest.empty()) return dir([] { return std::vector<std::string>{"memory", "node"}; });
+    const std::string subsys = rest[0];
+    if (subsys != "memory" && subsys != "node") return std::nullopt;
+    if (rest.size() == 1) return dir([] { return std::vector<std::string>{"devices"}; });
+    if (rest[1] != "devices") return std::nullopt;
+    auto names = [&k, subsys] {
+        auto d = subsys == "memory" ? lookup_sys_memory(k, {}) : lookup_sys_node(k, {});
+        std::vector<std::string> out;
+        for (std::string& n : d->children())
+            if (n.starts_with(subsys) && n.size() > subsys.size() && std::isdigit(static_cast<unsigned char>(n[subsys.size()])))
+                out.push_back(std::move(n));
+        return out;
+    };
+    if (rest.size() == 2) return dir(names);
+    if (rest.size() != 3) return std::nullopt;
+    for (const std::string& n : names())
+        if (n == rest[2]) return symlink(fmt::format("../../../devices/system/{}/{}", subsys, n));
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<VNode> GuestFs::lookup(const std::vector<std::string>& c) const
+{
+    const Path p(c);
+    auto fixed_dir = [](std::vector<std::string> names) { return dir([names] { return names; }); };
+    if (p.empty()) return fixed_dir({"dev", "proc", "sys"});
+    if (p[0] == "dev") {
+        if (p.size() == 1) return fixed_dir({"null"});
+        if (p.size() == 2 && p[1] == "null")
+            return attr_rw([] { return std::string(); }, [](std::string_view) -> KResult<void> { return {}; });
+        return std::nullopt;
+    }
+    if (p[0] == "proc") return lookup_proc(m_kernel, p.subspan(1));
+    if (p[0] != "sys") return std::nullopt;
+    if (p.size() == 1) return fixed_dir({"bus", "devices", "module"});
+    if (p[1] == "bus") return lookup_bus(m_kernel, p.subspan(2));
+    if (p[1] == "module") return lookup_sys_module(m_kernel, p.subspan(2));
+    if (p[1] != "devices") return std::nullopt;
+    if (p.size() == 2) return fixed_dir({"system"});
+    if (p[2] != "system") return std::nullopt;
+    if (p.size() == 3) return fixed_dir({"memory", "node"});
+    if (p[3] == "memory") return lookup_sys_memory(m_kernel, p.subspan(4));
+    if (p[3] == "node") return lookup_sys_node(m_kernel, p.subspan(4));
+    return std::nullopt;
+}
+
+KResult<std::vector<std::string>> GuestFs::resolve(std::string_view path, bool follow_last) const
+{
+    std::vector<std::string> todo = split_path(path);
+    std::vector<std::string> done;
+    int links = 0;
+    for (size_t i = 0; i < todo.size(); ++i) {
+        done.push_back(todo[i]);
+        const auto node = lookup(done);
+        if (!node) return kerr(ENOENT);
+        const bool last = i + 1 == todo.size();
+        if (node->kind == NodeKind::Symlink && (!last || follow_last)) {
+            if (++links > 40) return kerr(ELOOP);
+            done.pop_back();
+            std::string target = "/";
+            for (const std::string& d : done) target += d + "/";
+            target += node->link;
+            for (size_t j = i + 1; j < todo.size(); ++j) target += "/" + todo[j];
+            todo = split_path(target);
+            done.clear();
+            i = size_t(-1);
+            continue;
+        }
+        if (!last && node->kind != NodeKind::Dir) return kerr(ENOTDIR);
+    }
+    return done;
+}
+
+KResult<NodeKind> GuestFs::stat(std::string_view path, bool follow_last) const
+{
+    auto c = MP_TRY(resolve(path, follow_last));
+    return lookup(c)->kind;
+}
+
+KResult<std::string> GuestFs::readlink(std::string_view path) const
+{
+    auto c = MP_TRY(resolve(path, false));
+    const auto node = lookup(c);
+    if (node->kind != NodeKind::Symlink) return kerr(EINVAL);
+    return node->link;
+}
+
+KResult<std::vector<std::string>> GuestFs::list(std::string_view path) const
+{
+    auto c = MP_TRY(resolve(path, true));
+    const auto node = lookup(c);
+    if (node->kind != NodeKind::Dir) return kerr(ENOTDIR);
+    return node->children();
+}
+
+KResult<std::string> GuestFs::read(std::string_view path) const
+{
+    auto c = MP_TRY(resolve(path, true));
+    const auto node = lookup(c);
+    if (node->kind == NodeKind::Dir) return kerr(EISDIR);
+    if (!node->readable) return kerr(EACCES);
+    return node->show();
+}
+
+KResult<void> GuestFs::open_write(std::string_view path)
+{
+    auto c = resolve(path, true);
+    if (!c) {
+        // The file is missing: sysfs and procfs cannot create one; a missing directory is ENOENT.
+        std::vector<std::string> parent = split_path(path);
+        if (parent.empty()) return kerr(EISDIR);
+        parent.pop_back();
+        std::string dir_path = "/";
+        for (const std::string& s : parent) dir_path += s + "/";
+        auto pd = resolve(dir_path, true);
+        if (pd && lookup(*pd)->kind == NodeKind::Dir && c.error().err == ENOENT) return kerr(EACCES);
+        return tl::unexpected(c.error());
+    }
+    const auto node = lookup(*c);
+    if (node->kind == NodeKind::Dir) return kerr(EISDIR);
+    if (!node->writable) return kerr(EACCES);
+    return {};
+}
+
+KResult<void> GuestFs::write(std::string_view path, std::string_view data)
+{
+    MP_TRY(open_write(path));
+    auto c = MP_TRY(resolve(path, true));
+    return lookup(c)->store(data);
+}
+
+}  // namespace memplug::views

@@ -1,0 +1,285 @@
+#include "views/procfs.h"
+
+#include <array>
+#include <functional>
+
+#include <fmt/format.h>
+
+#include "views/sysfs_attr.h"
+
+namespace memplug::views {
+
+namespace {
+
+using mm::Kernel;
+using mm::PageCount;
+
+uint64_t kb(PageCount p) { return p.value() << (mm::PAGE_SHIFT - 10); }
+uint64_t kb(uint64_t pages) { return pages << (mm::PAGE_SHIFT - 10); }
+
+// What an idle busybox guest holds besides the page allocator's view: the
+// counters the model does not track, as Debian's 6.1 shows them (pages).
+struct IdleGuest {
+    static constexpr uint64_t active_anon = 544, inactive_anon = 41, anon_pages = 28, mapped = 402;
+    static constexpr uint64_t shmem = 561, slab_reclaimable = 2202, slab_unreclaimable = 1620;
+    static constexpr uint64_t kernel_stack_kb = 752, page_tables = 14, percpu_kb = 260, vmalloc_used_kb = 7524;
+    static constexpr uint64_t committed_as = 729;
+};
+
+// meminfo's and node meminfo's "%-16s%8lu kB" rows.
+void row(std::string& out, std::string_view prefix, std::string_view label, uint64_t value_kb)
+{
+    out += fmt::format("{}{:<16}{:>8} kB\n", prefix, label, value_kb);
+}
+
+}  // namespace
+
+std::string meminfo_show(const Kernel& k)
+{
+    const uint64_t total = k.totalram_pages().value(), free = k.nr_free_pages().value();
+    const uint64_t reserve = k.totalreserve_pages().value();
+    const uint64_t available = free > reserve ? free - reserve + IdleGuest::slab_reclaimable / 2 : 0;
+    using G = IdleGuest;
+    std::string out;
+    auto r = [&](std::string_view label, uint64_t v) { row(out, "", label, v); };
+    r("MemTotal:", kb(total));
+    r("MemFree:", kb(free));
+    r("MemAvailable:", kb(available));
+    r("Buffers:", 0);
+    r("Cached:", kb(G::shmem));
+    r("SwapCached:", 0);
+    r("Active:", kb(G::active_anon));
+    r("Inactive:", kb(G::inactive_anon));
+    r("Active(anon):", kb(G::active_anon));
+    r("Inactive(anon):", kb(G::inactive_anon));
+    r("Active(file):", 0);
+    r("Inactive(file):", 0);
+    r("Unevictable:", 0);
+    r("Mlocked:", 0);
+    r("SwapTotal:", 0);
+    r("SwapFree:", 0);
+    r("Zswap:", 0);
+    r("Zswapped:", 0);
+    r("Dirty:", 0);
+    r("Writeback:", 0);
+    r("AnonPages:", kb(G::anon_pages));
+    r("Mapped:", kb(G::mapped));
+    r("Shmem:", kb(G::shmem));
+    r("KReclaimable:", kb(G::slab_reclaimable));
+    r("Slab:", kb(G::slab_reclaimable + G::slab_unreclaimable));
+    r("SReclaimable:", kb(G::slab_reclaimable));
+    r("SUnreclaim:", kb(G::slab_unreclaimable));
+    r("KernelStack:", G::kernel_stack_kb);
+    r("PageTables:", kb(G::page_tables));
+    r("SecPageTables:", 0);
+    r("NFS_Unstable:", 0);
+    r("Bounce:", 0);
+    r("WritebackTmp:", 0);
+    r("CommitLimit:", kb(total / 2));
+    r("Committed_AS:", kb(G::committed_as));
+    r("VmallocTotal:", 13743895347199ULL);
+    r("VmallocUsed:", G::vmalloc_used_kb);
+    r("VmallocChunk:", 0);
+    r("Percpu:", G::percpu_kb * uint64_t(k.nr_cpus()));
+    r("HardwareCorrupted:", 0);
+    r("AnonHugePages:", 0);
+    r("ShmemHugePages:", 0);
+    r("ShmemPmdMapped:", 0);
+    r("FileHugePages:", 0);
+    r("FilePmdMapped:", 0);
+    for (std::string_view l : {"HugePages_Total:", "HugePages_Free:", "HugePages_Rsvd:", "HugePages_Surp:"})
+        out += fmt::format("{:<16}{:>8}\n", l, 0);
+    r("Hugepagesize:", 2048);
+    r("Hugetlb:", 0);
+    // The direct map: 4 KiB pages for the first 2 MiB and odd edges, 2 MiB pages elsewhere.
+    uint64_t ram_kb = 0;
+    for (const mm::PgData& p : k.nodes())
+        for (const mm::Zone& z : p.node_zones) ram_kb += kb(z.spanned_pages);
+    r("DirectMap4k:", 26492);
+    r("DirectMap2M:", ram_kb > 26492 ? mm::align_up(ram_kb - 26492, 2048) : 0);
+    r("DirectMap1G:", 0);
+    return out;
+}
+
+std::string node_meminfo_show(const Kernel& k, mm::NodeId nid)
+{
+    uint64_t total = 0, free = 0;
+    for (const mm::Zone& z : k.node_data(nid).node_zones) {
+        total += z.managed_pages.value();
+        free += z.nr_free_pages.value();
+    }
+    const std::string prefix = fmt::format("Node {} ", nid);
+    std::string out;
+    auto r = [&](std::string_view label, uint64_t v) { row(out, prefix, label, v); };
+    const bool first = nid == 0;
+    using G = IdleGuest;
+    r("MemTotal:", kb(total));
+    r("MemFree:", kb(free));
+    r("MemUsed:", kb(total - free));
+    r("SwapCached:", 0);
+    r("Active:", first ? kb(G::active_anon) : 0);
+    r("Inactive:", first ? kb(G::inactive_anon) : 0);
+    r("Active(anon):", first ? kb(G::active_anon) : 0);
+    r("Inactive(anon):", first ? kb(G::inactive_anon) : 0);
+    r("Active(file):", 0);
+    r("Inactive(file):", 0);
+    r("Unevictable:", 0);
+    r("Mlocked:", 0);
+    r("Dirty:", 0);
+    r("Writeback:", 0);
+    r("FilePages:", first ? kb(G::shmem) : 0);
+    r("Mapped:", first ? kb(G::mapped) : 0);
+    r("AnonPages:", first ? kb(G::anon_pages) : 0);
+    r("Shmem:", first ? kb(G::shmem) : 0);
+    r("KernelStack:", first ? G::kernel_stack_kb : 0);
+    r("PageTables:", first ? kb(G::page_tables) : 0);
+    r("SecPageTables:", 0);
+    r("NFS_Unstable:", 0);
+    r("Bounce:", 0);
+    r("WritebackTmp:", 0);
+    r("KReclaimable:", first ? kb(G::slab_reclaimable) : 0);
+    r("Slab:", first ? kb(G::slab_reclaimable + G::slab_unreclaimable) : 0);
+    r("SReclaimable:", first ? kb(G::slab_reclaimable) : 0);
+    r("SUnreclaim:", first ? kb(G::slab_unreclaimable) : 0);
+    for (std::string_view l : {"AnonHugePages:", "ShmemHugePages:", "ShmemPmdMapped:", "FileHugePages:", "FilePmdMapped:"})
+        r(l, 0);
+    for (std::string_view l : {"HugePages_Total:", "HugePages_Free:", "HugePages_Surp:"})
+        out += fmt::format("{}{} {:>5}\n", prefix, l, 0);
+    return out;
+}
+
+std::string zoneinfo_show(const Kernel& k)
+{
+    static constexpr std::array node_stats = {
+        "nr_inactive_anon", "nr_active_anon", "nr_inactive_file", "nr_active_file", "nr_unevictable",
+        "nr_slab_reclaimable", "nr_slab_unreclaimable", "nr_isolated_anon", "nr_isolated_file", "workingset_nodes",
+        "workingset_refault_anon", "workingset_refault_file", "workingset_activate_anon", "workingset_activate_file",
+        "workingset_restore_anon", "workingset_restore_file", "workingset_nodereclaim", "nr_anon_pages", "nr_mapped",
+        "nr_file_pages", "nr_dirty", "nr_writeback", "nr_writeback_temp", "nr_shmem", "nr_shmem_hugepages",
+        "nr_shmem_pmdmapped", "nr_file_hugepages", "nr_file_pmdmapped", "nr_anon_transparent_hugepages",
+        "nr_vmscan_write", "nr_vmscan_immediate_reclaim", "nr_dirtied", "nr_written", "nr_throttled_written",
+        "nr_kernel_misc_reclaimable", "nr_foll_pin_acquired", "nr_foll_pin_released", "nr_kernel_stack",
+        "nr_page_table_pages", "nr_sec_page_table_pages", "nr_swapcached", "pgpromote_success",
+        "pgpromote_candidate"};
+    static constexpr std::array zone_stats = {
+        "nr_free_pages", "nr_zone_inactive_anon", "nr_zone_active_anon", "nr_zone_inactive_file",
+        "nr_zone_active_file", "nr_zone_unevictable", "nr_zone_write_pending", "nr_mlock", "nr_bounce",
+        "nr_zspages", "nr_free_cma", "numa_hit", "numa_miss", "numa_foreign", "numa_interleave", "numa_local",
+        "numa_other"};
+    auto node_stat_value = [](mm::NodeId nid, std::string_view name) -> uint64_t {
+        if (nid != 0) return 0;
+        using G = IdleGuest;
+        if (name == "nr_inactive_anon") return G::inactive_anon;
+        if (name == "nr_active_anon") return G::active_anon;
+        if (name == "nr_slab_reclaimable") return G::slab_reclaimable;
+        if (name == "nr_slab_unreclaimable") return G::slab_unreclaimable;
+        if (name == "nr_anon_pages") return G::anon_pages;
+        if (name == "nr_mapped") return G::mapped;
+        if (name == "nr_file_pages" || name == "nr_shmem") return G::shmem;
+        if (name == "nr_kernel_stack") return G::kernel_stack_kb;
+        if (name == "nr_page_table_pages") return G::page_tables;
+        return 0;
+    };
+    std::string out;
+    for (const mm::PgData& p : k.nodes()) {
+        if (!k.node_online(p.node_id)) continue;
+        bool node_stats_done = false;
+        for (const mm::Zone& z : p.node_zones) {
+            out += fmt::format("Node {}, zone {:>8}", p.node_id, mm::zone_name(z.type));
+            if (z.populated_zone() && !node_stats_done) {
+                node_stats_done = true;
+                out += "\n  per-node stats";
+                for (const char* name : node_stats)
+                    out += fmt::format("\n      {:<12} {}", name, node_stat_value(p.node_id, name));
+            }
+            out += fmt::format("\n  pages free     {}", z.nr_free_pages.value());
+            const std::array<std::pair<const char*, uint64_t>, 8> fields = {{
+                {"boost", 0},
+                {"min", z.watermark[mm::WMARK_MIN]},
+                {"low", z.watermark[mm::WMARK_LOW]},
+                {"high", z.watermark[mm::WMARK_HIGH]},
+                {"spanned", z.spanned_pages.value()},
+                {"present", z.present_pages.value()},
+                {"managed", z.managed_pages.value()},
+                {"cma", 0},
+            }};
+            for (const auto& [name, v] : fields) out += fmt::format("\n        {:<8} {}", name, v);
+            out += "\n        protection: (";
+            for (int i = 0; i < mm::MAX_NR_ZONES; ++i)
+                out += fmt::format("{}{}", i ? ", " : "", z.lowmem_reserve[i]);
+            out += ")";
+            if (!z.populated_zone()) {
+                out += "\n";
+                continue;
+            }
+            for (const char* name : zone_stats)
+                out += fmt::format("\n      {:<12} {}", name,
+                                   std::string_view(name) == "nr_free_pages" ? z.nr_free_pages.value() : 0);
+            out += "\n  pagesets";
+            for (int cpu = 0; cpu < k.nr_cpus(); ++cpu)
+                out += fmt::format("\n    cpu: {}\n              count: {}\n              high:  {}\n"
+                                   "              batch: {}",
+                                   cpu, 0, z.pcp_high, z.pcp_batch);
+            out += fmt::format("\n  vm stats threshold: {}", z.stat_threshold);
+            out += fmt::format("\n  node_unreclaimable:  {}\n  start_pfn:           {}\n", 0,
+                               z.zone_start_pfn.value());
+        }
+    }
+    return out;
+}
+
+std::string buddyinfo_show(const Kernel& k)
+{
+    std::string out;
+    for (const mm::PgData& p : k.nodes()) {
+        if (!k.node_online(p.node_id)) continue;
+        for (const mm::Zone& z : p.node_zones) {
+            if (!z.populated_zone()) continue;
+            // A free run splits into the largest naturally aligned blocks, as the buddy merges them.
+            std::array<uint64_t, mm::MAX_ORDER> nr_free{};
+            k.memmap().for_each_run(z.zone_start_pfn, z.zone_end_pfn(), [&](mm::Pfn b, PageCount len, mm::PageInfo info) {
+                if (info.state != mm::PageState::Free || info.zone != z.type || info.nid != p.node_id) return true;
+                uint64_t pfn = b.value();
+                const uint64_t end = pfn + len.value();
+                while (pfn < end) {
+                    unsigned order = mm::MAX_ORDER - 1;
+                    while (order && ((pfn & ((uint64_t{1} << order) - 1)) || pfn + (uint64_t{1} << order) > end)) --order;
+                    ++nr_free[order];
+                    pfn += uint64_t{1} << order;
+                }
+                return true;
+            });
+            out += fmt::format("Node {}, zone {:>8} ", p.node_id, mm::zone_name(z.type));
+            for (uint64_t n : nr_free) out += fmt::format("{:>6} ", n);
+            out += "\n";
+        }
+    }
+    return out;
+}
+
+std::string iomem_show(const Kernel& k)
+{
+    std::string out;
+    std::function<void(const mm::Resource&, int)> walk = [&](const mm::Resource& r, int depth) {
+        for (const auto& c : r.children) {
+            out += fmt::format("{:{}}{:08x}-{:08x} : {}\n", "", depth * 2, c->start, c->end, c->name);
+            walk(*c, depth + 1);
+        }
+    };
+    walk(k.iomem().root(), 0);
+    return out;
+}
+
+std::optional<VNode> lookup_proc(Kernel& k, Path rest)
+{
+    if (rest.empty()) return dir([] { return std::vector<std::string>{"buddyinfo", "iomem", "meminfo", "zoneinfo"}; });
+    if (rest.size() != 1) return std::nullopt;
+    const std::string& f = rest[0];
+    if (f == "meminfo") return attr_ro([&k] { return meminfo_show(k); });
+    if (f == "zoneinfo") return attr_ro([&k] { return zoneinfo_show(k); });
+    if (f == "buddyinfo") return attr_ro([&k] { return buddyinfo_show(k); });
+    if (f == "iomem") return attr_ro([&k] { return iomem_show(k); });
+    return std::nullopt;
+}
+
+}  // namespace memplug::views

@@ -1,0 +1,71 @@
+#include "views/sysfs_attr.h"
+
+#include <array>
+#include <cctype>
+
+namespace memplug::views {
+
+bool sysfs_streq(std::string_view a, std::string_view b)
+{
+    if (a.ends_with('\n')) a.remove_suffix(1);
+    if (b.ends_with('\n')) b.remove_suffix(1);
+    return a == b;
+}
+
+std::optional<bool> kstrtobool(std::string_view s)
+{
+    if (s.empty()) return std::nullopt;
+    switch (s[0]) {
+    case 'y': case 'Y': case 't': case 'T': case '1': return true;
+    case 'n': case 'N': case 'f': case 'F': case '0': return false;
+    case 'o': case 'O':
+        if (s.size() > 1 && (s[1] == 'n' || s[1] == 'N')) return true;
+        if (s.size() > 1 && (s[1] == 'f' || s[1] == 'F')) return false;
+        return std::nullopt;
+    default: return std::nullopt;
+    }
+}
+
+std::optional<uint64_t> kstrtoull(std::string_view s, unsigned base)
+{
+    if (s.ends_with('\n')) s.remove_suffix(1);
+    if (!s.empty() && s[0] == '+') s.remove_prefix(1);
+    if (base == 0) {
+        if (s.size() > 1 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ) {
+            base = 16;
+            s.remove_prefix(2);
+        } else if (s.size() > 1 && s[0] == '0') {
+            base = 8;
+            s.remove_prefix(1);
+        } else {
+            base = 10;
+        }
+    }
+    if (s.empty()) return std::nullopt;
+    uint64_t v = 0;
+    for (char c : s) {
+        unsigned d;
+        if (std::isdigit(static_cast<unsigned char>(c))) d = unsigned(c - '0');
+        else if (std::isalpha(static_cast<unsigned char>(c))) d = unsigned(std::tolower(static_cast<unsigned char>(c)) - 'a' + 10);
+        else return std::nullopt;
+        if (d >= base) return std::nullopt;
+        if (v > (UINT64_MAX - d) / base) return std::nullopt;  // ERANGE, reported as EINVAL by callers here
+        v = v * base + d;
+    }
+    return v;
+}
+
+namespace {
+constexpr std::array<std::string_view, 4> online_type_names = {"offline", "online", "online_kernel", "online_movable"};
+}
+
+std::optional<mm::MmopType> mhp_online_type_from_str(std::string_view s)
+{
+    for (size_t i = 0; i < online_type_names.size(); ++i)
+        if (sysfs_streq(s, online_type_names[i])) return static_cast<mm::MmopType>(i);
+    return std::nullopt;
+}
+
+std::string_view online_type_to_str(mm::MmopType t) { return online_type_names[static_cast<size_t>(t)]; }
+
+}  // namespace memplug::views

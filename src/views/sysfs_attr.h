@@ -1,0 +1,53 @@
+// Building blocks for sysfs and procfs nodes, and the kernel's string parsers
+// that store() callbacks use (lib/string.c, lib/kstrtox.c).
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mm/kernel.h"
+#include "views/guest_fs.h"
+
+namespace memplug::views {
+
+using Path = std::span<const std::string>;
+
+inline VNode attr_ro(std::function<std::string()> show)
+{
+    return VNode{NodeKind::File, true, false, std::move(show), {}, {}, {}};
+}
+inline VNode attr_rw(std::function<std::string()> show, std::function<KResult<void>(std::string_view)> store)
+{
+    return VNode{NodeKind::File, true, true, std::move(show), std::move(store), {}, {}};
+}
+inline VNode attr_wo(std::function<KResult<void>(std::string_view)> store)
+{
+    return VNode{NodeKind::File, false, true, {}, std::move(store), {}, {}};
+}
+inline VNode dir(std::function<std::vector<std::string>()> children)
+{
+    return VNode{NodeKind::Dir, true, false, {}, {}, std::move(children), {}};
+}
+inline VNode symlink(std::string target) { return VNode{NodeKind::Symlink, true, false, {}, {}, {}, std::move(target)}; }
+
+// sysfs_streq: equal, ignoring one trailing newline on either side.
+bool sysfs_streq(std::string_view a, std::string_view b);
+// kstrtobool: the first character decides; "on"/"off" by the second.
+std::optional<bool> kstrtobool(std::string_view s);
+// kstrtoull with base 0 (0x, 0 prefixes), one trailing newline allowed.
+std::optional<uint64_t> kstrtoull(std::string_view s, unsigned base = 0);
+
+// The online-type strings of drivers/base/memory.c.
+std::optional<mm::MmopType> mhp_online_type_from_str(std::string_view s);
+std::string_view online_type_to_str(mm::MmopType t);
+
+// Each subtree answers for the components below its root.
+std::optional<VNode> lookup_sys_memory(mm::Kernel& k, Path rest);
+std::optional<VNode> lookup_sys_node(mm::Kernel& k, Path rest);
+std::optional<VNode> lookup_sys_module(mm::Kernel& k, Path rest);
+std::optional<VNode> lookup_proc(mm::Kernel& k, Path rest);
+
+}  // namespace memplug::views

@@ -1,0 +1,172 @@
+// /sys/devices/system/node (drivers/base/node.c) and /sys/module/memory_hotplug.
+#include <fmt/format.h>
+
+#include "views/procfs.h"
+#include "views/sysfs_attr.h"
+
+namespace memplug::views {
+
+namespace {
+
+using mm::Kernel;
+using mm::ZoneType;
+
+// "%*pbl": a list of ranges, "0-1,3".
+std::string nodelist(const std::vector<int>& ids)
+{
+    std::string out;
+    for (size_t i = 0; i < ids.size();) {
+        size_t j = i;
+        while (j + 1 < ids.size() && ids[j + 1] == ids[j] + 1) ++j;
+        if (!out.empty()) out += ',';
+        out += j == i ? fmt::format("{}", ids[i]) : fmt::format("{}-{}", ids[i], ids[j]);
+        i = j + 1;
+    }
+    return out + "\n";
+}
+
+bool node_has_memory(const mm::PgData& p, bool normal_only)
+{
+    for (const mm::Zone& z : p.node_zones) {
+        if (normal_only && (z.type == ZoneType::Movable || z.type == ZoneType::Device)) continue;
+        if (z.populated_zone()) return true;
+    }
+    return false;
+}
+
+std::vector<int> nodes_where(const Kernel& k, const std::function<bool(const mm::PgData&)>& pred)
+{
+    std::vector<int> ids;
+    for (const mm::PgData& p : k.nodes())
+        if (pred(p)) ids.push_back(p.node_id);
+    return ids;
+}
+
+std::optional<VNode> lookup_one_node(Kernel& k, int nid, Path rest)
+{
+    if (!k.node_online(nid)) return std::nullopt;
+    if (rest.empty()) {
+        return dir([&k, nid] {
+            std::vector<std::string> names{"compact", "cpulist", "cpumap", "distance", "hugepages", "meminfo",
+                                           "numastat", "power", "subsystem", "uevent", "vmstat", "x86"};
+            for (int cpu : k.node_cpus(nid)) names.push_back(fmt::format("cpu{}", cpu));
+            for (const auto& [id, mem] : k.memory_blocks())
+                if (mem.nid == nid) names.push_back(fmt::format("memory{}", id.value()));
+            return names;
+        });
+    }
+    const std::string& f = rest[0];
+    if (rest.size() != 1) return std::nullopt;
+    if (f.starts_with("memory")) {
+        for (const auto& [id, mem] : k.memory_blocks())
+            if (mem.nid == nid && f == fmt::format("memory{}", id.value()))
+                return symlink(fmt::format("../../memory/memory{}", id.value()));
+        return std::nullopt;
+    }
+    if (f == "subsystem") return symlink("../../../../bus/node");
+    if (f == "cpulist") return attr_ro([&k, nid] { return nodelist(k.node_cpus(nid)); });
+    if (f == "cpumap")
+        return attr_ro([&k, nid] {
+            uint64_t mask = 0;
+            for (int c : k.node_cpus(nid)) mask |= uint64_t{1} << c;
+            return fmt::format("{:x}\n", mask);
+        });
+    if (f == "distance")
+        return attr_ro([&k, nid] {
+            std::string out;
+            for (const mm::PgData& p : k.nodes()) {
+                if (!k.node_online(p.node_id)) continue;
+                out += fmt::format("{}{}", out.empty() ? "" : " ", p.node_id == nid ? 10 : 20);
+            }
+            return out + "\n";
+        });
+    if (f == "meminfo") return attr_ro([&k, nid] { return node_meminfo_show(k, nid); });
+    if (f == "uevent") return attr_rw([] { return std::string(); }, [](std::string_view) -> KResult<void> { return {}; });
+    if (f == "compact") return attr_wo([](std::string_view) -> KResult<void> { return {}; });
+    if (f == "hugepages" || f == "power" || f == "x86") return dir([] { return std::vector<std::string>{}; });
+    if (f == "numastat" || f == "vmstat") return attr_ro([] { return std::string(); });
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<VNode> lookup_sys_node(Kernel& k, Path rest)
+{
+    if (rest.empty()) {
+        return dir([&k] {
+            std::vector<std::string> names{"has_cpu", "has_generic_initiator", "has_memory", "has_normal_memory",
+                                           "online", "possible", "power", "uevent"};
+            for (const mm::PgData& p : k.nodes())
+                if (k.node_online(p.node_id)) names.push_back(fmt::format("node{}", p.node_id));
+            return names;
+        });
+    }
+    const std::string& f = rest[0];
+    if (f.starts_with("node") && f.size() > 4 && f.find_first_not_of("0123456789", 4) == std::string::npos)
+        return lookup_one_node(k, std::stoi(f.substr(4)), rest.subspan(1));
+    if (rest.size() != 1) return std::nullopt;
+    if (f == "possible")
+        return attr_ro([&k] { return nodelist(nodes_where(k, [](const mm::PgData&) { return true; })); });
+    if (f == "online")
+        return attr_ro([&k] { return nodelist(nodes_where(k, [&k](const mm::PgData& p) { return k.node_online(p.node_id); })); });
+    if (f == "has_memory")
+        return attr_ro([&k] { return nodelist(nodes_where(k, [](const mm::PgData& p) { return node_has_memory(p, false); })); });
+    if (f == "has_normal_memory")
+        return attr_ro([&k] { return nodelist(nodes_where(k, [](const mm::PgData& p) { return node_has_memory(p, true); })); });
+    if (f == "has_cpu")
+        return attr_ro([&k] { return nodelist(nodes_where(k, [&k](const mm::PgData& p) { return !k.node_cpus(p.node_id).empty(); })); });
+    if (f == "has_generic_initiator") return attr_ro([] { return std::string("\n"); });
+    if (f == "uevent") return attr_rw([] { return std::string(); }, [](std::string_view) -> KResult<void> { return {}; });
+    if (f == "power") return dir([] { return std::vector<std::string>{}; });
+    return std::nullopt;
+}
+
+std::optional<VNode> lookup_sys_module(Kernel& k, Path rest)
+{
+    // Only memory_hotplug is modelled; its parameters are those of mm/memory_hotplug.c.
+    if (rest.empty()) return dir([] { return std::vector<std::string>{"memory_hotplug"}; });
+    if (rest[0] != "memory_hotplug") return std::nullopt;
+    if (rest.size() == 1) return dir([] { return std::vector<std::string>{"parameters", "uevent"}; });
+    if (rest[1] == "uevent" && rest.size() == 2)
+        return attr_wo([](std::string_view) -> KResult<void> { return {}; });
+    if (rest[1] != "parameters") return std::nullopt;
+    if (rest.size() == 2)
+        return dir([] {
+            return std::vector<std::string>{"auto_movable_numa_aware", "auto_movable_ratio", "memmap_on_memory",
+                                            "online_policy"};
+        });
+    if (rest.size() != 3) return std::nullopt;
+    const std::string& f = rest[2];
+    mm::HotplugParams& p = k.params();
+    if (f == "memmap_on_memory") return attr_ro([&p] { return std::string(p.memmap_on_memory ? "Y\n" : "N\n"); });
+    if (f == "auto_movable_numa_aware")
+        return attr_rw([&p] { return std::string(p.auto_movable_numa_aware ? "Y\n" : "N\n"); },
+                       [&p](std::string_view b) -> KResult<void> {
+                           const auto v = kstrtobool(b);
+                           if (!v) return kerr(EINVAL, "not a boolean");
+                           p.auto_movable_numa_aware = *v;
+                           return {};
+                       });
+    if (f == "auto_movable_ratio")
+        return attr_rw([&p] { return fmt::format("{}\n", p.auto_movable_ratio); },
+                       [&p](std::string_view b) -> KResult<void> {
+                           const auto v = kstrtoull(b, 0);
+                           if (!v || *v > UINT32_MAX) return kerr(EINVAL, "not an unsigned int");
+                           p.auto_movable_ratio = unsigned(*v);
+                           return {};
+                       });
+    if (f == "online_policy")
+        return attr_rw([&p] {
+                           return std::string(p.online_policy == mm::OnlinePolicy::AutoMovable ? "auto-movable\n"
+                                                                                               : "contig-zones\n");
+                       },
+                       [&p](std::string_view b) -> KResult<void> {
+                           if (sysfs_streq(b, "contig-zones")) p.online_policy = mm::OnlinePolicy::ContigZones;
+                           else if (sysfs_streq(b, "auto-movable")) p.online_policy = mm::OnlinePolicy::AutoMovable;
+                           else return kerr(EINVAL, "unknown policy");
+                           return {};
+                       });
+    return std::nullopt;
+}
+
+}  // namespace memplug::views
