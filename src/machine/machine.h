@@ -42,7 +42,8 @@ struct PcDimm {
     int node = 0;
     uint64_t size = 0;
     bool hotplugged = false;
-    int acpi_group = -1;  // the guest's static memory group, once added
+    int acpi_group = -1;     // the guest's static memory group, once added
+    int acpi_instance = -1;  // N of the guest's PNP0C80:N device
 };
 
 struct NumaNode {

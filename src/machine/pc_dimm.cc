@@ -89,7 +89,7 @@ tl::expected<PcDimm, std::string> Machine::pc_dimm_pre_plug(const OptList& o, bo
         if (k == "memdev") {
             auto it = std::find_if(m_backends.begin(), m_backends.end(), [&](const auto& b) { return b.id == v; });
             if (it == m_backends.end())
-                return tl::unexpected(fmt::format("Property 'pc-dimm.memdev' can't find value '{}'", v));
+                return tl::unexpected(fmt::format("Device '{}' not found", v));
             backend = &*it;
             d.memdev = v;
         } else if (k == "slot") {
@@ -202,7 +202,13 @@ tl::expected<void, std::string> Machine::device_add(std::string_view text, bool 
 void Machine::acpi_memory_device_add(PcDimm& dimm)
 {
     mm::Kernel& k = *m_kernel;
-    const int nid = k.node_online(dimm.node) || dimm.node < int(k.nodes().size()) ? dimm.node : 0;
+    // The ACPI scan names the device PNP0C80:N with the lowest free instance number.
+    for (dimm.acpi_instance = 0;; ++dimm.acpi_instance)
+        if (std::none_of(m_dimms.begin(), m_dimms.end(), [&](const PcDimm& d) {
+                return &d != &dimm && d.acpi_instance == dimm.acpi_instance;
+            }))
+            break;
+    const int nid = dimm.node < int(k.nodes().size()) ? dimm.node : 0;
     dimm.acpi_group = k.memory_group_register_static(nid, mm::PageCount::from_bytes(dimm.size));
     unsigned flags = mm::MHP_NID_IS_MGID;
     if (k.mhp_supports_memmap_on_memory(dimm.size)) flags |= mm::MHP_MEMMAP_ON_MEMORY;
@@ -210,7 +216,13 @@ void Machine::acpi_memory_device_add(PcDimm& dimm)
         // "add_memory failed": the DIMM stays in QEMU, the guest ignores it.
         k.memory_group_unregister(dimm.acpi_group);
         dimm.acpi_group = -1;
+        return;
     }
+    const std::string fwnode =
+        fmt::format("../../../LNXSYSTM:00/LNXSYBUS:00/PNP0A06:{}/PNP0C80:{:02x}",
+                    m_config.type == MachineType::Q35 ? "04" : "02", dimm.acpi_instance);
+    for (uint64_t a = dimm.addr; a < dimm.addr + dimm.size; a += k.memory_block_size_bytes())
+        k.set_firmware_node(mm::BlockId(a / k.memory_block_size_bytes()), fwnode);
 }
 
 // acpi_scan_hot_remove: offline every block (two passes), undo on failure,

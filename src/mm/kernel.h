@@ -89,6 +89,9 @@ enum MhpFlags : unsigned {
 
 class Kernel {
 public:
+    // Kernel pages that move into a newly populated Normal zone (see online_pages).
+    static constexpr uint64_t kernel_allocations_in_new_normal_zone = 256;
+
     static KResult<Kernel> boot(const BootConfig& cfg);
 
     // --- queries ---
@@ -124,6 +127,8 @@ public:
     KResult<int> device_online(BlockId id);
     KResult<int> device_offline(BlockId id);
     void set_online_type(BlockId id, MmopType type);
+    // acpi_bind_one: the firmware node a driver associates with a block.
+    void set_firmware_node(BlockId id, std::string path);
 
     // --- mm/memory_hotplug.c ---
     int memory_group_register_static(NodeId nid, PageCount max_pages);

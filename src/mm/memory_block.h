@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 
 #include "mm/mmzone.h"
 #include "mm/types.h"
@@ -38,6 +39,9 @@ struct MemoryBlock {
     PageCount nr_vmemmap_pages;
     std::optional<int> group;      // memory group id
     bool early = false;            // a boot block (add_boot_memory_block)
+    // dev->fwnode as sysfs shows it (firmware_node), set by the driver that bound
+    // the block (ACPI for DIMMs); empty when there is none.
+    std::string firmware_node;
 };
 
 }  // namespace memplug::mm

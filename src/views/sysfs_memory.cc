@@ -120,10 +120,13 @@ std::optional<VNode> lookup_block(Kernel& k, BlockId id, Path rest)
     const MemoryBlock* mem = k.find_memory_block(id);
     if (!mem) return std::nullopt;
     const std::string node_link = fmt::format("node{}", mem->nid);
+    const std::string fwnode = mem->firmware_node;
     if (rest.empty()) {
-        return dir([node_link] {
-            return std::vector<std::string>{node_link, "online", "phys_device", "phys_index", "power",
-                                            "removable", "state", "subsystem", "uevent", "valid_zones"};
+        return dir([node_link, fwnode] {
+            std::vector<std::string> names{node_link, "online", "phys_device", "phys_index", "power",
+                                           "removable", "state", "subsystem", "uevent", "valid_zones"};
+            if (!fwnode.empty()) names.push_back("firmware_node");
+            return names;
         });
     }
     const std::string& f = rest[0];
@@ -131,6 +134,7 @@ std::optional<VNode> lookup_block(Kernel& k, BlockId id, Path rest)
     if (rest.size() != 1) return std::nullopt;
     if (f == node_link) return symlink(fmt::format("../../node/node{}", mem->nid));
     if (f == "subsystem") return symlink("../../../../bus/memory");
+    if (f == "firmware_node" && !fwnode.empty()) return symlink(fwnode);
     auto block = [&k, id]() -> const MemoryBlock& { return *k.find_memory_block(id); };
     if (f == "state")
         return attr_rw([block] { return fmt::format("{}\n", state_name(block().state)); },

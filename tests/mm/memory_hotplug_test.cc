@@ -129,7 +129,7 @@ TEST_F(Hotplug, RemoveRefusesOnlineMemoryAndFreesTheMemmap)
 {
     const PageCount free_before = k.nr_free_pages();
     plug_dimm(DIMM_BASE, 256 * MiB);
-    ASSERT_EQ(online(32, MmopType::Online), 0);
+    ASSERT_EQ(online(32, MmopType::OnlineMovable), 0);
     auto r = k.remove_memory(DIMM_BASE, 256 * MiB);
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().err, EBUSY);
@@ -138,6 +138,16 @@ TEST_F(Hotplug, RemoveRefusesOnlineMemoryAndFreesTheMemmap)
     ASSERT_TRUE(k.remove_memory(DIMM_BASE, 256 * MiB));
     EXPECT_EQ(k.memory_blocks().count(BlockId(32)), 0u);
     EXPECT_EQ(k.nr_free_pages(), free_before);
+}
+
+TEST_F(Hotplug, TheFirstBlockOfANewNormalZoneHoldsKernelPages)
+{
+    plug_dimm(DIMM_BASE, 256 * MiB);
+    ASSERT_EQ(online(33, MmopType::OnlineKernel), 0);
+    ASSERT_EQ(online(32, MmopType::OnlineKernel), 0);
+    EXPECT_EQ(offline(33), -EBUSY) << "onlined first: the kernel allocates from it";
+    EXPECT_EQ(k.find_memory_block(BlockId(33))->state, MemState::Online) << "a refused offline changes nothing";
+    EXPECT_EQ(offline(32), 0);
 }
 
 TEST_F(Hotplug, AutoOnlineFollowsTheDefaultType)

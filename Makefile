@@ -1,0 +1,39 @@
+# memplug: two entry points for a fresh Debian 12 machine.
+#   make demo   installs what is missing, builds, and replays the examples
+#   make test   installs what is missing, builds (plus an ASan/UBSan build) and runs every test
+JOBS ?= $(shell nproc)
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+
+.PHONY: all deps build build-asan demo test test-asan conformance conformance-record clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMEMPLUG_WERROR=ON >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMEMPLUG_WERROR=ON -DMEMPLUG_SANITIZE=ON -DMEMPLUG_BENCH=OFF >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+demo: build
+	@for f in examples/*.txt; do \
+	  echo "=== $$f"; $(BUILD)/memplug run "$$f" || exit 1; echo; \
+	done
+
+test: build build-asan
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Replays every conformance case on the real kernel (needs QEMU; slow).
+conformance-record:
+	@scripts/install-deps --recorder
+	@tests/conformance/record/setup
+	@tests/conformance/record/record --jobs $(JOBS) --out-dir tests/conformance/cases tests/conformance/cases/*.txt
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,160 @@
+// The QEMU layer: command line, layout, and the monitor's answers. Expected
+// texts are QEMU 7.2's, as recorded from the real binary.
+#include "machine/machine.h"
+
+#include <gtest/gtest.h>
+
+#include "machine/qemu_opts.h"
+
+namespace memplug::machine {
+namespace {
+
+using mm::GiB;
+using mm::MiB;
+
+std::unique_ptr<Machine> start(std::vector<std::string> args)
+{
+    auto m = Machine::create(args);
+    if (!m) throw std::runtime_error(m.error());
+    return std::move(*m);
+}
+
+std::string start_error(std::vector<std::string> args)
+{
+    auto m = Machine::create(args);
+    return m ? std::string("(started)") : m.error();
+}
+
+TEST(QemuOpts, Sizes)
+{
+    EXPECT_EQ(parse_size("512M").value(), 512 * MiB);
+    EXPECT_EQ(parse_size("2052472M").value(), 2052472 * MiB);
+    EXPECT_EQ(parse_size("1.5G").value(), 3 * GiB / 2);
+    EXPECT_EQ(parse_size("4096").value(), 4096u);
+    EXPECT_EQ(parse_size("2", 'M').value(), 2 * MiB) << "-m takes MiB by default";
+    EXPECT_FALSE(parse_size("12Q"));
+    EXPECT_FALSE(parse_size(""));
+    EXPECT_FALSE(parse_size("G"));
+}
+
+TEST(QemuOpts, ImpliedKeyAndEscapedCommas)
+{
+    auto o = OptList::parse("pc-dimm,id=d1,memdev=a,,b", "driver").value();
+    EXPECT_EQ(o.get("driver"), "pc-dimm");
+    EXPECT_EQ(o.get("memdev"), "a,b");
+    EXPECT_FALSE(o.has("slot"));
+}
+
+TEST(Machine, Q35LayoutSplitsRamAt2GiBAbove2816MiB)
+{
+    auto small = start({"-m", "2G", "-machine", "q35"});
+    EXPECT_EQ(small->below_4g_mem_size(), 2 * GiB);
+    EXPECT_EQ(small->above_4g_mem_size(), 0u);
+    auto big = start({"-m", "3G,slots=4,maxmem=32G", "-machine", "q35"});
+    EXPECT_EQ(big->below_4g_mem_size(), 2 * GiB);
+    EXPECT_EQ(big->above_4g_mem_size(), 1 * GiB);
+    EXPECT_EQ(big->device_memory_base(), 5 * GiB);
+    EXPECT_EQ(big->device_memory_size(), 29 * GiB + 4 * GiB);
+}
+
+TEST(Machine, PcKeeps3GiBLow)
+{
+    auto m = start({"-m", "4G"});
+    EXPECT_EQ(m->below_4g_mem_size(), 3 * GiB);
+    EXPECT_EQ(m->above_4g_mem_size(), 1 * GiB);
+}
+
+TEST(Machine, CommandLineErrorsAsQemuPrintsThem)
+{
+    EXPECT_EQ(start_error({"-m", "1G,slots=4"}), "qemu-system-x86_64: slots specified but no max-size");
+    EXPECT_EQ(start_error({"-m", "1G,slots=300,maxmem=4G"}), "qemu-system-x86_64: unsupported amount of memory slots: 300");
+    EXPECT_EQ(start_error({"-m", "1G,slots=4,maxmem=512M"}),
+              "qemu-system-x86_64: invalid value of maxmem: maximum memory size (0x20000000) must be at least the "
+              "initial memory size (0x40000000)");
+}
+
+TEST(Monitor, DimmRefusalsLeaveNothingBehind)
+{
+    auto m = start({"-m", "2G,slots=4,maxmem=16G", "-machine", "q35"});
+    EXPECT_EQ(m->hmp("object_add memory-backend-ram,id=mem1,size=512M"), "");
+    EXPECT_EQ(m->hmp("object_add memory-backend-ram,id=mem1,size=512M"),
+              "Error: attempt to add duplicate property 'mem1' to object (type 'container')\n");
+    EXPECT_EQ(m->hmp("object_add memory-backend-ram,id=mem2,size=256M"), "");
+    EXPECT_EQ(m->hmp("device_add pc-dimm,id=dimm2"), "Error: 'memdev' property must be set\n");
+    EXPECT_EQ(m->hmp("device_add pc-dimm,id=dimm2,memdev=nonexist"), "Error: Device 'nonexist' not found\n");
+    EXPECT_EQ(m->hmp("device_add pc-dimm,id=dimm1,memdev=mem1"), "");
+    EXPECT_EQ(m->hmp("device_add pc-dimm,id=dimm1,memdev=mem2"), "Error: Duplicate device ID 'dimm1'\n");
+    EXPECT_EQ(m->hmp("device_add pc-dimm,id=dimm2,memdev=mem1"), "Error: can't use already busy memdev: mem1\n");
+    EXPECT_EQ(m->hmp("device_add pc-dimm,id=dimm2,memdev=mem2,slot=9"),
+              "Error: invalid slot number 9, valid range is [0-3]\n");
+    EXPECT_EQ(m->hmp("device_add pc-dimm,id=dimm2,memdev=mem2,slot=0"), "Error: slot 0 is busy\n");
+    EXPECT_EQ(m->hmp("device_add pc-dimm,id=dimm2,memdev=mem2,node=3"),
+              "Error: 'DIMM property node has value 3' which exceeds the number of numa nodes: 1\n");
+    EXPECT_EQ(m->hmp("device_add pc-dimm,id=dimm2,memdev=mem2,addr=0x140100000"),
+              "Error: address must be aligned to 0x200000 bytes\n");
+    EXPECT_EQ(m->hmp("device_add pc-dimm,id=dimm2,memdev=mem2,addr=0x100000000"),
+              "Error: address range conflicts with memory device id='dimm1'\n");
+    EXPECT_EQ(m->hmp("device_add pc-dimm,id=dimm2,memdev=mem2,addr=0x580000000"),
+              "Error: can't add memory device [0x580000000:0x10000000], usable range for memory devices "
+              "[0x100000000:0x480000000]\n");
+    ASSERT_EQ(m->dimms().size(), 1u);
+    EXPECT_EQ(m->hmp("object_del mem1"), "Error: object 'mem1' is in use, can not be deleted\n");
+    EXPECT_EQ(m->hmp("device_del nonexist"), "Error: Device 'nonexist' not found\n");
+    EXPECT_EQ(m->hmp("device_add pc-dimm,id=dimm2,memdev=mem2,addr=0x0"), "");
+    EXPECT_EQ(m->hmp("info memory-devices"),
+              "Memory device [dimm]: \"dimm1\"\n  addr: 0x100000000\n  slot: 0\n  node: 0\n  size: 536870912\n"
+              "  memdev: /objects/mem1\n  hotplugged: true\n  hotpluggable: true\n"
+              "Memory device [dimm]: \"dimm2\"\n  addr: 0x120000000\n  slot: 1\n  node: 0\n  size: 268435456\n"
+              "  memdev: /objects/mem2\n  hotplugged: true\n  hotpluggable: true\n");
+    EXPECT_EQ(m->hmp("qom-get dimm1 addr"), "4294967296\n");
+    EXPECT_EQ(m->hmp("qom-get dimm1 memdev"), "\"/objects/mem1\"\n");
+    EXPECT_EQ(m->hmp("qom-set dimm1 size 1"), "Error: Property 'pc-dimm.size' is not writable\n");
+    EXPECT_TRUE(m->kernel().check_invariants());
+}
+
+TEST(Monitor, NoSlotsNoDimm)
+{
+    auto m = start({"-m", "1G,maxmem=4G", "-machine", "q35"});
+    EXPECT_EQ(m->hmp("object_add memory-backend-ram,id=m1,size=128M"), "");
+    EXPECT_EQ(m->hmp("device_add pc-dimm,id=d1,memdev=m1"),
+              "Error: no slots where allocated, please specify the 'slots' option\n");
+    EXPECT_EQ(m->hmp("info memory-devices"), "");
+}
+
+TEST(Monitor, DeviceDelOfADimmTheKernelUsesIsRefusedByTheGuest)
+{
+    auto m = start({"-m", "2G,slots=4,maxmem=16G", "-machine", "q35", "-append", "memhp_default_state=online_movable"});
+    m->hmp("object_add memory-backend-ram,id=mem1,size=256M");
+    m->hmp("device_add pc-dimm,id=dimm1,memdev=mem1");
+    mm::Kernel& k = m->kernel();
+    ASSERT_EQ(k.find_memory_block(mm::BlockId(32))->zone, mm::ZoneType::Movable);
+    ASSERT_EQ(k.find_memory_block(mm::BlockId(32))->firmware_node,
+              "../../../LNXSYSTM:00/LNXSYBUS:00/PNP0A06:04/PNP0C80:00");
+    // Make block 33 a kernel block the kernel allocates from, as the real guest does.
+    ASSERT_TRUE(k.device_offline(mm::BlockId(33)));
+    k.set_online_type(mm::BlockId(33), mm::MmopType::OnlineKernel);
+    ASSERT_TRUE(k.device_online(mm::BlockId(33)));
+    EXPECT_EQ(m->hmp("device_del dimm1"), "") << "QEMU only asks the guest";
+    ASSERT_EQ(m->dimms().size(), 1u) << "the guest could not offline block 33";
+    // Block 32 was offlined by the attempt and came back with the default type:
+    // the Movable zone was empty by then, so it went to Normal.
+    EXPECT_EQ(k.find_memory_block(mm::BlockId(32))->zone, mm::ZoneType::Normal);
+    EXPECT_EQ(m->hmp("object_del mem1"), "Error: object 'mem1' is in use, can not be deleted\n");
+    EXPECT_TRUE(k.check_invariants());
+}
+
+TEST(Monitor, DeviceDelOfMovableMemoryEjectsTheDimm)
+{
+    auto m = start({"-m", "2G,slots=4,maxmem=16G", "-machine", "q35", "-append", "memhp_default_state=online_movable"});
+    m->hmp("object_add memory-backend-ram,id=mem1,size=256M");
+    m->hmp("device_add pc-dimm,id=dimm1,memdev=mem1");
+    EXPECT_EQ(m->hmp("device_del dimm1"), "");
+    EXPECT_TRUE(m->dimms().empty());
+    EXPECT_EQ(m->kernel().find_memory_block(mm::BlockId(32)), nullptr);
+    EXPECT_EQ(m->hmp("object_del mem1"), "");
+    EXPECT_EQ(m->hmp("info memory-devices"), "");
+    EXPECT_TRUE(m->kernel().check_invariants());
+}
+
+}  // namespace
+}  // namespace memplug::machine
