@@ -641,7 +641,27 @@ int applet_basename(Ctx& ctx)
     return 0;
 }
 
-// dirname(3) as glibc has it.
+// glibc's dirname(3), "//" special case included.
+std::string glibc_dirname(std::string path)
+{
+    size_t last = path.rfind('/');
+    if (last != std::string::npos && last != 0 && last + 1 == path.size()) {
+        size_t run = last;
+        while (run > 0 && path[run - 1] == '/')
+            --run;
+        if (run != 0)
+            last = path.rfind('/', run - 1);
+    }
+    if (last == std::string::npos)
+        return ".";
+    size_t run = last;
+    while (run > 0 && path[run - 1] == '/')
+        --run;
+    if (run == 0)
+        return last == 1 ? "//" : "/";
+    return path.substr(0, run);
+}
+
 int applet_dirname(Ctx& ctx)
 {
     auto opts = get_options(ctx, "");
@@ -649,23 +669,7 @@ int applet_dirname(Ctx& ctx)
         return 1;
     if (opts->operands.size() != 1)
         return ctx.usage();
-    std::string s = opts->operands[0];
-    size_t slash = s.rfind('/');
-    while (slash != std::string::npos && slash + 1 == s.size() && slash > 0) {
-        s.pop_back();  // "a/b/" is "a/b"
-        slash = s.rfind('/');
-    }
-    std::string dir;
-    if (slash == std::string::npos) {
-        dir = ".";
-    } else {
-        dir = s.substr(0, slash);
-        while (dir.size() > 1 && dir.back() == '/')
-            dir.pop_back();
-        if (dir.empty())
-            dir = s.size() > 1 && s[1] == '/' && s.find_first_not_of('/') == 2 ? "//" : "/";
-    }
-    ctx.out.write(dir + "\n");
+    ctx.out.write(glibc_dirname(opts->operands[0]) + "\n");
     return 0;
 }
 
@@ -773,16 +777,17 @@ int applet_sh(Ctx& ctx)
         std::vector<std::string> params;
         if (i + 3 <= args.size())
             params.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 3, args.end());
-        return ctx.shell.run_child(args[i + 1] + "\n", ctx.io, std::move(params));
+        std::string arg0 = i + 2 < args.size() ? args[i + 2] : "sh";
+        return ctx.shell.run_child(args[i + 1] + "\n", ctx.io, std::move(arg0), std::move(params));
     }
     if (i >= args.size())
-        return ctx.shell.run_child(ctx.in.take(), ctx.io, {});  // commands from stdin
+        return ctx.shell.run_child(ctx.in.take(), ctx.io, "sh", {});  // commands from stdin
     KResult<std::string> text = ctx.shell.read_path(args[i]);
     if (!text) {
         ctx.error(fmt::format("can't open '{}': {}", args[i], errno_text(text.error().err)));
         return 2;
     }
-    return ctx.shell.run_child(*text, ctx.io,
+    return ctx.shell.run_child(*text, ctx.io, args[i],
                                std::vector<std::string>(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end()));
 }
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <fnmatch.h>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -119,6 +120,10 @@ std::string Shell::run_line(std::string_view line)
     } catch (const RunawayCommand&) {
         console->write("sh: memplug: command line stopped (runaway loop or recursion)\n");
         m_status = 2;
+    } catch (const ExitRequest& e) {
+        // The console shell would end here (and init with it); the model keeps
+        // its state and reads the next line.
+        m_status = e.status;
     }
     std::string out = std::move(console->data());
     if (!out.empty() && out.back() != '\n')
@@ -152,10 +157,11 @@ int Shell::run_text(std::string_view text, const Io& io)
     return m_status;
 }
 
-int Shell::run_child(std::string_view script, const Io& io, std::vector<std::string> params)
+int Shell::run_child(std::string_view script, const Io& io, std::string arg0, std::vector<std::string> params)
 {
     Saved saved = save();
     bool saved_interactive = m_interactive;
+    std::string saved_arg0 = std::exchange(m_arg0, std::move(arg0));
     // A new process sees only exported variables.
     std::erase_if(m_vars, [](const auto& kv) { return !kv.second.exported; });
     set_var("IFS", " \t\n");
@@ -164,13 +170,15 @@ int Shell::run_child(std::string_view script, const Io& io, std::vector<std::str
     m_interactive = false;
     int st;
     try {
-        st = in_subshell(io, [&] { return run_text(script, io); });
+        st = in_subshell([&] { return run_text(script, io); });
     } catch (...) {
         m_interactive = saved_interactive;
+        m_arg0 = std::move(saved_arg0);
         restore(std::move(saved));
         throw;
     }
     m_interactive = saved_interactive;
+    m_arg0 = std::move(saved_arg0);
     restore(std::move(saved));
     return st;
 }
@@ -209,8 +217,7 @@ void Shell::restore(Saved s)
     m_cwd = std::move(s.cwd);
 }
 
-template <typename F>
-int Shell::in_subshell(const Io&, F&& body)
+int Shell::in_subshell(const std::function<int()>& body)
 {
     if (m_depth >= k_max_depth)
         throw RunawayCommand{};
@@ -294,7 +301,7 @@ int Shell::exec_node(const Node& n, const Io& io)
         return exec_case(*c, io);
     if (const auto* g = std::get_if<Group>(&n.v)) {
         if (g->subshell)
-            return in_subshell(io, [&] { return exec(g->body.get(), io); });
+            return in_subshell([&] { return exec(g->body.get(), io); });
         return exec(g->body.get(), io);
     }
     if (const auto* f = std::get_if<FunctionDef>(&n.v)) {
@@ -316,7 +323,7 @@ int Shell::exec_pipeline(const Pipeline& p, const Io& io)
             bool last = i + 1 == p.stages.size();
             auto pipe = std::make_shared<StringSink>();
             Io stage_io{in, last ? io.out : std::shared_ptr<Sink>(pipe), io.err};
-            st = in_subshell(stage_io, [&] { return exec(p.stages[i].get(), stage_io); });
+            st = in_subshell([&] { return exec(p.stages[i].get(), stage_io); });
             if (!last)
                 in = make_input(std::move(pipe->data()));
         }

@@ -69,7 +69,7 @@ std::optional<std::string> Shell::param_value(std::string_view name) const
     if (name == "#")
         return std::to_string(m_positional.size());
     if (name == "0")
-        return "sh";
+        return m_arg0;
     if (name == "-")
         return m_interactive ? "i" : "";
     if (name == "!")
@@ -477,7 +477,7 @@ std::string Shell::command_subst(const Node* n, const Io& io)
     auto capture = std::make_shared<StringSink>();
     Io sub{io.in, capture, io.err};
     int saved_status = m_status;  // $? later in the same command is the one before it
-    m_subst_status = in_subshell(sub, [&] { return exec(n, sub); });
+    m_subst_status = in_subshell([&] { return exec(n, sub); });
     m_status = saved_status;
     std::string out = std::move(capture->data());
     while (!out.empty() && out.back() == '\n')

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -233,7 +234,7 @@ public:
     // ash_msg(): "sh: [NAME: ][line N: ]msg" on `err`.
     void builtin_error(Sink& err, std::string_view name, std::string_view msg) const;
     // `sh -c TEXT` / `sh FILE`: a child shell sharing nothing but cwd and exports.
-    int run_child(std::string_view script, const Io& io, std::vector<std::string> params);
+    int run_child(std::string_view script, const Io& io, std::string arg0, std::vector<std::string> params);
     // eval, `.`: text run in this shell.
     int eval_text(std::string_view text, const Io& io) { return run_text(text, io); }
     // `command NAME ARGS`: a command without function lookup.
@@ -276,8 +277,8 @@ private:
     int run_command(std::vector<std::string> args, const Io& io, bool use_functions = true);
     int run_applet(const AppletInfo& a, std::vector<std::string> args, const Io& io);
     std::optional<Io> redirect(const std::vector<Redir>& redirs, const Io& io);
-    template <typename F>
-    int in_subshell(const Io& io, F&& body);
+    // Runs body on a copy of the state: ( ), $( ), pipeline stages.
+    int in_subshell(const std::function<int()>& body);
     Saved save() const;
     void restore(Saved s);
     void tick(const Io& io);
@@ -301,6 +302,7 @@ private:
     views::Vfs& m_fs;
     std::map<std::string, Var, std::less<>> m_vars;
     std::vector<std::string> m_positional;
+    std::string m_arg0 = "sh";
     std::map<std::string, std::shared_ptr<const Node>, std::less<>> m_functions;
     std::string m_cwd = "/";
     int m_status = 0;

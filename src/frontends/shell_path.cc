@@ -90,7 +90,9 @@ std::vector<std::string> Shell::glob(const std::string& pattern) const
         if (!has_glob_chars(comp)) {
             std::string path = prefix + unescape(comp);
             if (last) {
-                if (m_fs.stat(resolve(path), false))
+                // "*/": only directories (a trailing slash follows links).
+                auto kind = m_fs.stat(resolve(path), comp.empty());
+                if (kind && (!comp.empty() || *kind == views::NodeKind::Dir))
                     matches.push_back(path);
             } else {
                 self(self, idx + 1, path + "/");
@@ -103,7 +105,7 @@ std::vector<std::string> Shell::glob(const std::string& pattern) const
         std::string pat(comp);
         bool match_dot = !comp.empty() && (comp[0] == '.' || comp.starts_with("\\."));
         for (const std::string& name : *names) {
-            if (name[0] == '.' && !match_dot)
+            if (name.empty() || (name[0] == '.' && !match_dot))
                 continue;
             if (::fnmatch(pat.c_str(), name.c_str(), 0) != 0)
                 continue;

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <climits>
 #include <cstdlib>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -143,7 +144,10 @@ int applet_wc(Ctx& ctx)
         std::string line;
         for (char t : types) {
             uint64_t v = counts.count(t) ? counts.at(t) : 0;
-            line += bare ? fmt::format("{}", v) : fmt::format(line.empty() ? "{:9}" : " {:9}", v);
+            if (bare)
+                line += fmt::format("{}", v);
+            else
+                line += fmt::format("{}{:9}", line.empty() ? "" : " ", v);
         }
         line += from_stdin ? "\n" : fmt::format(" {}\n", name);
         ctx.out.write(line);
@@ -236,13 +240,13 @@ int applet_head(Ctx& ctx)
     int st = 0;
     for (const std::string& name : files) {
         std::optional<Ctx::File> f = open_or_warn(ctx, name);
+        bool was_first = std::exchange(first, false);  // a failed file counts too
         if (!f) {
             st = 1;
             continue;
         }
         if (headers)
-            ctx.out.write(fmt::format("{}==> {} <==\n", first ? "" : "\n", display_name(name)));
-        first = false;
+            ctx.out.write(fmt::format("{}==> {} <==\n", was_first ? "" : "\n", display_name(name)));
         std::string_view data = f->data;
         size_t end = data.size();
         if (bytes) {
@@ -263,6 +267,11 @@ int applet_head(Ctx& ctx)
             end = std::min(end, data.size());
         }
         ctx.out.write(data.substr(0, end));
+        if (f->read_error) {
+            // fclose() of a stream that saw a read error: glibc says EIO.
+            ctx.perror(name, EIO);
+            st = 1;
+        }
     }
     return st;
 }
@@ -530,9 +539,9 @@ int applet_sort(Ctx& ctx)
     for (const std::string& name : files) {
         Ctx::File f = ctx.read_file(name);
         if (f.open_error) {
-            // coreutils 6.9 compat: the first open error ends sort.
-            ctx.error(fmt::format("can't open '{}': {}", name, errno_text(f.open_error)));
-            return 1;
+            // coreutils 6.9 compat: the first open error ends sort (status 2).
+            ctx.perror(name, f.open_error);
+            return 2;
         }
         for (std::string_view line : split_lines(f.data))
             lines.emplace_back(line);

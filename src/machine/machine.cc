@@ -26,9 +26,13 @@ const std::set<std::string> flag_options = {
 constexpr uint64_t AMD_HT_START = 0xfd00000000ULL;
 constexpr uint64_t AMD_HT_SIZE = 0x300000000ULL;
 constexpr uint64_t AMD_ABOVE_1TB_START = AMD_HT_START + AMD_HT_SIZE;
-constexpr uint64_t PCI_HOLE64_SIZE = 32 * GiB;  // Q35/I440FX default "pci-hole64-size"
-constexpr uint64_t SEABIOS_HIGH_RESERVE = 0x21000;  // SeaBIOS's tables at the top of low RAM
+
 constexpr int ACPI_MAX_RAM_SLOTS = 256;
+
+// "pci-hole64-size": where the 64-bit PCI window goes, after RAM and device memory.
+uint64_t pci_hole64_size(MachineType t) { return t == MachineType::Q35 ? 32 * GiB : 2 * GiB; }
+// SeaBIOS keeps its tables at the top of low RAM: one page more on q35.
+uint64_t seabios_high_reserve(MachineType t) { return t == MachineType::Q35 ? 0x21000 : 0x20000; }
 
 std::optional<int> parse_int(std::string_view s)
 {
@@ -198,7 +202,7 @@ tl::expected<void, std::string> Machine::lay_out()
         const uint64_t hole64_start =
             m_device_memory_size ? mm::align_up(m_device_memory_base + m_device_memory_size, GiB)
                                  : mm::align_up(m_above_4g_start + m_above_4g, GiB);
-        return hole64_start + PCI_HOLE64_SIZE - 1;
+        return hole64_start + pci_hole64_size(c.type) - 1;
     };
     if (max_used_gpa() >= AMD_HT_START) {
         m_above_4g_start = AMD_ABOVE_1TB_START;
@@ -225,11 +229,14 @@ mm::BootConfig Machine::boot_config() const
     b.e820.push_back({0, 0x9fc00, E820Type::Ram});
     b.e820.push_back({0x9fc00, 0x400, E820Type::Reserved});
     b.e820.push_back({0xf0000, 0x10000, E820Type::Reserved});
-    b.e820.push_back({0x100000, m_below_4g - SEABIOS_HIGH_RESERVE - 0x100000, E820Type::Ram});
-    b.e820.push_back({m_below_4g - SEABIOS_HIGH_RESERVE, SEABIOS_HIGH_RESERVE, E820Type::Reserved});
-    if (m_config.type == MachineType::Q35) b.e820.push_back({0xb0000000, 0x10000000, E820Type::Reserved});
-    b.e820.push_back({0xfed1c000, 0x4000, E820Type::Reserved});
-    b.e820.push_back({0xfeffc000, 0x4000, E820Type::Reserved});
+    const bool q35 = m_config.type == MachineType::Q35;
+    const uint64_t seabios = seabios_high_reserve(m_config.type);
+    b.e820.push_back({0x100000, m_below_4g - seabios - 0x100000, E820Type::Ram});
+    b.e820.push_back({m_below_4g - seabios, seabios, E820Type::Reserved});
+    if (q35) {
+        b.e820.push_back({0xb0000000, 0x10000000, E820Type::Reserved});  // MMCONFIG
+        b.e820.push_back({0xfed1c000, 0x4000, E820Type::Reserved});      // ICH9 root complex register block
+    }
     b.e820.push_back({0xfffc0000, 0x40000, E820Type::Reserved});
     if (m_above_4g) b.e820.push_back({m_above_4g_start, m_above_4g, E820Type::Ram});
     b.e820.push_back({AMD_HT_START, AMD_HT_SIZE, E820Type::Reserved});
@@ -263,12 +270,57 @@ mm::BootConfig Machine::boot_config() const
         b.node_cpus.assign(1, {});
         for (int cpu = 0; cpu < m_config.smp; ++cpu) b.node_cpus[0].push_back(cpu);
     }
+    b.platform_resources = platform_resources();
     const KernelCmdline cmdline = parse_kernel_cmdline(m_config.append);
     b.params = cmdline.params;
     b.kernelcore_bytes = cmdline.kernelcore_bytes;
     b.movablecore_bytes = cmdline.movablecore_bytes;
     b.hotplug_region_end = m_device_memory_base + m_device_memory_size;
     return b;
+}
+
+// What the guest's /proc/iomem shows besides RAM: the PCI root bus windows
+// (from ACPI _CRS), the default devices' BARs and option ROMs as SeaBIOS places
+// them for the recorder's -kernel boot, and the chipset's fixed ranges.
+std::vector<mm::PlatformResource> Machine::platform_resources() const
+{
+    const bool q35 = m_config.type == MachineType::Q35;
+    const std::string bus = "PCI Bus 0000:00";
+    std::vector<mm::PlatformResource> r = {
+        {0xa0000, 0xbffff, bus, true},
+        {0xc0000, 0xc9bff, "Video ROM", false},
+        {0xca000, 0xcadff, "Adapter ROM", false},
+        {0xcb000, 0xcb5ff, "Adapter ROM", false},
+        {0xf0000, 0xfffff, "System ROM", false},
+    };
+    if (q35) {
+        if (m_below_4g < 0xb0000000) r.push_back({m_below_4g, 0xafffffff, bus, true});
+        r.push_back({0xb0000000, 0xbfffffff, "PCI MMCONFIG 0000 [bus 00-ff]", true});
+        r.push_back({0xb0000000, 0xbfffffff, "pnp 00:05", false});
+        r.push_back({0xc0000000, 0xfebfffff, bus, true});
+        r.push_back({0xfd000000, 0xfdffffff, "0000:00:01.0", false});  // VGA framebuffer
+        r.push_back({0xfeb40000, 0xfeb7ffff, "0000:00:02.0", false});  // e1000e
+        r.push_back({0xfeb80000, 0xfeb9ffff, "0000:00:02.0", false});
+        r.push_back({0xfeba0000, 0xfebbffff, "0000:00:02.0", false});
+        r.push_back({0xfebd0000, 0xfebd3fff, "0000:00:02.0", false});
+        r.push_back({0xfebd4000, 0xfebd4fff, "0000:00:01.0", false});
+        r.push_back({0xfebd5000, 0xfebd5fff, "0000:00:1f.2", false});  // AHCI
+    } else {
+        r.push_back({m_below_4g, 0xfebfffff, bus, true});
+        r.push_back({0xfd000000, 0xfdffffff, "0000:00:02.0", false});  // VGA framebuffer
+        r.push_back({0xfeb80000, 0xfebbffff, "0000:00:03.0", false});  // e1000
+        r.push_back({0xfebc0000, 0xfebdffff, "0000:00:03.0", false});
+        r.push_back({0xfebf0000, 0xfebf0fff, "0000:00:02.0", false});
+    }
+    r.push_back({0xfec00000, 0xfec003ff, "IOAPIC 0", true});
+    r.push_back({0xfed00000, 0xfed003ff, "HPET 0", true});
+    r.push_back({0xfed00000, 0xfed003ff, "PNP0103:00", false});
+    r.push_back({0xfee00000, 0xfee00fff, "Local APIC", true});
+    const uint64_t hole64_start = m_device_memory_size
+                                      ? mm::align_up(m_device_memory_base + m_device_memory_size, GiB)
+                                      : mm::align_up(m_above_4g_start + m_above_4g, GiB);
+    r.push_back({hole64_start, hole64_start + pci_hole64_size(m_config.type) - 1, bus, true});
+    return r;
 }
 
 }  // namespace memplug::machine

@@ -86,6 +86,7 @@ private:
     tl::expected<void, std::string> parse_args(const std::vector<std::string>& args);
     tl::expected<void, std::string> lay_out();
     mm::BootConfig boot_config() const;
+    std::vector<mm::PlatformResource> platform_resources() const;
 
     // Monitor commands; each returns the text HMP prints.
     std::string hmp_object_add(std::string_view args);

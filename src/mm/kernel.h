@@ -43,12 +43,14 @@ struct NumaMemblk {
     NodeId nid = 0;
 };
 
-// A platform resource the firmware describes besides e820 (PCI windows, ...).
+// A resource the firmware and drivers claim besides e820 (PCI windows, ROMs,
+// BARs), in claim order. `insert` ones (insert_resource) adopt what they cover;
+// the others (__request_region) nest into the non-busy resources they fall in.
 struct PlatformResource {
     uint64_t start = 0;
     uint64_t end = 0;  // inclusive
     std::string name;
-    std::vector<PlatformResource> children;
+    bool insert = false;
 };
 
 // Memory the kernel keeps from the buddy allocator at boot, beyond holes:
@@ -89,8 +91,8 @@ enum MhpFlags : unsigned {
 
 class Kernel {
 public:
-    // Kernel pages that move into a newly populated Normal zone (see online_pages).
-    static constexpr uint64_t kernel_allocations_in_new_normal_zone = 256;
+    // New sysfs/procfs inodes per slab page the kernel allocates for them.
+    static constexpr uint64_t kernfs_inodes_per_slab_page = 8;
 
     static KResult<Kernel> boot(const BootConfig& cfg);
 
@@ -127,6 +129,11 @@ public:
     KResult<int> device_online(BlockId id);
     KResult<int> device_offline(BlockId id);
     void set_online_type(BlockId id, MmopType type);
+    // A sysfs or procfs file was opened for the first time: its inode and dentry
+    // take slab memory, which is how kernel pages find their way into memory
+    // hot-added to a kernel zone.
+    void kernfs_inode_created();
+
     // acpi_bind_one: the firmware node a driver associates with a block.
     void set_firmware_node(BlockId id, std::string path);
 
@@ -207,6 +214,7 @@ private:
     PageCount m_totalreserve_pages;
     PageCount m_hotplug_memmap_pages;  // memmap of hot-added sections, taken from kernel zones
     WorkCounters m_work;
+    uint64_t m_kernfs_inodes = 0;
 };
 
 }  // namespace memplug::mm

@@ -260,17 +260,9 @@ KResult<void> Kernel::online_pages(Pfn pfn, PageCount nr_pages, ZoneType zone_ty
         return kerr(EINVAL, "misaligned range");
     const NodeId nid = m_memmap.at(pfn).nid;
     Zone& zone = zone_of(nid, zone_type);
-    const bool newly_populated = !zone.populated_zone();
     move_pfn_range_to_zone(zone, pfn, nr_pages);
     // online_pages_range: to the buddy, and the sections go online.
     set_page_state(pfn, nr_pages, PageInfo{PageState::Free, zone_type, int8_t(nid)});
-    // A Normal zone that comes to life heads every GFP_KERNEL zonelist: the
-    // kernel's next slab and page-table pages come from this block, which is why
-    // the first block onlined to an empty Normal zone no longer offlines (EBUSY),
-    // as observed on 6.1, while later ones do.
-    if (zone_type == ZoneType::Normal && newly_populated)
-        take_free_pages(pfn, pfn + nr_pages, PageCount(kernel_allocations_in_new_normal_zone), PageState::Unmovable,
-                        AllocFrom::Bottom);
     for (Pfn p(align_down(pfn.value(), PAGES_PER_SECTION)); p < pfn + nr_pages; p += PageCount(PAGES_PER_SECTION))
         m_memmap.set_section_online(pfn_to_section_nr(p), true);
     adjust_present_page_count(pfn, group, int64_t(nr_pages.value()));

@@ -69,6 +69,9 @@ ZoneType boot_zone_of(Pfn pfn)
     return ZoneType::Normal;
 }
 
+// CONFIG_PHYSICAL_START: where the kernel runs when KASLR is off (the recorder boots with nokaslr).
+constexpr uint64_t kernel_image_start = 16 * MiB;
+
 // probe_memory_block_size() for a guest (X86_FEATURE_HYPERVISOR set).
 uint64_t probe_memory_block_size(Pfn max_pfn)
 {
@@ -120,7 +123,14 @@ void Kernel::free_area_init(const BootConfig& cfg)
 
     // Resources: e820 entries as the kernel names them (e820__reserve_resources),
     // then what the platform describes.
-    for (const E820Entry& e : cfg.e820) {
+    // e820__memory_setup: the kernel marks page 0 reserved before anything else.
+    std::vector<E820Entry> e820 = cfg.e820;
+    if (!e820.empty() && e820.front().addr == 0 && e820.front().type == E820Type::Ram && e820.front().size > PAGE_SIZE) {
+        e820.front().addr = PAGE_SIZE;
+        e820.front().size -= PAGE_SIZE;
+        e820.insert(e820.begin(), E820Entry{0, PAGE_SIZE, E820Type::Reserved});
+    }
+    for (const E820Entry& e : e820) {
         const bool ram_entry = e.type == E820Type::Ram;
         std::string name = ram_entry ? "System RAM" : e.type == E820Type::Acpi ? "ACPI Tables"
                                                   : e.type == E820Type::Nvs  ? "ACPI Non-volatile Storage"
@@ -128,6 +138,19 @@ void Kernel::free_area_init(const BootConfig& cfg)
                                                                                  : "Reserved";
         unsigned flags = IORESOURCE_MEM | (ram_entry ? IORESOURCE_SYSRAM | IORESOURCE_BUSY : 0);
         (void)m_iomem.insert(e.addr, e.addr + e.size - 1, std::move(name), flags);
+    }
+    // The kernel image as it sits in RAM with KASLR off.
+    constexpr uint64_t image = kernel_image_start;
+    for (auto [start, end, name] : {std::tuple{image, image + 0xe01d31, "Kernel code"},
+                                    std::tuple{image + 0x1000000, image + 0x18eafff, "Kernel rodata"},
+                                    std::tuple{image + 0x1a00000, image + 0x1c4897f, "Kernel data"},
+                                    std::tuple{image + 0x2310000, image + 0x33fffff, "Kernel bss"}})
+        (void)m_iomem.insert(start, end, name, IORESOURCE_MEM | IORESOURCE_BUSY);
+    for (const PlatformResource& r : cfg.platform_resources) {
+        if (r.insert)
+            (void)m_iomem.insert(r.start, r.end, r.name, IORESOURCE_MEM);
+        else
+            (void)m_iomem.request_region(r.start, r.end, r.name, IORESOURCE_MEM);
     }
 
     for (PgData& pgdat : m_nodes) {
@@ -231,16 +254,18 @@ void Kernel::create_boot_memory_blocks()
 
 // The memblock reservations that outlive boot, placed where x86 puts them:
 // the first MiB, the kernel image at 16 MiB (the recorder boots with nokaslr),
-// swiotlb below 4 GiB, and top-down from the end of each node the memmap, the
-// dentry and inode hash tables and the rest. Sizes are fitted to Debian's 6.1
-// under QEMU across 512 MiB..6 GiB guests; docs/MODEL.md has the numbers.
+// each node's memmap and node data on that node, swiotlb below 4 GiB, and the
+// rest top-down from the end of memory. Sizes are fitted to Debian's 6.1 under
+// QEMU for 512 MiB..6 GiB guests with one and two nodes (docs/MODEL.md).
 void Kernel::reserve_boot_memory(const BootConfig& cfg)
 {
-    constexpr uint64_t kernel_image_start = 16 * MiB;
     constexpr uint64_t kernel_image_pages = 11318;  // text, rodata, data, bss after init sections are freed
-    constexpr uint64_t other_early_pages = 627;      // page tables, percpu, ACPI and e820 copies, ...
+    constexpr uint64_t first_node_pages = 110;      // pglist_data, usemaps, ... of node 0
+    constexpr uint64_t other_node_pages = 106;      // the same for every further node
+    constexpr uint64_t global_early_pages = 517;    // page tables, percpu, ACPI and e820 copies, ...
+    constexpr uint64_t high_ram_page_table_pages = 2;
     constexpr uint64_t swiotlb_pages = (64 * MiB) >> PAGE_SHIFT;
-    constexpr uint64_t swiotlb_slot_pages = 192;     // io_tlb_mem slots for 64 MiB
+    constexpr uint64_t swiotlb_slot_pages = 192;    // io_tlb_mem slots for 64 MiB
     constexpr uint64_t HASH_ENTRY_BYTES = 8;
 
     take_free_pages(Pfn(0), Pfn::from_phys(1 * MiB), PageCount::from_bytes(1 * MiB), PageState::Reserved,
@@ -249,26 +274,10 @@ void Kernel::reserve_boot_memory(const BootConfig& cfg)
     take_free_pages(image, image + PageCount(kernel_image_pages), PageCount(kernel_image_pages), PageState::Reserved,
                     AllocFrom::Bottom);
 
-    // swiotlb exists when memory can lie above 4 GiB, hot-pluggable memory included.
-    const bool swiotlb = m_max_pfn > MAX_DMA32_PFN || cfg.hotplug_region_end > MAX_DMA32_PFN.phys();
-    if (swiotlb)
-        take_free_pages(Pfn(0), MAX_DMA32_PFN, PageCount(swiotlb_pages), PageState::Reserved, AllocFrom::Top);
-
-    // nr_kernel_pages as free_area_init_core counts it: present minus the memmap.
-    uint64_t nr_kernel_pages = 0;
-    for (const PgData& pgdat : m_nodes)
-        for (const Zone& z : pgdat.node_zones) {
-            if (z.type == ZoneType::Movable || !z.present_pages) continue;
-            const uint64_t span = z.spanned_pages.value() > z.present_pages.value() + (z.present_pages.value() >> 4)
-                                      ? z.present_pages.value()
-                                      : z.spanned_pages.value();
-            nr_kernel_pages += z.present_pages.value() - align_up(span * STRUCT_PAGE_SIZE, PAGE_SIZE) / PAGE_SIZE;
-        }
-    nr_kernel_pages = align_up(nr_kernel_pages, MiB / PAGE_SIZE);
-    // alloc_large_system_hash: one bucket per 8 KiB (dentry) and 16 KiB (inode), a power of two.
-    const uint64_t hash_pages = (std::bit_ceil(nr_kernel_pages >> 1) + std::bit_ceil(nr_kernel_pages >> 2)) *
-                                HASH_ENTRY_BYTES / PAGE_SIZE;
-
+    // Each node's memmap sits at its end; node 0's own data too, a later node's
+    // data at its start (which is why blocks on both sides of a node boundary
+    // never offline).
+    int nodes_with_memory = 0;
     for (PgData& pgdat : m_nodes) {
         if (!pgdat.online) continue;
         uint64_t sections = 0;
@@ -277,20 +286,60 @@ void Kernel::reserve_boot_memory(const BootConfig& cfg)
             if (m_memmap.present_section(sec) && m_memmap.at(section_nr_to_pfn(sec)).nid == pgdat.node_id)
                 ++sections;
         }
-        uint64_t want = sections * PAGES_PER_SECTION * STRUCT_PAGE_SIZE / PAGE_SIZE;
-        if (pgdat.node_id == 0) want += other_early_pages + hash_pages + (swiotlb ? swiotlb_slot_pages : 0);
-        take_free_pages(pgdat.node_start_pfn, pgdat.pgdat_end_pfn(), PageCount(want), PageState::Reserved,
-                        AllocFrom::Top, PageFilter{std::nullopt, pgdat.node_id});
+        const PageFilter on_node{std::nullopt, pgdat.node_id};
+        const PageCount memmap(sections * PAGES_PER_SECTION * STRUCT_PAGE_SIZE / PAGE_SIZE);
+        const bool first = nodes_with_memory++ == 0;
+        take_free_pages(pgdat.node_start_pfn, pgdat.pgdat_end_pfn(), memmap + PageCount(first ? first_node_pages : 0),
+                        PageState::Reserved, AllocFrom::Top, on_node);
+        if (!first)
+            take_free_pages(pgdat.node_start_pfn, pgdat.pgdat_end_pfn(), PageCount(other_node_pages),
+                            PageState::Reserved, AllocFrom::Bottom, on_node);
     }
+    // Direct-map page tables for RAM above 4 GiB.
+    PageCount global(global_early_pages + (m_max_pfn > MAX_DMA32_PFN ? high_ram_page_table_pages : 0));
+
+    // swiotlb exists when memory can lie above 4 GiB, hot-pluggable memory included.
+    const bool swiotlb = m_max_pfn > MAX_DMA32_PFN || cfg.hotplug_region_end > MAX_DMA32_PFN.phys();
+    if (swiotlb)
+        take_free_pages(Pfn(0), MAX_DMA32_PFN, PageCount(swiotlb_pages), PageState::Reserved, AllocFrom::Top);
+
+    // The dentry and inode hash tables come from memblock only with one memory
+    // node (otherwise hashdist spreads them over vmalloc): one bucket per 8 KiB
+    // and 16 KiB of nr_kernel_pages, rounded up to a power of two.
+    uint64_t hash_pages = 0;
+    if (nodes_with_memory == 1) {
+        uint64_t nr_kernel_pages = 0;
+        for (const PgData& pgdat : m_nodes)
+            for (const Zone& z : pgdat.node_zones) {
+                if (z.type == ZoneType::Movable || !z.present_pages) continue;
+                const uint64_t present = z.present_pages.value(), spanned = z.spanned_pages.value();
+                const uint64_t span = spanned > present + (present >> 4) ? present : spanned;
+                nr_kernel_pages += present - align_up(span * STRUCT_PAGE_SIZE, PAGE_SIZE) / PAGE_SIZE;
+            }
+        nr_kernel_pages = align_up(nr_kernel_pages, MiB / PAGE_SIZE);
+        hash_pages = (std::bit_ceil(nr_kernel_pages >> 1) + std::bit_ceil(nr_kernel_pages >> 2)) * HASH_ENTRY_BYTES /
+                     PAGE_SIZE;
+    }
+    global += PageCount(hash_pages + (swiotlb ? swiotlb_slot_pages : 0));
+    take_free_pages(Pfn(0), m_max_pfn, global, PageState::Reserved, AllocFrom::Top);
 
     // What the idle guest has allocated by the time a shell runs: slab, stacks,
-    // page tables, vmalloc (unmovable) and tmpfs/anon pages (movable). The buddy
-    // hands out its highest pages first after boot.
+    // page tables, vmalloc (unmovable) and tmpfs/anon pages (movable), shared by
+    // the nodes that have CPUs, from the lowest pages of each node's preferred
+    // zone. With RAM above 4 GiB that is the first Normal block, which is why it
+    // never offlines on the real guest.
     constexpr uint64_t idle_unmovable_pages = 8600, idle_movable_pages = 600;
-    (void)alloc_pages(0, {ZoneType::Normal, ZoneType::DMA32, ZoneType::DMA}, PageCount(idle_unmovable_pages),
-                      PageState::Unmovable);
-    (void)alloc_pages(0, {ZoneType::Normal, ZoneType::DMA32, ZoneType::DMA}, PageCount(idle_movable_pages),
-                      PageState::Movable);
+    std::vector<NodeId> busy_nodes;
+    for (const PgData& p : m_nodes)
+        if (p.online && (size_t(p.node_id) >= m_node_cpus.size() || !m_node_cpus[p.node_id].empty()))
+            busy_nodes.push_back(p.node_id);
+    if (busy_nodes.empty()) busy_nodes.push_back(0);
+    for (NodeId nid : busy_nodes) {
+        (void)alloc_pages(nid, {ZoneType::Normal, ZoneType::DMA32, ZoneType::DMA},
+                          PageCount(idle_unmovable_pages / busy_nodes.size()), PageState::Unmovable);
+        (void)alloc_pages(nid, {ZoneType::Normal, ZoneType::DMA32, ZoneType::DMA},
+                          PageCount(idle_movable_pages / busy_nodes.size()), PageState::Movable);
+    }
 }
 
 }  // namespace memplug::mm

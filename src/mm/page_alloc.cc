@@ -72,7 +72,9 @@ KResult<void> Kernel::alloc_pages(NodeId nid, std::initializer_list<ZoneType> zo
             const uint64_t reserve = zone.watermark[WMARK_MIN];
             if (zone.nr_free_pages.value() <= reserve) continue;
             const PageCount can = std::min(want, PageCount(zone.nr_free_pages.value() - reserve));
-            want -= take_free_pages(zone.zone_start_pfn, zone.zone_end_pfn(), can, as, AllocFrom::Top,
+            // The buddy hands out its lowest pages first: boot and onlining free
+            // pages to the tail of the free lists in ascending order.
+            want -= take_free_pages(zone.zone_start_pfn, zone.zone_end_pfn(), can, as, AllocFrom::Bottom,
                                     PageFilter{z, node});
         }
     return {};
@@ -95,6 +97,19 @@ void Kernel::free_pages(NodeId nid, PageState state, PageCount n)
     });
     for (size_t i = 0; i < pieces.size(); ++i)
         set_page_state(pieces[i].first, pieces[i].second, PageInfo{PageState::Free, infos[i].zone, infos[i].nid});
+}
+
+void Kernel::kernfs_inode_created()
+{
+    // kernfs inodes and dentries fill slab pages; a new page comes from the
+    // preferred kernel zone, which after a hot-add may be a new Normal zone.
+    if (++m_kernfs_inodes % kernfs_inodes_per_slab_page) return;
+    for (const PgData& p : m_nodes)
+        if (p.online) {
+            (void)alloc_pages(p.node_id, {ZoneType::Normal, ZoneType::DMA32, ZoneType::DMA}, PageCount(1),
+                              PageState::Unmovable);
+            return;
+        }
 }
 
 PageCount Kernel::totalram_pages() const

@@ -37,6 +37,20 @@ KResult<Resource*> ResourceTree::request(Resource* parent, uint64_t start, uint6
     return raw;
 }
 
+KResult<Resource*> ResourceTree::request_region(uint64_t start, uint64_t end, std::string name, unsigned flags)
+{
+    Resource* parent = &m_root;
+    for (;;) {
+        auto it = std::find_if(parent->children.begin(), parent->children.end(),
+                               [&](const auto& c) { return overlaps(*c, start, end); });
+        if (it == parent->children.end()) return request(parent, start, end, std::move(name), flags);
+        Resource& conflict = **it;
+        if ((conflict.flags & IORESOURCE_BUSY) || conflict.start > start || conflict.end < end)
+            return kerr(EBUSY, "conflicts with " + conflict.name);
+        parent = &conflict;
+    }
+}
+
 KResult<Resource*> ResourceTree::insert(uint64_t start, uint64_t end, std::string name, unsigned flags)
 {
     // Descend to the deepest resource fully containing the range.

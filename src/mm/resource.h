@@ -42,6 +42,8 @@ public:
     KResult<Resource*> request(Resource* parent, uint64_t start, uint64_t end, std::string name, unsigned flags);
     // insert_resource: the new one may swallow existing siblings it fully covers.
     KResult<Resource*> insert(uint64_t start, uint64_t end, std::string name, unsigned flags);
+    // __request_region: descends into conflicting resources that are not busy.
+    KResult<Resource*> request_region(uint64_t start, uint64_t end, std::string name, unsigned flags);
     // release_resource: children move up to the parent (as remove_resource does).
     void release(uint64_t start, uint64_t end, std::string_view name);
     Resource* find(uint64_t start, uint64_t end, std::string_view name);

@@ -106,6 +106,11 @@ KResult<std::vector<std::string>> GuestFs::resolve(std::string_view path, bool f
     return done;
 }
 
+void GuestFs::touch(const std::vector<std::string>& components) const
+{
+    if (m_inodes.insert(components).second) m_kernel.kernfs_inode_created();
+}
+
 KResult<NodeKind> GuestFs::stat(std::string_view path, bool follow_last) const
 {
     auto c = MP_TRY(resolve(path, follow_last));
@@ -125,6 +130,7 @@ KResult<std::vector<std::string>> GuestFs::list(std::string_view path) const
     auto c = MP_TRY(resolve(path, true));
     const auto node = lookup(c);
     if (node->kind != NodeKind::Dir) return kerr(ENOTDIR);
+    touch(c);
     return node->children();
 }
 
@@ -134,6 +140,7 @@ KResult<std::string> GuestFs::read(std::string_view path) const
     const auto node = lookup(c);
     if (node->kind == NodeKind::Dir) return kerr(EISDIR);
     if (!node->readable) return kerr(EACCES);
+    touch(c);
     return node->show();
 }
 
@@ -154,6 +161,7 @@ KResult<void> GuestFs::open_write(std::string_view path)
     const auto node = lookup(*c);
     if (node->kind == NodeKind::Dir) return kerr(EISDIR);
     if (!node->writable) return kerr(EACCES);
+    touch(*c);
     return {};
 }
 

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,8 +40,11 @@ private:
     // Canonical components with every symlink resolved (the last one only if follow_last).
     KResult<std::vector<std::string>> resolve(std::string_view path, bool follow_last) const;
     std::optional<VNode> lookup(const std::vector<std::string>& components) const;
+    // The first open of a file or directory creates its inode (see kernfs_inode_created).
+    void touch(const std::vector<std::string>& components) const;
 
     mm::Kernel& m_kernel;
+    mutable std::set<std::vector<std::string>> m_inodes;
 };
 
 }  // namespace memplug::views

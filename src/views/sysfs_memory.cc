@@ -87,9 +87,8 @@ KResult<void> online_store(Kernel& k, BlockId id, std::string_view buf)
 // like the kernel and otherwise leaves the page alone.
 KResult<void> offline_page_store(Kernel& k, std::string_view buf)
 {
-    const auto addr = kstrtoull(buf, 0);
-    if (!addr) return kerr(EINVAL, "not an address");
-    const mm::Pfn pfn = mm::Pfn::from_phys(*addr);
+    const uint64_t addr = MP_TRY(kstrtoull(buf, 0));
+    const mm::Pfn pfn = mm::Pfn::from_phys(addr);
     if (!k.memmap().pfn_valid(pfn)) return kerr(ENXIO, "no page at that address");
     return {};
 }

@@ -150,9 +150,8 @@ std::optional<VNode> lookup_sys_module(Kernel& k, Path rest)
     if (f == "auto_movable_ratio")
         return attr_rw([&p] { return fmt::format("{}\n", p.auto_movable_ratio); },
                        [&p](std::string_view b) -> KResult<void> {
-                           const auto v = kstrtoull(b, 0);
-                           if (!v || *v > UINT32_MAX) return kerr(EINVAL, "not an unsigned int");
-                           p.auto_movable_ratio = unsigned(*v);
+                           const unsigned v = MP_TRY(kstrtoull(b, 0, UINT32_MAX));
+                           p.auto_movable_ratio = v;
                            return {};
                        });
     if (f == "online_policy")

@@ -140,14 +140,18 @@ TEST_F(Hotplug, RemoveRefusesOnlineMemoryAndFreesTheMemmap)
     EXPECT_EQ(k.nr_free_pages(), free_before);
 }
 
-TEST_F(Hotplug, TheFirstBlockOfANewNormalZoneHoldsKernelPages)
+TEST_F(Hotplug, KernelPagesFindTheirWayIntoANewNormalZone)
 {
     plug_dimm(DIMM_BASE, 256 * MiB);
     ASSERT_EQ(online(33, MmopType::OnlineKernel), 0);
     ASSERT_EQ(online(32, MmopType::OnlineKernel), 0);
-    EXPECT_EQ(offline(33), -EBUSY) << "onlined first: the kernel allocates from it";
-    EXPECT_EQ(k.find_memory_block(BlockId(33))->state, MemState::Online) << "a refused offline changes nothing";
-    EXPECT_EQ(offline(32), 0);
+    EXPECT_EQ(offline(32), 0) << "no kernel allocation yet";
+    ASSERT_EQ(online(32, MmopType::OnlineKernel), 0);
+    // Slab growth now comes from the Normal zone, lowest pages first.
+    for (uint64_t i = 0; i < Kernel::kernfs_inodes_per_slab_page; ++i) k.kernfs_inode_created();
+    EXPECT_EQ(offline(33), 0);
+    EXPECT_EQ(offline(32), -EBUSY);
+    EXPECT_EQ(k.find_memory_block(BlockId(32))->state, MemState::Online) << "a refused offline changes nothing";
 }
 
 TEST_F(Hotplug, AutoOnlineFollowsTheDefaultType)

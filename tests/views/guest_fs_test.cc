@@ -1,0 +1,153 @@
+// The sysfs/procfs ABI over the model: paths, permissions, store() errnos, and
+// the texts the real 6.1 guest shows (recorded in /work/scratch/probe refuse_guest).
+#include "views/guest_fs.h"
+
+#include <gtest/gtest.h>
+
+#include "machine/machine.h"
+#include "views/procfs.h"
+
+namespace memplug::views {
+namespace {
+
+class GuestFsTest : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        auto m = machine::Machine::create({"-m", "2G,slots=4,maxmem=16G", "-machine", "q35"});
+        ASSERT_TRUE(m);
+        machine = std::move(*m);
+        fs = std::make_unique<GuestFs>(machine->kernel());
+        ASSERT_EQ(machine->hmp("object_add memory-backend-ram,id=mem1,size=512M"), "");
+        ASSERT_EQ(machine->hmp("device_add pc-dimm,id=dimm1,memdev=mem1"), "");
+    }
+    void TearDown() override
+    {
+        auto r = machine->kernel().check_invariants();
+        EXPECT_TRUE(r) << (r ? "" : r.error().reason);
+    }
+    std::string read(const std::string& p) const
+    {
+        auto r = fs->read(p);
+        return r ? *r : "errno " + std::to_string(r.error().err);
+    }
+    int write(const std::string& p, const std::string& data)
+    {
+        auto r = fs->write(p, data);
+        return r ? 0 : r.error().err;
+    }
+    static std::string mem(int block, const std::string& f)
+    {
+        return "/sys/devices/system/memory/memory" + std::to_string(block) + "/" + f;
+    }
+
+    std::unique_ptr<machine::Machine> machine;
+    std::unique_ptr<GuestFs> fs;
+};
+
+TEST_F(GuestFsTest, BlockAttributes)
+{
+    EXPECT_EQ(read("/sys/devices/system/memory/block_size_bytes"), "8000000\n");
+    EXPECT_EQ(read(mem(32, "phys_index")), "00000020\n");
+    EXPECT_EQ(read(mem(32, "phys_device")), "0\n");
+    EXPECT_EQ(read(mem(32, "removable")), "1\n");
+    EXPECT_EQ(read(mem(32, "state")), "offline\n");
+    EXPECT_EQ(read(mem(32, "online")), "0\n");
+    EXPECT_EQ(read(mem(32, "valid_zones")), "Normal Movable\n");
+    EXPECT_EQ(read(mem(0, "valid_zones")), "none\n");
+    EXPECT_EQ(read(mem(3, "valid_zones")), "DMA32\n");
+    EXPECT_EQ(read(mem(32, "uevent")), "");
+    EXPECT_EQ(fs->readlink(mem(32, "node0")).value(), "../../node/node0");
+    EXPECT_EQ(fs->readlink(mem(32, "firmware_node")).value(), "../../../LNXSYSTM:00/LNXSYBUS:00/PNP0A06:04/PNP0C80:00");
+    EXPECT_EQ(read(mem(32, "node0/has_cpu")), "errno " + std::to_string(ENOENT));
+}
+
+TEST_F(GuestFsTest, StateStoreErrnos)
+{
+    EXPECT_EQ(write(mem(33, "state"), "foo\n"), EINVAL);
+    EXPECT_EQ(write(mem(33, "state"), "offline\n"), EINVAL) << "already offline";
+    EXPECT_EQ(write(mem(33, "state"), " online_movable \n"), EINVAL);
+    EXPECT_EQ(write(mem(33, "state"), "ONLINE\n"), EINVAL);
+    EXPECT_EQ(write(mem(32, "state"), "online_movable"), 0) << "no newline is fine";
+    EXPECT_EQ(write(mem(32, "state"), "online_movable\n"), EINVAL) << "already online";
+    EXPECT_EQ(write(mem(32, "state"), "online_kernel\n"), EINVAL);
+    EXPECT_EQ(read(mem(32, "valid_zones")), "Movable\n");
+    EXPECT_EQ(write(mem(0, "state"), "offline\n"), EINVAL) << "memory0 spans two zones";
+}
+
+TEST_F(GuestFsTest, OnlineFileTreatsAlreadySoAsSuccess)
+{
+    EXPECT_EQ(write(mem(33, "online"), "2\n"), EINVAL);
+    EXPECT_EQ(write(mem(33, "online"), "0\n"), 0);
+    EXPECT_EQ(write(mem(33, "online"), "yes\n"), 0);
+    EXPECT_EQ(read(mem(33, "online")), "1\n");
+    EXPECT_EQ(write(mem(33, "online"), "1\n"), 0);
+    EXPECT_EQ(write(mem(33, "online"), "no\n"), 0);
+    EXPECT_EQ(read(mem(33, "state")), "offline\n");
+}
+
+TEST_F(GuestFsTest, PermissionsAndMissingFiles)
+{
+    EXPECT_EQ(write(mem(32, "phys_index"), "5\n"), EACCES);
+    EXPECT_EQ(write(mem(33, "valid_zones"), "Normal\n"), EACCES);
+    EXPECT_EQ(write("/sys/devices/system/memory/block_size_bytes", "1\n"), EACCES);
+    EXPECT_EQ(read("/sys/devices/system/memory/soft_offline_page"), "errno " + std::to_string(EACCES));
+    EXPECT_EQ(write("/sys/devices/system/memory/soft_offline_page", "x\n"), EINVAL);
+    EXPECT_EQ(write("/sys/devices/system/memory/probe", "x\n"), EACCES) << "sysfs cannot create files";
+    EXPECT_EQ(read("/sys/devices/system/memory/probe"), "errno " + std::to_string(ENOENT));
+    EXPECT_EQ(write(mem(999, "state"), "online\n"), ENOENT);
+    EXPECT_EQ(read("/sys/devices/system/memory"), "errno " + std::to_string(EISDIR));
+    EXPECT_EQ(write("/sys/module/memory_hotplug/parameters/memmap_on_memory", "Y\n"), EACCES);
+}
+
+TEST_F(GuestFsTest, AutoOnlineBlocksAndModuleParameters)
+{
+    const std::string aob = "/sys/devices/system/memory/auto_online_blocks";
+    EXPECT_EQ(read(aob), "offline\n");
+    EXPECT_EQ(write(aob, "bogus\n"), EINVAL);
+    EXPECT_EQ(write(aob, " offline\n"), EINVAL);
+    EXPECT_EQ(write(aob, "online_kernel\n"), 0);
+    EXPECT_EQ(read(aob), "online_kernel\n");
+    const std::string p = "/sys/module/memory_hotplug/parameters/";
+    EXPECT_EQ(write(p + "online_policy", "bogus\n"), EINVAL);
+    EXPECT_EQ(write(p + "online_policy", "auto-movable\n"), 0);
+    EXPECT_EQ(read(p + "online_policy"), "auto-movable\n");
+    EXPECT_EQ(write(p + "auto_movable_ratio", "0x20\n"), 0);
+    EXPECT_EQ(read(p + "auto_movable_ratio"), "32\n");
+    EXPECT_EQ(write(p + "auto_movable_ratio", "abc\n"), EINVAL);
+    EXPECT_EQ(write(p + "auto_movable_ratio", "-1\n"), EINVAL);
+    EXPECT_EQ(write(p + "auto_movable_ratio", "99999999999\n"), ERANGE);
+    EXPECT_EQ(read(p + "auto_movable_ratio"), "32\n");
+    EXPECT_EQ(write(p + "auto_movable_numa_aware", "off\n"), 0);
+    EXPECT_EQ(read(p + "auto_movable_numa_aware"), "N\n");
+    EXPECT_EQ(write(p + "auto_movable_numa_aware", "maybe\n"), EINVAL);
+}
+
+TEST_F(GuestFsTest, ListingsAndLinks)
+{
+    auto names = fs->list("/sys/devices/system/memory/memory32").value();
+    std::sort(names.begin(), names.end());
+    EXPECT_EQ(names, (std::vector<std::string>{"firmware_node", "node0", "online", "phys_device", "phys_index", "power",
+                                               "removable", "state", "subsystem", "uevent", "valid_zones"}));
+    EXPECT_EQ(fs->stat("/sys/devices/system/memory/memory32/node0", false).value(), NodeKind::Symlink);
+    EXPECT_EQ(fs->stat("/sys/devices/system/memory/memory32/node0", true).value(), NodeKind::Dir);
+    EXPECT_EQ(read("/sys/devices/system/memory/memory32/node0/memory32/phys_index"), "00000020\n");
+    EXPECT_EQ(read("/sys/devices/system/node/has_memory"), "0\n");
+    EXPECT_EQ(read("/sys/devices/system/node/online"), "0\n");
+}
+
+TEST_F(GuestFsTest, ZoneinfoAndMeminfoFollowOnlining)
+{
+    const std::string before = read("/proc/meminfo");
+    ASSERT_EQ(write(mem(32, "state"), "online_movable\n"), 0);
+    const std::string zi = read("/proc/zoneinfo");
+    EXPECT_NE(zi.find("Node 0, zone  Movable\n  pages free"), std::string::npos);
+    EXPECT_NE(zi.find("        spanned  32768\n        present  32768\n        managed  32768\n"), std::string::npos);
+    EXPECT_NE(zi.find("  start_pfn:           1048576\n"), std::string::npos);
+    auto memtotal = [](const std::string& m) { return std::stoull(m.substr(m.find(':') + 1)); };
+    EXPECT_EQ(memtotal(read("/proc/meminfo")) - memtotal(before), 131072u);
+    EXPECT_EQ(read("/proc/meminfo").substr(0, 9), "MemTotal:");
+}
+
+}  // namespace
+}  // namespace memplug::views
