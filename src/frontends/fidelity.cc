@@ -39,11 +39,16 @@ struct KeyedLine {
 
 // `grep -H`, `grep -n` and `grep -A` context lines prefix "FILE:", "FILE-", "N:".
 // Keyed files never start a line with a digit or their own path, so this is unambiguous.
-std::string_view take_grep_prefix(std::string_view& line, std::string_view path)
+std::string_view take_grep_prefix(std::string_view& line)
 {
+    // "FILE:" (grep -H) or "FILE-" (grep -A context): a path with no blank in it.
     std::size_t length = 0;
-    if (line.starts_with(path) && line.size() > path.size() && (line[path.size()] == ':' || line[path.size()] == '-'))
-        length = path.size() + 1;
+    if (line.starts_with('/')) {
+        const std::size_t blank = std::min(line.find_first_of(" \t"), line.size());
+        const std::size_t last_slash = line.find_last_of('/', blank);
+        const std::size_t sep = line.find_first_of(":-", last_slash);
+        if (sep != std::string_view::npos && sep < blank) length = sep + 1;
+    }
     std::size_t digits = length;
     while (digits < line.size() && is_digit(line[digits]))
         ++digits;
@@ -54,10 +59,10 @@ std::string_view take_grep_prefix(std::string_view& line, std::string_view path)
     return prefix;
 }
 
-KeyedLine analyse(std::string_view line, std::string_view path)
+KeyedLine analyse(std::string_view line, bool key_after_first_number)
 {
     KeyedLine result;
-    result.prefix = std::string(take_grep_prefix(line, path));
+    result.prefix = std::string(take_grep_prefix(line));
 
     // Collapse blanks: %8lu-style padding depends on the width of the numbers.
     for (std::size_t i = 0; i < line.size();) {
@@ -98,7 +103,13 @@ KeyedLine analyse(std::string_view line, std::string_view path)
     }
     result.shape.append(text, copied);
 
+    // The key is the text before the first number, or for "Node 0 MemTotal: 915416 kB"
+    // the text between the first and second number.
     std::string_view key = std::string_view(text).substr(0, spans.empty() ? text.size() : spans.front().first);
+    if (key_after_first_number && spans.size() > 1)
+        key = std::string_view(text).substr(spans[0].second, spans[1].first - spans[0].second);
+    while (!key.empty() && is_space(key.front()))
+        key.remove_prefix(1);
     while (!key.empty() && (is_space(key.back()) || key.back() == ':' || key.back() == '('))
         key.remove_suffix(1);
     result.key = std::string(key);
@@ -167,10 +178,21 @@ std::string list_names(const std::vector<std::string_view>& names)
 
 Verdict compare_names(std::span<const std::string> expected, std::span<const std::string> actual)
 {
-    auto names_of = [](std::span<const std::string> lines) {
+    // `ls -l` rows keep the mode and the name (and a link's target); link counts,
+    // owners, sizes and times say nothing about the kernel.
+    auto is_mode = [](std::string_view w) {
+        return w.size() == 10 && std::string_view("-dlcbps").find(w[0]) != std::string_view::npos &&
+               w.substr(1).find_first_not_of("-rwxsStT") == std::string_view::npos;
+    };
+    auto names_of = [&](std::span<const std::string> lines) {
         std::vector<std::string_view> names;
         for (const std::string& line : lines) {
             auto words = words_of(line);
+            if (words.size() >= 9 && is_mode(words[0])) {
+                names.push_back(words[0]);
+                names.insert(names.end(), words.begin() + 8, words.end());
+                continue;
+            }
             names.insert(names.end(), words.begin(), words.end());
         }
         std::sort(names.begin(), names.end());
@@ -243,7 +265,8 @@ Verdict FidelityComparator::compare(CommandKind kind, std::string_view command, 
         m_last_readings.clear();  // a new boot: readings start over
     if (kind == CommandKind::Guest) {
         for (const KeyedFileRules& file : m_rules.keyed_files) {
-            if (command.find(file.path) != std::string_view::npos)
+            if (command.find(file.path) != std::string_view::npos &&
+                command.find(file.mentions) != std::string_view::npos)
                 return compare_keyed(file, expected, actual);
         }
         if (runs_any(command, m_rules.name_listing_commands))
@@ -262,8 +285,8 @@ Verdict FidelityComparator::compare_keyed(const KeyedFileRules& file, std::span<
     std::string group;                             // the last header's text
     std::map<std::string, int, std::less<>> seen;  // occurrences of each key since that header
     for (std::size_t i = 0; i < expected.size(); ++i) {
-        const KeyedLine want = analyse(expected[i], file.path);
-        const KeyedLine got = analyse(actual[i], file.path);
+        const KeyedLine want = analyse(expected[i], file.key_after_first_number);
+        const KeyedLine got = analyse(actual[i], file.key_after_first_number);
         if (want.prefix != got.prefix || want.shape != got.shape) {
             verdict.differences.push_back(line_difference(i, expected[i], actual[i]));
             continue;

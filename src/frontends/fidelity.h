@@ -36,6 +36,11 @@ struct KeyedFileRules {
     std::string group_header;
     std::map<std::string, FieldRule, std::less<>> fields;  // by key, e.g. "managed"
     FieldRule other_fields = FieldRule::Ignored;
+    // A further text the command must mention (node meminfo: the node directory).
+    std::string mentions = {};
+    // Lines lead with a number that is no field ("Node 0 MemTotal: ..."): the key
+    // is what follows it.
+    bool key_after_first_number = false;
 };
 
 // All the data the comparison depends on, in one place. Defaults: DESIGN.md.
@@ -50,6 +55,9 @@ struct FidelityRules {
           {"managed", FieldRule::Tolerant}},
          FieldRule::Ignored},
         {"/proc/meminfo", "", {{"MemTotal", FieldRule::Tolerant}}, FieldRule::Ignored},
+        {"meminfo", "", {{"MemTotal", FieldRule::Tolerant}}, FieldRule::Ignored, "/sys/devices/system/node/", true},
+        // Free pages per order depend on every allocation the guest ever made.
+        {"/proc/buddyinfo", "", {}, FieldRule::Ignored},
     };
     // Guest commands any of whose pipeline stages starts with one of these print
     // names whose layout (columns) is not compared.

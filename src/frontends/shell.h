@@ -4,6 +4,7 @@
 // writes are the guest's /sys, /proc and /dev/null behind views::Vfs.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -20,7 +21,9 @@ class Shell;
 
 class GuestShell {
 public:
-    explicit GuestShell(views::Vfs& fs);
+    // on_process_exit runs after each command ash would fork for (the kernel
+    // model's caches grow with processes).
+    explicit GuestShell(views::Vfs& fs, std::function<void()> on_process_exit = {});
     ~GuestShell();
     GuestShell(GuestShell&&) noexcept;
     GuestShell& operator=(GuestShell&&) noexcept;

@@ -81,10 +81,7 @@ Ctx::File Ctx::read_file(std::string_view operand)
         return f;
     }
     int e = r.error().err;
-    // open(O_RDONLY) of a directory works; read(2) then fails.
-    bool at_open = e == ENOENT || e == ENOTDIR || e == EACCES || e == EPERM || e == ELOOP ||
-                   e == ENAMETOOLONG;
-    (at_open ? f.open_error : f.read_error) = e;
+    (is_open_error(e) ? f.open_error : f.read_error) = e;
     return f;
 }
 
@@ -201,7 +198,8 @@ namespace {
 int builtin_true(Ctx&) { return 0; }
 int builtin_false(Ctx&) { return 1; }
 
-// coreutils/echo.c, as ash runs it: options only while every letter is n, e or E.
+// coreutils/echo.c, as ash runs it: options only while every letter is n, e or E
+// (and -E, as there, undoes nothing).
 int builtin_echo(Ctx& ctx)
 {
     bool newline = true, escapes = false;
@@ -216,8 +214,6 @@ int builtin_echo(Ctx& ctx)
                 newline = false;
             else if (c == 'e')
                 escapes = true;
-            else
-                escapes = false;
         }
     }
     std::string buf;
@@ -306,7 +302,8 @@ std::optional<std::string> real_path(Shell& sh, std::string_view path)
             todo.push_back(*it);
     };
     std::string cur;  // "" is "/"
-    push_components(sh.resolve(path));
+    // ".." is resolved after the links before it, not textually.
+    push_components(!path.empty() && path[0] == '/' ? std::string(path) : sh.cwd() + "/" + std::string(path));
     int links = 0;
     while (!todo.empty()) {
         std::string comp = std::move(todo.back());
@@ -386,11 +383,82 @@ int builtin_export(Ctx& ctx)
     return 0;
 }
 
+// `local NAME[=VALUE]...`, only inside a function.
+int builtin_local(Ctx& ctx)
+{
+    for (size_t i = 1; i < ctx.args.size(); ++i) {
+        const std::string& a = ctx.args[i];
+        size_t eq = a.find('=');
+        std::string name = a.substr(0, eq);
+        if (!is_name(name)) {
+            ctx.shell.builtin_error(ctx.err, "local", fmt::format("{}: bad variable name", name));
+            throw Abort{2};
+        }
+        std::optional<std::string> value;
+        if (eq != std::string::npos)
+            value = a.substr(eq + 1);
+        if (!ctx.shell.make_local(name, std::move(value))) {
+            ctx.shell.builtin_error(ctx.err, "local", "not in a function");
+            throw Abort{2};
+        }
+    }
+    return 0;
+}
+
+int builtin_readonly(Ctx& ctx)
+{
+    Shell& sh = ctx.shell;
+    size_t i = 1;
+    if (i < ctx.args.size() && ctx.args[i] == "-p")
+        ++i;
+    if (i >= ctx.args.size()) {
+        for (const auto& [name, value] : sh.readonly_vars())
+            ctx.out.write(fmt::format("readonly {}={}\n", name, shell_quote(value)));
+        return 0;
+    }
+    for (; i < ctx.args.size(); ++i) {
+        const std::string& a = ctx.args[i];
+        size_t eq = a.find('=');
+        std::string name = a.substr(0, eq);
+        if (eq != std::string::npos)
+            sh.set_var(name, a.substr(eq + 1));
+        sh.set_readonly(name);
+    }
+    return 0;
+}
+
+// trap: signals never reach the model's commands; accepted and ignored.
+int builtin_trap(Ctx&) { return 0; }
+
+int builtin_umask(Ctx& ctx)
+{
+    static unsigned mask = 022;  // the guest's init leaves root's default
+    if (ctx.args.size() < 2) {
+        ctx.out.write(fmt::format("{:04o}\n", mask));
+        return 0;
+    }
+    char* end = nullptr;
+    unsigned long v = std::strtoul(ctx.args[1].c_str(), &end, 8);
+    if (*end || v > 0777) {
+        ctx.shell.builtin_error(ctx.err, "umask", fmt::format("Illegal mode: {}", ctx.args[1]));
+        throw Abort{2};
+    }
+    mask = static_cast<unsigned>(v);
+    return 0;
+}
+
 int builtin_unset(Ctx& ctx)
 {
-    for (size_t i = 1; i < ctx.args.size(); ++i)
-        if (ctx.args[i] != "-v" && ctx.args[i] != "-f")
-            ctx.shell.unset_var(ctx.args[i]);
+    for (size_t i = 1; i < ctx.args.size(); ++i) {
+        const std::string& name = ctx.args[i];
+        if (name == "-v" || name == "-f")
+            continue;
+        if (ctx.shell.is_readonly(name)) {
+            ctx.shell.builtin_error(ctx.err, "unset", fmt::format("{}: is read only", name));
+            throw Abort{2};
+        }
+        ctx.shell.unset_var(name);
+    }
     return 0;
 }
 
@@ -418,10 +486,8 @@ int builtin_shift(Ctx& ctx)
             throw Abort{2};
         }
     }
-    if (n > params.size()) {
-        ctx.shell.builtin_error(ctx.err, "shift", "can't shift that many");
-        throw Abort{2};
-    }
+    if (n > params.size())
+        return 1;  // ash: quietly
     params.erase(params.begin(), params.begin() + static_cast<std::ptrdiff_t>(n));
     return 0;
 }
@@ -551,7 +617,8 @@ int builtin_read(Ctx& ctx)
     }
     if (names.empty())
         names.push_back("REPLY");
-    std::optional<std::string> line = ctx.in.read_line();
+    bool terminated = false;
+    std::optional<std::string> line = ctx.in.read_line(&terminated);
     std::string text = line.value_or("");
     if (!raw) {
         std::string unescaped;
@@ -580,7 +647,7 @@ int builtin_read(Ctx& ctx)
         }
         ctx.shell.set_var(names[n], value);
     }
-    return line ? 0 : 1;
+    return terminated ? 0 : 1;  // EOF before a newline fails, what was read is kept
 }
 
 // ---- small applets ----
@@ -686,11 +753,17 @@ int applet_readlink(Ctx& ctx)
         result = real_path(ctx.shell, name);
         if (!result) {
             // coreutils compat: a missing last component under an existing directory.
-            std::string full = ctx.shell.resolve(name);
+            std::string full = name;
+            while (full.size() > 1 && full.back() == '/')
+                full.pop_back();
             size_t slash = full.rfind('/');
-            std::optional<std::string> dir = real_path(ctx.shell, slash == 0 ? "/" : full.substr(0, slash));
-            if (dir)
-                result = (*dir == "/" ? "" : *dir) + full.substr(slash);
+            if (slash == 0) {
+                result = full;
+            } else if (slash != std::string::npos) {
+                std::optional<std::string> dir = real_path(ctx.shell, full.substr(0, slash));
+                if (dir)
+                    result = (*dir == "/" ? "" : *dir) + full.substr(slash);
+            }
         }
     } else {
         KResult<std::string> target = ctx.shell.fs().readlink(ctx.shell.resolve(name));
@@ -808,10 +881,13 @@ constexpr AppletInfo k_applets[] = {
     {"exec", builtin_exec, AppletKind::Special, WriteFailure::Ignore},
     {"exit", builtin_exit, AppletKind::Special, WriteFailure::Ignore},
     {"export", builtin_export, AppletKind::Special, WriteFailure::Ignore},
+    {"local", builtin_local, AppletKind::Special, WriteFailure::Ignore},
+    {"readonly", builtin_readonly, AppletKind::Special, WriteFailure::Ignore},
     {"return", builtin_return, AppletKind::Special, WriteFailure::Ignore},
     {"set", builtin_set, AppletKind::Special, WriteFailure::Ignore},
     {"shift", builtin_shift, AppletKind::Special, WriteFailure::Ignore},
     {"source", builtin_dot, AppletKind::Special, WriteFailure::Ignore},
+    {"trap", builtin_trap, AppletKind::Special, WriteFailure::Ignore},
     {"unset", builtin_unset, AppletKind::Special, WriteFailure::Ignore},
     // ash builtins
     {"[", builtin_test, AppletKind::Builtin, WriteFailure::Ignore},
@@ -826,6 +902,7 @@ constexpr AppletInfo k_applets[] = {
     {"test", builtin_test, AppletKind::Builtin, WriteFailure::Ignore},
     {"true", builtin_true, AppletKind::Builtin, WriteFailure::Ignore},
     {"type", builtin_type, AppletKind::Builtin, WriteFailure::Ignore},
+    {"umask", builtin_umask, AppletKind::Builtin, WriteFailure::Ignore},
     // busybox applets
     {"basename", applet_basename, AppletKind::Applet, WriteFailure::Silent},
     {"cat", applet_cat, AppletKind::Applet, WriteFailure::WriteError},

@@ -25,12 +25,18 @@ std::string errmsg(int err, std::string_view em)
     return errno_text(err);
 }
 
-// Errors open(2) gives; anything else a sysfs file returns comes from read(2).
-bool is_open_error(int err)
-{
-    return err == ENOENT || err == ENOTDIR || err == EACCES || err == EPERM || err == ELOOP ||
-           err == ENAMETOOLONG;
-}
+// Runs a cleanup however the scope is left (ash unwinds its state on longjmp).
+template <typename F>
+class ScopeExit {
+public:
+    explicit ScopeExit(F f) : m_f(std::move(f)) {}
+    ~ScopeExit() { m_f(); }
+    ScopeExit(const ScopeExit&) = delete;
+    ScopeExit& operator=(const ScopeExit&) = delete;
+
+private:
+    F m_f;
+};
 
 std::shared_ptr<Input> make_input(std::string data, int error = 0)
 {
@@ -42,6 +48,12 @@ std::shared_ptr<Input> make_input(std::string data, int error = 0)
 
 }  // namespace
 
+bool is_open_error(int err)
+{
+    return err == ENOENT || err == ENOTDIR || err == EACCES || err == EPERM || err == ELOOP ||
+           err == ENAMETOOLONG;
+}
+
 // ---- fds ----
 
 std::string Input::take()
@@ -51,11 +63,15 @@ std::string Input::take()
     return rest;
 }
 
-std::optional<std::string> Input::read_line()
+std::optional<std::string> Input::read_line(bool* terminated)
 {
+    if (terminated)
+        *terminated = false;
     if (pos >= data.size())
         return std::nullopt;
     size_t nl = data.find('\n', pos);
+    if (terminated)
+        *terminated = nl != std::string::npos;
     size_t end = nl == std::string::npos ? data.size() : nl;
     std::string line = data.substr(pos, end - pos);
     pos = nl == std::string::npos ? data.size() : nl + 1;
@@ -92,7 +108,8 @@ int ClosedSink::flush()
 
 // ---- the shell ----
 
-Shell::Shell(views::Vfs& fs) : m_fs(fs)
+Shell::Shell(views::Vfs& fs, std::function<void()> on_process_exit)
+    : m_fs(fs), m_on_process_exit(std::move(on_process_exit))
 {
     set_var("HOME", "/", true);
     set_var("PATH", "/sbin:/usr/sbin:/bin:/usr/bin", true);
@@ -145,9 +162,12 @@ int Shell::run_text(std::string_view text, const Io& io)
             m_status = 2;
             break;
         }
+        if (!node)
+            continue;  // an empty line leaves $? alone
         try {
             exec(node.get(), io);
         } catch (const Abort& a) {
+            report(a, io);
             m_status = a.status;  // the rest of this list is dropped, the next line runs
         } catch (const LoopControl&) {
         } catch (const FunctionReturn& r) {
@@ -168,22 +188,15 @@ int Shell::run_child(std::string_view script, const Io& io, std::string arg0, st
     m_functions.clear();
     m_positional = std::move(params);
     m_interactive = false;
-    int st;
-    try {
-        st = in_subshell([&] { return run_text(script, io); });
-    } catch (...) {
+    ScopeExit undo([&] {
         m_interactive = saved_interactive;
         m_arg0 = std::move(saved_arg0);
         restore(std::move(saved));
-        throw;
-    }
-    m_interactive = saved_interactive;
-    m_arg0 = std::move(saved_arg0);
-    restore(std::move(saved));
-    return st;
+    });
+    return in_subshell(io, [&] { return run_text(script, io); });
 }
 
-void Shell::tick(const Io&)
+void Shell::tick()
 {
     if (++m_steps > k_max_steps)
         throw RunawayCommand{};
@@ -196,6 +209,14 @@ void Shell::raise_error(const Io& io, std::string_view msg)
     throw Abort{2};
 }
 
+void Shell::report(const Abort& a, const Io& io) const
+{
+    if (a.message.empty())
+        return;
+    io.err->write(fmt::format("sh: {}\n", a.message));
+    io.err->flush();
+}
+
 void Shell::builtin_error(Sink& err, std::string_view name, std::string_view msg) const
 {
     // ash_vmsg(): a non-interactive shell names the line; `sh -c` is line 0.
@@ -206,7 +227,7 @@ void Shell::builtin_error(Sink& err, std::string_view name, std::string_view msg
 
 Shell::Saved Shell::save() const
 {
-    return Saved{m_vars, m_positional, m_functions, m_cwd};
+    return Saved{m_vars, m_positional, m_functions, m_cwd, m_local_frames};
 }
 
 void Shell::restore(Saved s)
@@ -215,48 +236,43 @@ void Shell::restore(Saved s)
     m_positional = std::move(s.positional);
     m_functions = std::move(s.functions);
     m_cwd = std::move(s.cwd);
+    m_local_frames = std::move(s.local_frames);
 }
 
-int Shell::in_subshell(const std::function<int()>& body)
+int Shell::in_subshell(const Io& io, const std::function<int()>& body)
 {
     if (m_depth >= k_max_depth)
         throw RunawayCommand{};
     Saved saved = save();
-    int saved_loops = m_loop_depth;
-    int saved_functions = m_function_depth;
+    int saved_loops = std::exchange(m_loop_depth, 0);  // break/continue do not leave a subshell
+    int saved_functions = std::exchange(m_function_depth, 0);
     ++m_depth;
-    m_loop_depth = 0;  // break/continue do not leave a subshell
-    m_function_depth = 0;
-    int st;
-    try {
-        st = body();
-    } catch (const Abort& a) {
-        st = a.status;
-    } catch (const ExitRequest& e) {
-        st = e.status;
-    } catch (const LoopControl&) {
-        st = 0;
-    } catch (const FunctionReturn& r) {
-        st = r.status;
-    } catch (...) {
+    ScopeExit undo([&] {
         --m_depth;
         m_loop_depth = saved_loops;
         m_function_depth = saved_functions;
         restore(std::move(saved));
-        throw;
+    });
+    // What ends a subshell process ends here.
+    try {
+        return body();
+    } catch (const Abort& a) {
+        report(a, io);
+        return a.status;
+    } catch (const ExitRequest& e) {
+        return e.status;
+    } catch (const LoopControl&) {
+        return 0;
+    } catch (const FunctionReturn& r) {
+        return r.status;
     }
-    --m_depth;
-    m_loop_depth = saved_loops;
-    m_function_depth = saved_functions;
-    restore(std::move(saved));
-    return st;
 }
 
 int Shell::exec(const Node* n, const Io& io)
 {
     if (!n)
         return m_status = 0;
-    tick(io);
+    tick();
     if (n->redirs.empty())
         return m_status = exec_node(*n, io);
     std::optional<Io> rio = redirect(n->redirs, io);
@@ -301,7 +317,7 @@ int Shell::exec_node(const Node& n, const Io& io)
         return exec_case(*c, io);
     if (const auto* g = std::get_if<Group>(&n.v)) {
         if (g->subshell)
-            return in_subshell([&] { return exec(g->body.get(), io); });
+            return in_subshell(io, [&] { return exec(g->body.get(), io); });
         return exec(g->body.get(), io);
     }
     if (const auto* f = std::get_if<FunctionDef>(&n.v)) {
@@ -323,7 +339,7 @@ int Shell::exec_pipeline(const Pipeline& p, const Io& io)
             bool last = i + 1 == p.stages.size();
             auto pipe = std::make_shared<StringSink>();
             Io stage_io{in, last ? io.out : std::shared_ptr<Sink>(pipe), io.err};
-            st = in_subshell([&] { return exec(p.stages[i].get(), stage_io); });
+            st = in_subshell(stage_io, [&] { return exec(p.stages[i].get(), stage_io); });
             if (!last)
                 in = make_input(std::move(pipe->data()));
         }
@@ -336,23 +352,18 @@ int Shell::exec_for(const ForLoop& f, const Io& io)
     std::vector<std::string> items = f.has_in ? expand_fields(f.items, io) : m_positional;
     int st = 0;
     ++m_loop_depth;
-    try {
-        for (std::string& item : items) {
-            set_var(f.var, std::move(item));
-            try {
-                st = exec(f.body.get(), io);
-            } catch (LoopControl& lc) {
-                if (--lc.levels > 0)
-                    throw;
-                if (lc.is_break)
-                    break;
-            }
+    ScopeExit leave([&] { --m_loop_depth; });
+    for (std::string& item : items) {
+        set_var(f.var, std::move(item));
+        try {
+            st = exec(f.body.get(), io);
+        } catch (LoopControl& lc) {
+            if (--lc.levels > 0)
+                throw;
+            if (lc.is_break)
+                break;
         }
-    } catch (...) {
-        --m_loop_depth;
-        throw;
     }
-    --m_loop_depth;
     return st;
 }
 
@@ -360,25 +371,20 @@ int Shell::exec_while(const WhileLoop& w, const Io& io)
 {
     int st = 0;
     ++m_loop_depth;
-    try {
-        for (;;) {
-            int c = exec(w.cond.get(), io);
-            if (w.until ? c == 0 : c != 0)
+    ScopeExit leave([&] { --m_loop_depth; });
+    for (;;) {
+        int c = exec(w.cond.get(), io);
+        if (w.until ? c == 0 : c != 0)
+            break;
+        try {
+            st = exec(w.body.get(), io);
+        } catch (LoopControl& lc) {
+            if (--lc.levels > 0)
+                throw;
+            if (lc.is_break)
                 break;
-            try {
-                st = exec(w.body.get(), io);
-            } catch (LoopControl& lc) {
-                if (--lc.levels > 0)
-                    throw;
-                if (lc.is_break)
-                    break;
-            }
         }
-    } catch (...) {
-        --m_loop_depth;
-        throw;
     }
-    --m_loop_depth;
     return st;
 }
 
@@ -477,6 +483,9 @@ int Shell::run_applet(const AppletInfo& a, std::vector<std::string> args, const 
         }
     }
     io.err->flush();
+    // A busybox applet ran as a child process, which exits once its output is out.
+    if (a.kind == AppletKind::Applet && m_on_process_exit)
+        m_on_process_exit();
     return st;
 }
 
@@ -489,25 +498,26 @@ int Shell::exec_function(const Node& body, std::vector<std::string> args, const 
                         std::make_move_iterator(args.end()));
     ++m_depth;
     ++m_function_depth;
-    int saved_loops = m_loop_depth;
-    m_loop_depth = 0;
-    auto leave = [&] {
+    int saved_loops = std::exchange(m_loop_depth, 0);
+    m_local_frames.emplace_back();
+    ScopeExit leave([&] {
         --m_depth;
         --m_function_depth;
         m_loop_depth = saved_loops;
         m_positional = std::move(saved);
-    };
-    int st;
+        for (auto& [name, var] : m_local_frames.back()) {
+            if (var)
+                m_vars.insert_or_assign(name, std::move(*var));
+            else
+                m_vars.erase(name);
+        }
+        m_local_frames.pop_back();
+    });
     try {
-        st = exec(&body, io);
+        return exec(&body, io);
     } catch (const FunctionReturn& r) {
-        st = r.status;
-    } catch (...) {
-        leave();
-        throw;
+        return r.status;
     }
-    leave();
-    return st;
 }
 
 KResult<std::string> Shell::read_path(std::string_view operand)

@@ -3,6 +3,7 @@
 // fields holding unquoted glob characters, then quote removal. Also the shell's
 // variables, which expansion reads and writes.
 #include <cerrno>
+#include <utility>
 #include <fnmatch.h>
 
 #include <fmt/format.h>
@@ -26,9 +27,11 @@ void Shell::set_var(std::string_view name, std::string value, bool exported)
 {
     auto it = m_vars.find(name);
     if (it == m_vars.end()) {
-        m_vars.emplace(std::string(name), Var{std::move(value), exported});
+        m_vars.emplace(std::string(name), Var{std::move(value), exported, false});
         return;
     }
+    if (it->second.readonly)
+        throw Abort{2, fmt::format("{}: is read only", name)};
     it->second.value = std::move(value);
     it->second.exported |= exported;
 }
@@ -36,8 +39,52 @@ void Shell::set_var(std::string_view name, std::string value, bool exported)
 void Shell::unset_var(std::string_view name)
 {
     auto it = m_vars.find(name);
-    if (it != m_vars.end())
-        m_vars.erase(it);
+    if (it == m_vars.end())
+        return;
+    if (it->second.readonly)
+        throw Abort{2, fmt::format("{}: is read only", name)};
+    m_vars.erase(it);
+}
+
+bool Shell::is_readonly(std::string_view name) const
+{
+    auto it = m_vars.find(name);
+    return it != m_vars.end() && it->second.readonly;
+}
+
+void Shell::set_readonly(std::string_view name)
+{
+    auto it = m_vars.find(name);
+    if (it == m_vars.end())
+        it = m_vars.emplace(std::string(name), Var{std::nullopt, false, false}).first;
+    it->second.readonly = true;
+}
+
+std::vector<std::pair<std::string, std::string>> Shell::readonly_vars() const
+{
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& [name, var] : m_vars)
+        if (var.readonly)
+            out.emplace_back(name, var.value.value_or(""));
+    return out;
+}
+
+bool Shell::make_local(std::string_view name, std::optional<std::string> value)
+{
+    if (m_local_frames.empty())
+        return false;
+    auto& frame = m_local_frames.back();
+    if (frame.find(name) == frame.end()) {
+        auto it = m_vars.find(name);
+        frame.emplace(std::string(name), it == m_vars.end() ? std::nullopt : std::optional<Var>(it->second));
+        if (!value) {
+            unset_var(name);  // "local X" starts X unset
+            return true;
+        }
+    }
+    if (value)
+        set_var(name, std::move(*value));
+    return true;
 }
 
 void Shell::export_var(std::string_view name)
@@ -198,11 +245,17 @@ private:
 
 namespace {
 
+// An unquoted * or ?, or an unquoted [ with a ] after it ("[" alone is literal).
 bool has_active_glob(const std::string& text, const std::vector<bool>& glob_ok)
 {
-    for (size_t i = 0; i < text.size(); ++i)
-        if (glob_ok[i] && (text[i] == '*' || text[i] == '?' || text[i] == '['))
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (!glob_ok[i])
+            continue;
+        if (text[i] == '*' || text[i] == '?')
             return true;
+        if (text[i] == '[' && text.find(']', i + 1) != std::string::npos)
+            return true;
+    }
     return false;
 }
 
@@ -400,10 +453,8 @@ void Shell::expand_param(FieldBuilder& b, const WordPart& p, const Io& io)
     case ParamOp::None:
         b.expansion(value.value_or(""), p.quoted);
         break;
-    case ParamOp::Length:
-        b.expansion(std::to_string(name == "@" || name == "*" ? m_positional.size()
-                                                              : value.value_or("").size()),
-                    p.quoted);
+    case ParamOp::Length:  // ${#@} is the length of "$@" joined, as ash has it
+        b.expansion(std::to_string(value.value_or("").size()), p.quoted);
         break;
     case ParamOp::Default:
         if (missing)
@@ -477,7 +528,7 @@ std::string Shell::command_subst(const Node* n, const Io& io)
     auto capture = std::make_shared<StringSink>();
     Io sub{io.in, capture, io.err};
     int saved_status = m_status;  // $? later in the same command is the one before it
-    m_subst_status = in_subshell([&] { return exec(n, sub); });
+    m_subst_status = in_subshell(sub, [&] { return exec(n, sub); });
     m_status = saved_status;
     std::string out = std::move(capture->data());
     while (!out.empty() && out.back() == '\n')

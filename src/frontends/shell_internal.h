@@ -30,6 +30,7 @@ public:
     virtual bool is_terminal() const { return false; }
     // Nothing more will be kept: an endless `seq` stops here.
     virtual bool full() const { return false; }
+    virtual bool closed() const { return false; }  // `>&-`
 };
 
 // The console, a pipe, or a $( ) capture. Past `limit` bytes output is dropped:
@@ -42,7 +43,7 @@ public:
     bool full() const override { return m_data.size() >= k_limit; }
     std::string& data() { return m_data; }
 
-    static constexpr size_t k_limit = size_t{64} << 20;
+    static constexpr size_t k_limit = size_t{16} << 20;
 
 private:
     std::string m_data;
@@ -67,6 +68,7 @@ class ClosedSink : public Sink {
 public:
     void write(std::string_view data) override { m_failed |= !data.empty(); }
     int flush() override;
+    bool closed() const override { return true; }
 
 private:
     bool m_failed = false;
@@ -80,7 +82,8 @@ struct Input {
     int error = 0;  // a read error: EISDIR for `< dir`, EBADF for `<&-`
 
     std::string take();                    // the rest, all consumed
-    std::optional<std::string> read_line(); // up to '\n' (dropped); nullopt at EOF
+    // Up to '\n' (dropped); nullopt at EOF. `terminated`: a '\n' ended it.
+    std::optional<std::string> read_line(bool* terminated = nullptr);
 };
 
 struct Io {
@@ -92,7 +95,9 @@ struct Io {
 // ---- control flow (ash's longjmp exceptions) ----
 
 struct Abort {  // an error that ends the command line (EXERROR), e.g. "divide by zero"
-    int status = 2;
+    explicit Abort(int st = 2, std::string msg = {}) : status(st), message(std::move(msg)) {}
+    int status;
+    std::string message;  // printed where caught ("sh: " + message), if the raiser could not
 };
 struct ExitRequest {
     int status = 0;
@@ -194,6 +199,10 @@ char process_escape(const char*& p);
 // glibc's strerror text (busybox-static links glibc).
 std::string errno_text(int err);
 
+// Whether a Vfs read error is open(2)'s (ENOENT, EACCES, ...) rather than read(2)'s:
+// opening a directory or a sysfs file whose show() fails works, reading does not.
+bool is_open_error(int err);
+
 // Applet implementations, one per file group.
 int applet_cat(Ctx&);
 int applet_grep(Ctx&);
@@ -213,7 +222,7 @@ int builtin_test(Ctx&);
 
 class Shell {
 public:
-    explicit Shell(views::Vfs& fs);
+    explicit Shell(views::Vfs& fs, std::function<void()> on_process_exit = {});
 
     std::string run_line(std::string_view line);
     int last_status() const { return m_status; }
@@ -225,7 +234,13 @@ public:
     const std::string& cwd() const { return m_cwd; }
     void set_cwd(std::string dir) { m_cwd = std::move(dir); }
     std::optional<std::string> get_var(std::string_view name) const;
+    // Throws Abort ("X: is read only") for a readonly variable.
     void set_var(std::string_view name, std::string value, bool exported = false);
+    void set_readonly(std::string_view name);
+    bool is_readonly(std::string_view name) const;
+    std::vector<std::pair<std::string, std::string>> readonly_vars() const;
+    // `local NAME[=VALUE]`: restored when the function returns; false outside one.
+    bool make_local(std::string_view name, std::optional<std::string> value);
     void unset_var(std::string_view name);
     void export_var(std::string_view name);
     std::vector<std::pair<std::string, std::optional<std::string>>> exported_vars() const;
@@ -255,6 +270,7 @@ private:
     struct Var {
         std::optional<std::string> value;  // nullopt: exported but never set
         bool exported = false;
+        bool readonly = false;
     };
     // What a subshell ( (...), $(...), a pipeline stage) must not change.
     struct Saved {
@@ -262,6 +278,7 @@ private:
         std::vector<std::string> positional;
         std::map<std::string, std::shared_ptr<const Node>, std::less<>> functions;
         std::string cwd;
+        std::vector<std::map<std::string, std::optional<Var>, std::less<>>> local_frames;
     };
 
     // -- execution (shell_exec.cc) --
@@ -278,10 +295,11 @@ private:
     int run_applet(const AppletInfo& a, std::vector<std::string> args, const Io& io);
     std::optional<Io> redirect(const std::vector<Redir>& redirs, const Io& io);
     // Runs body on a copy of the state: ( ), $( ), pipeline stages.
-    int in_subshell(const std::function<int()>& body);
+    int in_subshell(const Io& io, const std::function<int()>& body);
+    void report(const Abort& a, const Io& io) const;  // an Abort's message, if it has one
     Saved save() const;
     void restore(Saved s);
-    void tick(const Io& io);
+    void tick();  // counts a command against the line's budget
     [[noreturn]] void raise_error(const Io& io, std::string_view msg);
 
     // -- expansion (shell_expand.cc) --
@@ -300,6 +318,7 @@ private:
     std::vector<std::string> glob(const std::string& pattern) const;
 
     views::Vfs& m_fs;
+    std::function<void()> m_on_process_exit;  // each applet busybox runs as a child process
     std::map<std::string, Var, std::less<>> m_vars;
     std::vector<std::string> m_positional;
     std::string m_arg0 = "sh";
@@ -311,6 +330,8 @@ private:
     int m_depth = 0;           // function/subshell nesting
     int m_loop_depth = 0;
     int m_function_depth = 0;
+    // Per function call: what `local` hid (nullopt: the variable did not exist).
+    std::vector<std::map<std::string, std::optional<Var>, std::less<>>> m_local_frames;
     uint64_t m_steps = 0;      // commands run for the current line: a runaway loop ends
 };
 

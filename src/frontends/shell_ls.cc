@@ -2,8 +2,9 @@
 // then files, then directories (each under "NAME:" when there are several
 // operands). On the console the names go in columns, down then across, for a
 // width of 80 - 1 (a serial console reports no size, busybox assumes 80 and
-// keeps one column free); elsewhere one per line. -l is approximate: the Vfs has
-// no modes, owners, sizes or times, so those columns are plausible constants.
+// keeps one column free); elsewhere one per line. -l is approximate: modes come
+// from the Vfs, but it has no owners, sizes or times, so those columns are
+// plausible constants (root, a page for sysfs attributes, Jan 1).
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -106,14 +107,19 @@ unsigned Ls::display_single(const Entry& e)
             link_target = *t;
     }
     if (m_long) {
-        const char* mode = e.kind == views::NodeKind::Dir       ? "drwxr-xr-x"
-                           : e.kind == views::NodeKind::Symlink ? "lrwxrwxrwx"
-                                                                : "-rw-r--r--";
-        // sysfs attributes claim a page; directories, links and procfs files 0.
         std::string path = m_ctx.shell.resolve(e.fullname);
+        // bb_mode_string(): the type letter, then rwx for owner, group, others.
+        unsigned perm = m_ctx.shell.fs().permissions(path).value_or(0644);
+        std::string mode(1, e.kind == views::NodeKind::Dir       ? 'd'
+                            : e.kind == views::NodeKind::Symlink ? 'l'
+                                                                 : '-');
+        for (int bit = 8; bit >= 0; --bit)
+            mode += (perm >> bit) & 1 ? "xwr"[bit % 3] : '-';
+        // sysfs attributes claim a page; directories and procfs files 0; a
+        // link's size is its text's.
         unsigned long size = e.kind == views::NodeKind::File && path.starts_with("/sys/") ? 4096 : 0;
         if (e.kind == views::NodeKind::Symlink)
-            size = link_target.size();  // a link's size is its text's
+            size = link_target.size();
         std::string prefix = fmt::format("{:<10} {:4} {:<8.8} {:<8.8} {:9} Jan  1 00:00 ", mode,
                                          e.kind == views::NodeKind::Dir ? 2 : 1, "0", "0", size);
         m_out += prefix;

@@ -419,7 +419,8 @@ struct Parser::Impl {
         int c = get();
         if (c == '}')
             return;
-        if (c == -1)
+        // At a newline interactive ash prompts for more; a single line ends there.
+        if (c == -1 || c == '\n')
             throw SyntaxError("missing '}'");
         if (p.op == ParamOp::Length)
             throw SyntaxError("bad substitution");

@@ -38,14 +38,16 @@ std::string Shell::resolve(std::string_view path) const
 
 namespace {
 
-// A component with an unescaped * ? or [ needs a directory listing.
+// A component with an unescaped * ? or [...] needs a directory listing.
 bool has_glob_chars(std::string_view comp)
 {
     for (size_t i = 0; i < comp.size(); ++i) {
         if (comp[i] == '\\')
             ++i;
-        else if (comp[i] == '*' || comp[i] == '?' || comp[i] == '[')
+        else if (comp[i] == '*' || comp[i] == '?')
             return true;
+        else if (comp[i] == '[' && comp.find(']', i + 1) != std::string_view::npos)
+            return true;  // a "[" without "]" is just a character
     }
     return false;
 }

@@ -236,6 +236,9 @@ bool Printf::pass(const std::string& format, size_t& argi, bool& bad_format)
 
 int builtin_printf(Ctx& ctx)
 {
+    // fcntl(1, F_GETFL) first: with stdout closed, status 1 and nothing else.
+    if (ctx.out.closed())
+        return 1;
     size_t first = 1;
     if (ctx.args.size() > 1 && ctx.args[1] == "--")
         first = 2;
@@ -398,7 +401,11 @@ bool Test::filstat(const std::string& name, TestOp mode)
     auto k = sh.fs().stat(path, true);
     if (!k)
         return false;
+    // The guest's /dev holds character devices (/dev/null), not regular files.
+    bool device = *k == views::NodeKind::File && path.starts_with("/dev/");
     switch (mode) {
+    case TestOp::FilCdev:
+        return device;
     case TestOp::FilExist:
     case TestOp::FilRd:   // root reads and writes anything
     case TestOp::FilWr:
@@ -409,7 +416,7 @@ bool Test::filstat(const std::string& name, TestOp mode)
     case TestOp::FilDir:
         return *k == views::NodeKind::Dir;
     case TestOp::FilReg:
-        return *k == views::NodeKind::File;
+        return *k == views::NodeKind::File && !device;
     case TestOp::FilGz:
         // sysfs attributes claim a page; directories and procfs files are empty.
         return *k == views::NodeKind::File && path.starts_with("/sys/");

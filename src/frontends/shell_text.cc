@@ -322,8 +322,14 @@ int applet_tail(Ctx& ctx)
     std::vector<std::string> files = opts->operands;
     if (files.empty())
         files.push_back("-");
-    // All files are opened first: their errors come before any output.
-    std::vector<std::pair<std::string, std::string>> opened;
+    // All files are opened first: their errors come before any output; a read
+    // error shows under the file's header.
+    struct Opened {
+        std::string name;
+        std::string data;
+        int read_error;
+    };
+    std::vector<Opened> opened;
     int st = 0;
     for (const std::string& name : files) {
         Ctx::File f = ctx.read_file(name);
@@ -332,9 +338,7 @@ int applet_tail(Ctx& ctx)
             st = 1;
             continue;
         }
-        if (f.read_error)
-            ctx.error(fmt::format("read error: {}", errno_text(f.read_error)));
-        opened.emplace_back(display_name(name), std::move(f.data));
+        opened.push_back({display_name(name), std::move(f.data), f.read_error});
     }
     if (opened.empty()) {
         ctx.error("no files");
@@ -342,10 +346,15 @@ int applet_tail(Ctx& ctx)
     }
     size_t threshold = opts->has('q') ? SIZE_MAX : opts->has('v') ? 0 : 1;
     bool first = true;
-    for (const auto& [name, data] : opened) {
+    for (const auto& [name, data, read_error] : opened) {
         if (opened.size() > threshold)
             ctx.out.write(fmt::format("{}==> {} <==\n", first ? "" : "\n", name));
         first = false;
+        if (read_error) {
+            ctx.error(fmt::format("read error: {}", errno_text(read_error)));
+            st = 1;
+            continue;
+        }
         std::string_view d = data;
         size_t start = 0;
         if (bytes) {
@@ -358,24 +367,15 @@ int applet_tail(Ctx& ctx)
                 size_t nl = d.find('\n', start);
                 start = nl == std::string_view::npos ? d.size() : nl + 1;
             }
+        } else if (count == 0) {
+            start = d.size();
         } else {
             // The last `count` lines; an unterminated last line counts as one.
-            size_t pos = d.size();
-            if (pos > 0 && d[pos - 1] == '\n')
-                --pos;
-            unsigned long seen = 0;
-            while (pos > 0 && seen < count) {
-                size_t nl = d.rfind('\n', pos - 1);
-                ++seen;
-                if (seen == count || nl == std::string_view::npos) {
-                    pos = nl == std::string_view::npos ? 0 : nl + 1;
-                    if (seen == count)
-                        break;
-                } else {
-                    pos = nl;
-                }
-            }
-            start = count == 0 ? d.size() : pos;
+            std::vector<size_t> line_starts;
+            for (size_t i = 0; i < d.size(); ++i)
+                if (i == 0 || d[i - 1] == '\n')
+                    line_starts.push_back(i);
+            start = count >= line_starts.size() ? 0 : line_starts[line_starts.size() - count];
         }
         ctx.out.write(d.substr(start));
     }
@@ -614,6 +614,11 @@ int applet_uniq(Ctx& ctx)
         ctx.error(fmt::format("can't open '{}': {}", input_name, errno_text(f.open_error)));
         return 1;
     }
+    if (f.read_error) {
+        // die_if_ferror(stdin, name): ferror() keeps no errno.
+        ctx.error(fmt::format("{}: I/O error", display_name(input_name)));
+        return 1;
+    }
     auto key = [&](std::string_view line) {
         size_t p = 0;
         for (unsigned long i = 0; i < *skip_fields; ++i) {
@@ -773,6 +778,36 @@ int applet_cut(Ctx& ctx)
 
 namespace {
 
+// One character of a tr SET at s[i], a backslash escape decoded; i advances.
+char set_char(std::string_view s, size_t& i)
+{
+    char c = s[i++];
+    if (c != '\\' || i >= s.size())
+        return c;
+    std::string rest(s.substr(i));  // process_escape() wants a NUL-terminated string
+    const char* q = rest.c_str();
+    c = process_escape(q);
+    i += static_cast<size_t>(q - rest.c_str());
+    return c;
+}
+
+int (*char_class(std::string_view name))(int)
+{
+    static const std::pair<std::string_view, int (*)(int)> k_classes[] = {
+        {"alpha", [](int c) { return std::isalpha(c); }},  {"digit", [](int c) { return std::isdigit(c); }},
+        {"alnum", [](int c) { return std::isalnum(c); }},  {"upper", [](int c) { return std::isupper(c); }},
+        {"lower", [](int c) { return std::islower(c); }},  {"space", [](int c) { return std::isspace(c); }},
+        {"blank", [](int c) { return c == ' ' || c == '\t' ? 1 : 0; }},
+        {"punct", [](int c) { return std::ispunct(c); }},  {"print", [](int c) { return std::isprint(c); }},
+        {"graph", [](int c) { return std::isgraph(c); }},  {"cntrl", [](int c) { return std::iscntrl(c); }},
+        {"xdigit", [](int c) { return std::isxdigit(c); }},
+    };
+    for (const auto& [n, pred] : k_classes)
+        if (n == name)
+            return pred;
+    return nullptr;
+}
+
 // tr's SET syntax: escapes, ranges a-z, [:class:].
 std::string expand_set(std::string_view s)
 {
@@ -781,21 +816,7 @@ std::string expand_set(std::string_view s)
         if (s.substr(i, 2) == "[:") {
             size_t close = s.find(":]", i + 2);
             if (close != std::string_view::npos) {
-                std::string_view cls = s.substr(i + 2, close - i - 2);
-                int (*pred)(int) = nullptr;
-                if (cls == "alpha") pred = std::isalpha;
-                else if (cls == "digit") pred = std::isdigit;
-                else if (cls == "alnum") pred = std::isalnum;
-                else if (cls == "upper") pred = std::isupper;
-                else if (cls == "lower") pred = std::islower;
-                else if (cls == "space") pred = std::isspace;
-                else if (cls == "blank") pred = [](int c) { return c == ' ' || c == '\t' ? 1 : 0; };
-                else if (cls == "punct") pred = std::ispunct;
-                else if (cls == "print") pred = std::isprint;
-                else if (cls == "graph") pred = std::isgraph;
-                else if (cls == "cntrl") pred = std::iscntrl;
-                else if (cls == "xdigit") pred = std::isxdigit;
-                if (pred) {
+                if (auto pred = char_class(s.substr(i + 2, close - i - 2))) {
                     for (int c = 0; c < 256; ++c)
                         if (pred(c))
                             out += static_cast<char>(c);
@@ -804,30 +825,15 @@ std::string expand_set(std::string_view s)
                 }
             }
         }
-        char c = s[i++];
-        if (c == '\\' && i < s.size()) {
-            const char* p = s.data() + i;
-            std::string tmp(s.substr(i));
-            const char* q = tmp.c_str();
-            c = process_escape(q);
-            i += static_cast<size_t>(q - tmp.c_str());
-            (void)p;
-        }
+        char lo = set_char(s, i);
         if (i + 1 < s.size() && s[i] == '-') {
-            char hi = s[i + 1];
-            size_t skip = 2;
-            if (hi == '\\' && i + 2 < s.size()) {
-                std::string tmp(s.substr(i + 2));
-                const char* q = tmp.c_str();
-                hi = process_escape(q);
-                skip = 2 + static_cast<size_t>(q - tmp.c_str());
-            }
-            for (int x = static_cast<unsigned char>(c); x <= static_cast<unsigned char>(hi); ++x)
+            ++i;
+            char hi = set_char(s, i);
+            for (int x = static_cast<unsigned char>(lo); x <= static_cast<unsigned char>(hi); ++x)
                 out += static_cast<char>(x);
-            i += skip;
             continue;
         }
-        out += c;
+        out += lo;
     }
     return out;
 }

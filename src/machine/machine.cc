@@ -178,6 +178,13 @@ tl::expected<void, std::string> Machine::lay_out()
             return tl::unexpected(fmt::format("total memory for NUMA nodes (0x{:x}) should equal RAM size (0x{:x})",
                                               total, c.ram_size));
     }
+    // numa_complete_configuration: memory hotplug slots on pc/q35 imply one node.
+    if (c.numa.empty() && c.ram_slots > 0) {
+        NumaNode n;
+        n.size = c.ram_size;
+        for (int cpu = 0; cpu < c.smp; ++cpu) n.cpus.push_back(cpu);
+        c.numa.push_back(n);
+    }
     // pc_q35_init / pc_init1: how much RAM stays below the 4 GiB hole.
     const uint64_t lowmem = c.type == MachineType::Q35 ? (c.ram_size >= 0xb0000000 ? 0x80000000 : 0xb0000000)
                                                        : (c.ram_size >= 0xe0000000 ? 0xc0000000 : 0xe0000000);

@@ -135,16 +135,26 @@ std::string Machine::hmp_info(std::string_view args)
         return out;
     }
     if (what == "memdev") {
-        for (const MemoryBackend& b : m_backends) {
+        // Backends in creation order, then the machine's own RAM ("pc.ram") unless
+        // NUMA nodes took their memory from backends.
+        std::vector<MemoryBackend> all = m_backends;
+        if (std::none_of(m_config.numa.begin(), m_config.numa.end(), [](const NumaNode& n) { return !n.memdev.empty(); })) {
+            MemoryBackend ram;
+            ram.id = "pc.ram";
+            ram.qom_type = "memory-backend-ram";
+            ram.size = m_config.ram_size;
+            all.push_back(ram);
+        }
+        for (const MemoryBackend& b : all) {
             out += fmt::format("memory backend: {}\n", b.id);
             out += fmt::format("  size:  {}\n", b.size);
             out += fmt::format("  merge: {}\n  dump: {}\n  prealloc: {}\n  share: {}\n", b.merge, b.dump, b.prealloc,
                                b.share);
             if (b.qom_type == "memory-backend-ram" || b.qom_type == "memory-backend-file")
                 out += fmt::format("  reserve: {}\n", b.reserve);
-            out += "  policy: default\n  host nodes: \n\n";
+            out += "  policy: default\n  host nodes: \n";
         }
-        return out;
+        return out + "\n";
     }
     if (what == "numa") {
         const auto& numa = m_config.numa;

@@ -179,7 +179,10 @@ tl::expected<void, std::string> Machine::device_add(std::string_view text, bool 
     const auto driver = o->get("driver");
     if (!driver || driver->empty()) return tl::unexpected(std::string("Parameter 'driver' is missing"));
     if (*driver != "pc-dimm") {
-        // Devices without memory are accepted and have no effect on the model.
+        // q35's root bus cannot take hot-plugged PCI devices; they need a root port.
+        if (hotplugged && m_config.type == MachineType::Q35 && !o->has("bus"))
+            return tl::unexpected(std::string("Bus 'pcie.0' does not support hotplugging"));
+        // Other devices are accepted and have no effect on the model.
         return {};
     }
     PcDimm d;

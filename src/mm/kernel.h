@@ -91,8 +91,8 @@ enum MhpFlags : unsigned {
 
 class Kernel {
 public:
-    // New sysfs/procfs inodes per slab page the kernel allocates for them.
-    static constexpr uint64_t kernfs_inodes_per_slab_page = 8;
+    // Guest processes per page of slab or page-table cache they leave behind.
+    static constexpr uint64_t processes_per_kernel_page = 4;
 
     static KResult<Kernel> boot(const BootConfig& cfg);
 
@@ -129,10 +129,10 @@ public:
     KResult<int> device_online(BlockId id);
     KResult<int> device_offline(BlockId id);
     void set_online_type(BlockId id, MmopType type);
-    // A sysfs or procfs file was opened for the first time: its inode and dentry
-    // take slab memory, which is how kernel pages find their way into memory
-    // hot-added to a kernel zone.
-    void kernfs_inode_created();
+    // A guest process ran and exited. The kernel's caches keep some of what it
+    // allocated, from the preferred kernel zone: this is how kernel pages find
+    // their way into memory hot-added to a Normal zone that was empty.
+    void process_exited();
 
     // acpi_bind_one: the firmware node a driver associates with a block.
     void set_firmware_node(BlockId id, std::string path);
@@ -170,7 +170,8 @@ private:
     };
     // Turns up to n Free pages of [start, end) that pass the filter into `as`;
     // returns how many it took.
-    PageCount take_free_pages(Pfn start, Pfn end, PageCount n, PageState as, AllocFrom from, PageFilter filter = {});
+    PageCount take_free_pages(Pfn start, Pfn end, PageCount n, PageState as, AllocFrom from, PageFilter filter = {},
+                              Pfn* last_taken = nullptr);
     // The page allocator's view: GFP_KERNEL-like requests on nid's zonelist, then other nodes.
     KResult<void> alloc_pages(NodeId nid, std::initializer_list<ZoneType> zonelist, PageCount n, PageState as);
     // Returns n pages in state `state` on nid to the buddy (the inverse of alloc_pages).
@@ -214,7 +215,8 @@ private:
     PageCount m_totalreserve_pages;
     PageCount m_hotplug_memmap_pages;  // memmap of hot-added sections, taken from kernel zones
     WorkCounters m_work;
-    uint64_t m_kernfs_inodes = 0;
+    uint64_t m_processes = 0;           // since the preferred kernel zone last changed
+    ZoneType m_preferred_kernel_zone = ZoneType::DMA;
 };
 
 }  // namespace memplug::mm

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "mm/types.h"
@@ -41,6 +42,10 @@ struct Zone {
     PageCount managed_pages;        // pages handed to the buddy allocator
     PageCount nr_free_pages;
     bool contiguous = false;
+    // The pageblock unmovable allocations last came from: once the allocator has
+    // taken a pageblock over for MIGRATE_UNMOVABLE, it serves them from there
+    // until it is full, before stealing another (mm/page_alloc.c: __rmqueue_fallback).
+    std::optional<Pfn> unmovable_pageblock;
 
     std::array<uint64_t, NR_WMARK> watermark{};
     std::array<uint64_t, MAX_NR_ZONES> lowmem_reserve{};

@@ -22,7 +22,8 @@ void Kernel::set_page_state(Pfn start, PageCount n, PageInfo info)
     account(info, n, true);
 }
 
-PageCount Kernel::take_free_pages(Pfn start, Pfn end, PageCount n, PageState as, AllocFrom from, PageFilter filter)
+PageCount Kernel::take_free_pages(Pfn start, Pfn end, PageCount n, PageState as, AllocFrom from, PageFilter filter,
+                                  Pfn* last_taken)
 {
     struct Piece {
         Pfn start;
@@ -46,6 +47,7 @@ PageCount Kernel::take_free_pages(Pfn start, Pfn end, PageCount n, PageState as,
     else
         m_memmap.for_each_run(start, end, collect);
     for (const Piece& p : pieces) set_page_state(p.start, p.len, PageInfo{as, p.info.zone, p.info.nid});
+    if (last_taken && !pieces.empty()) *last_taken = (pieces.back().start + pieces.back().len) - PageCount(1);
     return n - want;
 }
 
@@ -71,11 +73,22 @@ KResult<void> Kernel::alloc_pages(NodeId nid, std::initializer_list<ZoneType> zo
             Zone& zone = m_nodes[node].zone(z);
             const uint64_t reserve = zone.watermark[WMARK_MIN];
             if (zone.nr_free_pages.value() <= reserve) continue;
-            const PageCount can = std::min(want, PageCount(zone.nr_free_pages.value() - reserve));
+            PageCount can = std::min(want, PageCount(zone.nr_free_pages.value() - reserve));
+            const PageFilter here{z, node};
+            if (as == PageState::Unmovable && zone.unmovable_pageblock) {
+                const Pfn pb = *zone.unmovable_pageblock;
+                const PageCount got = take_free_pages(pb, pb + PageCount(pageblock_nr_pages), can, as,
+                                                      AllocFrom::Bottom, here);
+                want -= got;
+                can -= got;
+            }
             // The buddy hands out its lowest pages first: boot and onlining free
             // pages to the tail of the free lists in ascending order.
-            want -= take_free_pages(zone.zone_start_pfn, zone.zone_end_pfn(), can, as, AllocFrom::Bottom,
-                                    PageFilter{z, node});
+            Pfn last;
+            const PageCount got = take_free_pages(zone.zone_start_pfn, zone.zone_end_pfn(), can, as,
+                                                  AllocFrom::Bottom, here, &last);
+            want -= got;
+            if (as == PageState::Unmovable && got) zone.unmovable_pageblock = Pfn(align_down(last.value(), pageblock_nr_pages));
         }
     return {};
 }
@@ -99,17 +112,20 @@ void Kernel::free_pages(NodeId nid, PageState state, PageCount n)
         set_page_state(pieces[i].first, pieces[i].second, PageInfo{PageState::Free, infos[i].zone, infos[i].nid});
 }
 
-void Kernel::kernfs_inode_created()
+void Kernel::process_exited()
 {
-    // kernfs inodes and dentries fill slab pages; a new page comes from the
-    // preferred kernel zone, which after a hot-add may be a new Normal zone.
-    if (++m_kernfs_inodes % kernfs_inodes_per_slab_page) return;
-    for (const PgData& p : m_nodes)
-        if (p.online) {
-            (void)alloc_pages(p.node_id, {ZoneType::Normal, ZoneType::DMA32, ZoneType::DMA}, PageCount(1),
-                              PageState::Unmovable);
-            return;
-        }
+    // Calibrated on 6.1: a block onlined into an empty Normal zone offlines right
+    // away and after one forked command, but no longer after ten.
+    const NodeId nid = 0;
+    ZoneType preferred = ZoneType::DMA;
+    for (ZoneType z : {ZoneType::DMA32, ZoneType::Normal})
+        if (m_nodes.at(nid).zone(z).populated_zone()) preferred = z;
+    if (preferred != m_preferred_kernel_zone) {
+        m_preferred_kernel_zone = preferred;
+        m_processes = 0;
+    }
+    if (++m_processes % processes_per_kernel_page) return;
+    (void)alloc_pages(nid, {ZoneType::Normal, ZoneType::DMA32, ZoneType::DMA}, PageCount(1), PageState::Unmovable);
 }
 
 PageCount Kernel::totalram_pages() const

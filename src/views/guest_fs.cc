@@ -1,5 +1,8 @@
 #include "views/guest_fs.h"
 
+#include <algorithm>
+#include <set>
+
 #include <fmt/format.h>
 
 #include "views/sysfs_attr.h"
@@ -52,6 +55,28 @@ std::optional<VNode> lookup_bus(mm::Kernel& k, Path rest)
     return std::nullopt;
 }
 
+// /sys/devices itself and the ACPI devices memory blocks link to as their
+// firmware_node (only the path is modelled, not the devices' attributes).
+std::optional<VNode> lookup_firmware_nodes(mm::Kernel& k, Path rest)
+{
+    std::set<std::vector<std::string>> fw_paths;
+    for (const auto& [id, mem] : k.memory_blocks())
+        if (!mem.firmware_node.empty())
+            fw_paths.insert(split_path("/sys/devices/system/memory/memory0/" + mem.firmware_node));
+    std::vector<std::string> want{"sys", "devices"};
+    want.insert(want.end(), rest.begin(), rest.end());
+    std::set<std::string> children;
+    bool found = rest.empty();
+    for (const auto& fw : fw_paths) {
+        if (fw.size() < want.size() || !std::equal(want.begin(), want.end(), fw.begin())) continue;
+        found = true;
+        if (fw.size() > want.size()) children.insert(fw[want.size()]);
+    }
+    if (!found) return std::nullopt;
+    if (rest.empty()) children.insert("system");
+    return dir([names = std::vector<std::string>(children.begin(), children.end())] { return names; });
+}
+
 }  // namespace
 
 std::optional<VNode> GuestFs::lookup(const std::vector<std::string>& c) const
@@ -71,8 +96,7 @@ std::optional<VNode> GuestFs::lookup(const std::vector<std::string>& c) const
     if (p[1] == "bus") return lookup_bus(m_kernel, p.subspan(2));
     if (p[1] == "module") return lookup_sys_module(m_kernel, p.subspan(2));
     if (p[1] != "devices") return std::nullopt;
-    if (p.size() == 2) return fixed_dir({"system"});
-    if (p[2] != "system") return std::nullopt;
+    if (p.size() == 2 || p[2] != "system") return lookup_firmware_nodes(m_kernel, p.subspan(2));
     if (p.size() == 3) return fixed_dir({"memory", "node"});
     if (p[3] == "memory") return lookup_sys_memory(m_kernel, p.subspan(4));
     if (p[3] == "node") return lookup_sys_node(m_kernel, p.subspan(4));
@@ -106,15 +130,22 @@ KResult<std::vector<std::string>> GuestFs::resolve(std::string_view path, bool f
     return done;
 }
 
-void GuestFs::touch(const std::vector<std::string>& components) const
-{
-    if (m_inodes.insert(components).second) m_kernel.kernfs_inode_created();
-}
-
 KResult<NodeKind> GuestFs::stat(std::string_view path, bool follow_last) const
 {
     auto c = MP_TRY(resolve(path, follow_last));
     return lookup(c)->kind;
+}
+
+KResult<unsigned> GuestFs::permissions(std::string_view path) const
+{
+    auto c = MP_TRY(resolve(path, false));
+    const auto node = lookup(c);
+    switch (node->kind) {
+    case NodeKind::Dir: return 0755u;
+    case NodeKind::Symlink: return 0777u;
+    case NodeKind::File: return (node->readable ? 0444u : 0u) | (node->writable ? 0200u : 0u);
+    }
+    return 0u;
 }
 
 KResult<std::string> GuestFs::readlink(std::string_view path) const
@@ -130,7 +161,6 @@ KResult<std::vector<std::string>> GuestFs::list(std::string_view path) const
     auto c = MP_TRY(resolve(path, true));
     const auto node = lookup(c);
     if (node->kind != NodeKind::Dir) return kerr(ENOTDIR);
-    touch(c);
     return node->children();
 }
 
@@ -140,7 +170,6 @@ KResult<std::string> GuestFs::read(std::string_view path) const
     const auto node = lookup(c);
     if (node->kind == NodeKind::Dir) return kerr(EISDIR);
     if (!node->readable) return kerr(EACCES);
-    touch(c);
     return node->show();
 }
 
@@ -161,7 +190,6 @@ KResult<void> GuestFs::open_write(std::string_view path)
     const auto node = lookup(*c);
     if (node->kind == NodeKind::Dir) return kerr(EISDIR);
     if (!node->writable) return kerr(EACCES);
-    touch(*c);
     return {};
 }
 

@@ -5,7 +5,6 @@
 
 #include <functional>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -31,6 +30,7 @@ public:
 
     KResult<NodeKind> stat(std::string_view path, bool follow_last) const override;
     KResult<std::string> readlink(std::string_view path) const override;
+    KResult<unsigned> permissions(std::string_view path) const override;
     KResult<std::vector<std::string>> list(std::string_view dir) const override;
     KResult<std::string> read(std::string_view path) const override;
     KResult<void> open_write(std::string_view path) override;
@@ -40,11 +40,9 @@ private:
     // Canonical components with every symlink resolved (the last one only if follow_last).
     KResult<std::vector<std::string>> resolve(std::string_view path, bool follow_last) const;
     std::optional<VNode> lookup(const std::vector<std::string>& components) const;
-    // The first open of a file or directory creates its inode (see kernfs_inode_created).
-    void touch(const std::vector<std::string>& components) const;
 
     mm::Kernel& m_kernel;
-    mutable std::set<std::vector<std::string>> m_inodes;
+
 };
 
 }  // namespace memplug::views

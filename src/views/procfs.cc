@@ -141,10 +141,12 @@ std::string node_meminfo_show(const Kernel& k, mm::NodeId nid)
     r("Slab:", first ? kb(G::slab_reclaimable + G::slab_unreclaimable) : 0);
     r("SReclaimable:", first ? kb(G::slab_reclaimable) : 0);
     r("SUnreclaim:", first ? kb(G::slab_unreclaimable) : 0);
-    for (std::string_view l : {"AnonHugePages:", "ShmemHugePages:", "ShmemPmdMapped:", "FileHugePages:", "FilePmdMapped:"})
-        r(l, 0);
-    for (std::string_view l : {"HugePages_Total:", "HugePages_Free:", "HugePages_Surp:"})
-        out += fmt::format("{}{} {:>5}\n", prefix, l, 0);
+    // drivers/base/node.c spells these rows out with their own spacing.
+    for (std::string_view l : {"AnonHugePages:  ", "ShmemHugePages: ", "ShmemPmdMapped: ", "FileHugePages: ",
+                               "FilePmdMapped: "})
+        out += fmt::format("{}{}{:>8} kB\n", prefix, l, 0);
+    for (std::string_view l : {"HugePages_Total: ", "HugePages_Free:  ", "HugePages_Surp:  "})
+        out += fmt::format("{}{}{:>5}\n", prefix, l, 0);
     return out;
 }
 
@@ -218,9 +220,8 @@ std::string zoneinfo_show(const Kernel& k)
             out += "\n  pagesets";
             for (int cpu = 0; cpu < k.nr_cpus(); ++cpu)
                 out += fmt::format("\n    cpu: {}\n              count: {}\n              high:  {}\n"
-                                   "              batch: {}",
-                                   cpu, 0, z.pcp_high, z.pcp_batch);
-            out += fmt::format("\n  vm stats threshold: {}", z.stat_threshold);
+                                   "              batch: {}\n  vm stats threshold: {}",
+                                   cpu, 0, z.pcp_high, z.pcp_batch, z.stat_threshold);
             out += fmt::format("\n  node_unreclaimable:  {}\n  start_pfn:           {}\n", 0,
                                z.zone_start_pfn.value());
         }

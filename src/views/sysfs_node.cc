@@ -64,6 +64,8 @@ std::optional<VNode> lookup_one_node(Kernel& k, int nid, Path rest)
         return std::nullopt;
     }
     if (f == "subsystem") return symlink("../../../../bus/node");
+    for (int cpu : k.node_cpus(nid))
+        if (f == fmt::format("cpu{}", cpu)) return symlink(fmt::format("../../cpu/cpu{}", cpu));
     if (f == "cpulist") return attr_ro([&k, nid] { return nodelist(k.node_cpus(nid)); });
     if (f == "cpumap")
         return attr_ro([&k, nid] {

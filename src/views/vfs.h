@@ -21,6 +21,10 @@ public:
     // stat(2) (follow_last = true) or lstat(2). ENOENT, ENOTDIR.
     virtual KResult<NodeKind> stat(std::string_view path, bool follow_last) const = 0;
 
+    // The permission bits stat(2) reports (0644, 0444, 0200 for attributes, 0755
+    // for directories, 0777 for links), without following a last symlink.
+    virtual KResult<unsigned> permissions(std::string_view path) const = 0;
+
     // readlink(2): the link text ("../../node/node0"). EINVAL if not a link.
     virtual KResult<std::string> readlink(std::string_view path) const = 0;
 

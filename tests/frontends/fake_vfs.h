@@ -60,6 +60,19 @@ public:
         return (*n)->kind;
     }
 
+    KResult<unsigned> permissions(std::string_view path) const override
+    {
+        auto n = lookup(path, false);
+        if (!n)
+            return tl::unexpected(n.error());
+        switch ((*n)->kind) {
+        case views::NodeKind::Dir: return 0755u;
+        case views::NodeKind::Symlink: return 0777u;
+        case views::NodeKind::File: break;
+        }
+        return (*n)->access == Access::ReadOnly ? 0444u : (*n)->access == Access::WriteOnly ? 0200u : 0644u;
+    }
+
     KResult<std::string> readlink(std::string_view path) const override
     {
         auto n = lookup(path, false);

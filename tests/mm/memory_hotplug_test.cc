@@ -148,7 +148,7 @@ TEST_F(Hotplug, KernelPagesFindTheirWayIntoANewNormalZone)
     EXPECT_EQ(offline(32), 0) << "no kernel allocation yet";
     ASSERT_EQ(online(32, MmopType::OnlineKernel), 0);
     // Slab growth now comes from the Normal zone, lowest pages first.
-    for (uint64_t i = 0; i < Kernel::kernfs_inodes_per_slab_page; ++i) k.kernfs_inode_created();
+    for (uint64_t i = 0; i < Kernel::processes_per_kernel_page; ++i) k.process_exited();
     EXPECT_EQ(offline(33), 0);
     EXPECT_EQ(offline(32), -EBUSY);
     EXPECT_EQ(k.find_memory_block(BlockId(32))->state, MemState::Online) << "a refused offline changes nothing";
