@@ -33,7 +33,11 @@ test: build build-asan
 conformance-record:
 	@scripts/install-deps --recorder
 	@tests/conformance/record/setup
-	@tests/conformance/record/record --jobs $(JOBS) --out-dir tests/conformance/cases tests/conformance/cases/*.txt
+	@tests/conformance/record-all --jobs $(JOBS)
+
+# Scores memplug against the goldens (no QEMU needed).
+conformance: build
+	@$(BUILD)/memplug conformance --known tests/conformance/known-differences.txt tests/conformance/cases/*.out
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -7,6 +7,7 @@
 #include <readline/history.h>
 #include <readline/readline.h>
 
+#include "frontends/conformance.h"
 #include "frontends/guest_session.h"
 #include "frontends/runner.h"
 #include "frontends/transcript.h"
@@ -86,7 +87,30 @@ int main(int argc, char** argv)
     auto* rep = app.add_subcommand("repl", "interactive session with line editing and history");
     rep->add_option("--machine", machine, "qemu-system-x86_64 command line to start with");
 
+    std::string known_file;
+    bool verbose = false;
+    auto* conf = app.add_subcommand("conformance", "score memplug against real-kernel recordings (tests/conformance/cases/*.out)");
+    conf->add_option("CASE", files, "recorded cases")->required()->check(CLI::ExistingFile);
+    conf->add_option("--known", known_file, "the known-differences file")->check(CLI::ExistingFile);
+    conf->add_flag("-v,--verbose", verbose, "show the differences of known cases too");
+
     CLI11_PARSE(app, argc, argv);
+
+    if (*conf) {
+        fe::KnownDifferences known;
+        if (!known_file.empty()) {
+            auto k = fe::KnownDifferences::load(known_file);
+            if (!k) {
+                std::cerr << k.error() << "\n";
+                return fe::k_status_error;
+            }
+            known = std::move(*k);
+        }
+        std::string out;
+        const int status = fe::run_conformance(files, known, verbose, out);
+        std::cout << out;
+        return status;
+    }
 
     if (*run)
         return for_each_transcript(files, check_invariants, [](const fe::Transcript& t, fe::Session& s) {

@@ -189,6 +189,9 @@ const char* Evaluator::lookup(Operand& t)
         t.val = 0;  // an unset variable is 0
         return nullptr;
     }
+    // A chain of distinct names is bounded too: its depth is the C stack's.
+    if (m_recursing.size() >= 1000)
+        return "expression recursion loop detected";
     for (const std::string& name : m_recursing)
         if (name == t.var)
             return "expression recursion loop detected";

@@ -1,6 +1,7 @@
-// The guest shell's insides, shared by the executor (shell_exec.cc), word
-// expansion (shell_expand.cc) and the applets (shell_applets*.cc, shell_grep.cc,
-// shell_ls.cc, shell_text.cc).
+// The guest shell's insides, shared by the parser (shell_parse.cc), the executor
+// (shell_exec.cc), word expansion (shell_expand.cc, shell_path.cc) and the
+// applets (shell_applets.cc, shell_printf.cc, shell_text.cc, shell_grep.cc,
+// shell_ls.cc).
 #pragma once
 
 #include <cstdint>
@@ -33,7 +34,7 @@ public:
     virtual bool closed() const { return false; }  // `>&-`
 };
 
-// The console, a pipe, or a $( ) capture. Past `limit` bytes output is dropped:
+// The console, a pipe, or a $( ) capture. Past k_limit bytes output is dropped:
 // a runaway loop must not exhaust memory.
 class StringSink : public Sink {
 public:

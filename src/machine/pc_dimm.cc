@@ -221,9 +221,9 @@ void Machine::acpi_memory_device_add(PcDimm& dimm)
         dimm.acpi_group = -1;
         return;
     }
+    // The memory hotplug container is the fifth PNP0A06 device on both machines.
     const std::string fwnode =
-        fmt::format("../../../LNXSYSTM:00/LNXSYBUS:00/PNP0A06:{}/PNP0C80:{:02x}",
-                    m_config.type == MachineType::Q35 ? "04" : "02", dimm.acpi_instance);
+        fmt::format("../../../LNXSYSTM:00/LNXSYBUS:00/PNP0A06:04/PNP0C80:{:02x}", dimm.acpi_instance);
     for (uint64_t a = dimm.addr; a < dimm.addr + dimm.size; a += k.memory_block_size_bytes())
         k.set_firmware_node(mm::BlockId(a / k.memory_block_size_bytes()), fwnode);
 }

@@ -2433,7 +2433,7 @@ TEST_F(ShellSysfs, RefusedStoreIsAWriteErrorOfTheEchoBuiltin)
               "sh: write error: Invalid argument\n1\n");
 }
 
-TEST_F(ShellSysfs, EachApplet_ReportsAFailedStoreItsOwnWay)
+TEST_F(ShellSysfs, EachAppletReportsAFailedStoreItsOwnWay)
 {
     const std::string state = m_mem + "/memory39/state";
     EXPECT_EQ(run("printf offline > " + state), "");  // printf: status only
