@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps build build-asan demo test test-asan conformance conformance-record clean
+.PHONY: all deps build build-asan demo test conformance conformance-record clean
 
 all: build
 

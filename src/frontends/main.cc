@@ -1,5 +1,6 @@
 // memplug: the Linux 6.1 memory hot(un)plug subsystem under QEMU 7.2, modelled.
 #include <cstdio>
+#include <functional>
 #include <iostream>
 
 #include <CLI/CLI.hpp>

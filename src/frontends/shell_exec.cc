@@ -355,16 +355,25 @@ int Shell::exec_for(const ForLoop& f, const Io& io)
     ScopeExit leave([&] { --m_loop_depth; });
     for (std::string& item : items) {
         set_var(f.var, std::move(item));
-        try {
-            st = exec(f.body.get(), io);
-        } catch (LoopControl& lc) {
-            if (--lc.levels > 0)
-                throw;
-            if (lc.is_break)
-                break;
-        }
+        if (!exec_loop_body(f.body.get(), io, st))
+            break;
     }
     return st;
+}
+
+// One pass of a loop body; false when `break` ends the loop (`continue` and
+// `break N` for an outer loop propagate as LoopControl).
+bool Shell::exec_loop_body(const Node* body, const Io& io, int& st)
+{
+    try {
+        st = exec(body, io);
+    } catch (LoopControl& lc) {
+        if (--lc.levels > 0)
+            throw;
+        if (lc.is_break)
+            return false;
+    }
+    return true;
 }
 
 int Shell::exec_while(const WhileLoop& w, const Io& io)
@@ -376,14 +385,8 @@ int Shell::exec_while(const WhileLoop& w, const Io& io)
         int c = exec(w.cond.get(), io);
         if (w.until ? c == 0 : c != 0)
             break;
-        try {
-            st = exec(w.body.get(), io);
-        } catch (LoopControl& lc) {
-            if (--lc.levels > 0)
-                throw;
-            if (lc.is_break)
-                break;
-        }
+        if (!exec_loop_body(w.body.get(), io, st))
+            break;
     }
     return st;
 }

@@ -289,6 +289,7 @@ private:
     int exec_simple(const SimpleCommand& c, const Io& io);
     int exec_pipeline(const Pipeline& p, const Io& io);
     int exec_for(const ForLoop& f, const Io& io);
+    bool exec_loop_body(const Node* body, const Io& io, int& st);
     int exec_while(const WhileLoop& w, const Io& io);
     int exec_case(const CaseCommand& c, const Io& io);
     int exec_function(const Node& body, std::vector<std::string> args, const Io& io);

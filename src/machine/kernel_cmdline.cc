@@ -1,10 +1,10 @@
 #include "machine/kernel_cmdline.h"
 
-#include <charconv>
 #include <string>
 #include <vector>
 
 #include "machine/qemu_opts.h"
+#include "mm/kstrtox.h"
 
 namespace memplug::machine {
 
@@ -29,21 +29,6 @@ std::vector<std::string> split_words(std::string_view s)
     }
     if (!cur.empty()) out.push_back(std::move(cur));
     return out;
-}
-
-// lib/kstrtox.c: kstrtobool decides on the first character (and "on"/"off").
-std::optional<bool> kstrtobool(std::string_view s)
-{
-    if (s.empty()) return std::nullopt;
-    switch (s[0]) {
-    case 'y': case 'Y': case 't': case 'T': case '1': return true;
-    case 'n': case 'N': case 'f': case 'F': case '0': return false;
-    case 'o': case 'O':
-        if (s.size() > 1 && (s[1] == 'n' || s[1] == 'N')) return true;
-        if (s.size() > 1 && (s[1] == 'f' || s[1] == 'F')) return false;
-        return std::nullopt;
-    default: return std::nullopt;
-    }
 }
 
 // memparse(): a number with an optional K/M/G/T/P/E suffix.
@@ -76,13 +61,11 @@ KernelCmdline parse_kernel_cmdline(std::string_view append)
             if (val == "contig-zones") p.online_policy = mm::OnlinePolicy::ContigZones;
             else if (val == "auto-movable") p.online_policy = mm::OnlinePolicy::AutoMovable;
         } else if (key == "memory_hotplug.auto_movable_ratio") {
-            unsigned v = 0;
-            auto [ptr, ec] = std::from_chars(val.data(), val.data() + val.size(), v);
-            if (ec == std::errc() && ptr == val.data() + val.size()) p.auto_movable_ratio = v;
+            if (auto v = mm::kstrtoull(val, 0, UINT32_MAX)) p.auto_movable_ratio = unsigned(*v);
         } else if (key == "memory_hotplug.auto_movable_numa_aware") {
-            if (auto b = kstrtobool(val.empty() ? "1" : val)) p.auto_movable_numa_aware = *b;
+            if (auto b = mm::kstrtobool(val.empty() ? "1" : val)) p.auto_movable_numa_aware = *b;
         } else if (key == "memory_hotplug.memmap_on_memory") {
-            if (auto b = kstrtobool(val.empty() ? "1" : val)) p.memmap_on_memory = *b;
+            if (auto b = mm::kstrtobool(val.empty() ? "1" : val)) p.memmap_on_memory = *b;
         } else if (key == "kernelcore") {
             if (auto v = memparse(val)) out.kernelcore_bytes = *v;
         } else if (key == "movablecore") {

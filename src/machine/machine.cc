@@ -120,7 +120,7 @@ tl::expected<void, std::string> Machine::parse_args(const std::vector<std::strin
         } else if (opt == "object") {
             if (auto r = object_add(arg); !r) return tl::unexpected(fmt::format("-object {}: {}", arg, r.error()));
         } else if (opt == "device") {
-            m_cold_devices.emplace_back(arg, std::string());
+            m_cold_devices.push_back(arg);
         } else if (opt == "append") {
             m_config.append = arg;
         }
@@ -221,7 +221,7 @@ tl::expected<void, std::string> Machine::lay_out()
         return tl::unexpected(fmt::format("Address space limit 0x{:x} < 0x{:x} phys-bits too low ({})", maxphysaddr,
                                           max_used_gpa(), phys_bits));
 
-    for (auto& [args, unused] : m_cold_devices)
+    for (const std::string& args : m_cold_devices)
         if (auto r = device_add(args, false); !r) return tl::unexpected(fmt::format("-device {}: {}", args, r.error()));
     return {};
 }

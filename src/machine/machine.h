@@ -111,7 +111,7 @@ private:
     MachineConfig m_config;
     std::vector<MemoryBackend> m_backends;
     std::vector<PcDimm> m_dimms;
-    std::vector<std::pair<std::string, std::string>> m_cold_devices;  // -device args before boot
+    std::vector<std::string> m_cold_devices;  // -device arguments, plugged once the layout is known
     uint64_t m_below_4g = 0, m_above_4g = 0, m_above_4g_start = 4 * mm::GiB;
     uint64_t m_device_memory_base = 0, m_device_memory_size = 0;
     std::unique_ptr<mm::Kernel> m_kernel;

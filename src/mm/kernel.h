@@ -53,13 +53,6 @@ struct PlatformResource {
     bool insert = false;
 };
 
-// Memory the kernel keeps from the buddy allocator at boot, beyond holes:
-// the model of memblock reservations (see mm_init.cc).
-struct BootReservation {
-    uint64_t start = 0;
-    uint64_t size = 0;
-};
-
 struct BootConfig {
     std::vector<E820Entry> e820;
     std::vector<NumaMemblk> numa;      // empty: everything on node 0
@@ -195,9 +188,7 @@ private:
     KResult<void> offline_pages(Pfn start_pfn, PageCount nr_pages, ZoneType zone, std::optional<int> group);
     KResult<void> memory_block_online(MemoryBlock& mem);
     KResult<void> memory_block_offline(MemoryBlock& mem);
-    void try_online_node(NodeId nid);
     void try_offline_node(NodeId nid);
-    void node_states_update();
 
     uint64_t m_block_size = 128 * MiB;
     int m_nr_cpus = 1;

@@ -80,11 +80,4 @@ void Memmap::assign_in_section(Section& s, uint64_t begin, uint64_t end, PageInf
     s.runs = std::move(out);
 }
 
-uint64_t Memmap::bytes_used() const
-{
-    uint64_t total = m_sections.capacity() * sizeof(Section);
-    for (const Section& s : m_sections) total += s.runs.capacity() * sizeof(Run);
-    return total;
-}
-
 }  // namespace memplug::mm

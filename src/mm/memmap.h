@@ -74,9 +74,6 @@ public:
     template <typename F>
     void for_each_run_reverse(Pfn start, Pfn end, F&& f) const;
 
-    // Memory the model itself uses for this map, for the scale budget.
-    uint64_t bytes_used() const;
-
 private:
     struct Section {
         bool present = false;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mm/kernel.h"
+#include "mm/kstrtox.h"
 #include "views/guest_fs.h"
 
 namespace memplug::views {
@@ -35,11 +36,8 @@ inline VNode symlink(std::string target) { return VNode{NodeKind::Symlink, true,
 
 // sysfs_streq: equal, ignoring one trailing newline on either side.
 bool sysfs_streq(std::string_view a, std::string_view b);
-// kstrtobool: the first character decides; "on"/"off" by the second.
-std::optional<bool> kstrtobool(std::string_view s);
-// kstrtoull with base 0 (0x, 0 prefixes), one trailing newline allowed:
-// EINVAL for anything that is not a number, ERANGE for one that does not fit `max`.
-KResult<uint64_t> kstrtoull(std::string_view s, unsigned base = 0, uint64_t max = UINT64_MAX);
+using mm::kstrtobool;
+using mm::kstrtoull;
 
 // The online-type strings of drivers/base/memory.c.
 std::optional<mm::MmopType> mhp_online_type_from_str(std::string_view s);
