@@ -55,7 +55,11 @@ tl::expected<std::string, std::string> GuestSession::start_machine(std::string_v
     m_machine.reset();
     words->erase(words->begin());
     auto m = machine::Machine::create(*words);
-    if (!m) return m.error() + "\n";  // QEMU refused to start: its message is the output
+    if (!m) {
+        // QEMU's refusal is what the user sees; a guest the model cannot run is a transcript error.
+        if (m.error().kind == machine::StartError::Kind::Qemu) return m.error().text + "\n";
+        return tl::unexpected(m.error().text);
+    }
     m_machine = std::move(*m);
     m_fs = std::make_unique<views::GuestFs>(m_machine->kernel());
     m_shell = std::make_unique<GuestShell>(*m_fs, [k = &m_machine->kernel()] { k->process_exited(); });

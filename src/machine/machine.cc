@@ -62,13 +62,24 @@ std::vector<int> parse_cpu_list(std::string_view s)
 
 }  // namespace
 
-tl::expected<std::unique_ptr<Machine>, std::string> Machine::create(const std::vector<std::string>& args)
+tl::expected<std::unique_ptr<Machine>, StartError> Machine::create(const std::vector<std::string>& args)
 {
+    // Debian's kernel and initramfs need this much before the guest reaches a shell.
+    constexpr uint64_t min_guest_ram = 128 * MiB;
     std::unique_ptr<Machine> m(new Machine());
-    if (auto r = m->parse_args(args); !r) return tl::unexpected("qemu-system-x86_64: " + r.error());
-    if (auto r = m->lay_out(); !r) return tl::unexpected("qemu-system-x86_64: " + r.error());
+    auto qemu_error = [](const std::string& text) {
+        return tl::unexpected(StartError{StartError::Kind::Qemu, "qemu-system-x86_64: " + text});
+    };
+    if (auto r = m->parse_args(args); !r) return qemu_error(r.error());
+    if (m->m_config.ram_size < min_guest_ram)
+        return tl::unexpected(StartError{StartError::Kind::Model,
+                                         fmt::format("a guest with {} bytes of RAM does not boot Debian's 6.1 kernel; "
+                                                     "memplug models guests of 128 MiB and more",
+                                                     m->m_config.ram_size)});
+    if (auto r = m->lay_out(); !r) return qemu_error(r.error());
     auto kernel = mm::Kernel::boot(m->boot_config());
-    if (!kernel) return tl::unexpected("qemu-system-x86_64: guest failed to boot: " + kernel.error().reason);
+    if (!kernel)
+        return tl::unexpected(StartError{StartError::Kind::Model, "the guest kernel cannot boot: " + kernel.error().reason});
     m->m_kernel = std::make_unique<mm::Kernel>(std::move(*kernel));
     // Cold-plugged DIMMs are in the firmware map's device region; the guest
     // finds them through ACPI at boot like a hot-added one.
@@ -83,6 +94,7 @@ tl::expected<void, std::string> Machine::parse_args(const std::vector<std::strin
         std::string opt = args[i];
         if (opt.size() < 2 || opt[0] != '-') continue;  // a stray word; QEMU would take it as a disk image
         opt.erase(0, opt[1] == '-' ? 2 : 1);
+        if (opt == "enable-kvm") m_config.kvm = true;
         if (flag_options.count(opt)) continue;
         if (i + 1 >= args.size()) return tl::unexpected(fmt::format("-{}: requires an argument", opt));
         const std::string& arg = args[++i];
@@ -91,6 +103,7 @@ tl::expected<void, std::string> Machine::parse_args(const std::vector<std::strin
         } else if (opt == "machine" || opt == "M") {
             auto o = OptList::parse(arg, "type");
             if (!o) return tl::unexpected(o.error());
+            if (auto accel = o->get("accel")) m_config.kvm = accel->starts_with("kvm");
             if (auto t = o->get("type")) {
                 if (*t == "q35" || t->starts_with("pc-q35")) m_config.type = MachineType::Q35;
                 else if (*t == "pc" || t->starts_with("pc-i440fx")) m_config.type = MachineType::Pc;
@@ -123,6 +136,13 @@ tl::expected<void, std::string> Machine::parse_args(const std::vector<std::strin
             m_cold_devices.push_back(arg);
         } else if (opt == "append") {
             m_config.append = arg;
+        } else if (opt == "accel") {
+            m_config.kvm = arg.starts_with("kvm");
+        } else if (opt == "cpu") {
+            auto o = OptList::parse(arg, "model");
+            if (!o) return tl::unexpected(o.error());
+            if (auto bits = o->get("phys-bits")) m_config.phys_bits = unsigned(parse_int(*bits).value_or(40));
+            else if (o->get("model") == "host") m_config.phys_bits = 46;
         }
     }
     if (mem_opt) {
@@ -211,11 +231,11 @@ tl::expected<void, std::string> Machine::lay_out()
                                  : mm::align_up(m_above_4g_start + m_above_4g, GiB);
         return hole64_start + pci_hole64_size(c.type) - 1;
     };
-    if (max_used_gpa() >= AMD_HT_START) {
+    if (!c.kvm && max_used_gpa() >= AMD_HT_START) {
         m_above_4g_start = AMD_ABOVE_1TB_START;
         place_device_memory();
     }
-    constexpr unsigned phys_bits = 40;  // TCG_PHYS_ADDR_BITS
+    const unsigned phys_bits = c.kvm ? c.phys_bits : 40;  // TCG_PHYS_ADDR_BITS
     const uint64_t maxphysaddr = (uint64_t{1} << phys_bits) - 1;
     if (maxphysaddr < max_used_gpa())
         return tl::unexpected(fmt::format("Address space limit 0x{:x} < 0x{:x} phys-bits too low ({})", maxphysaddr,
@@ -246,7 +266,7 @@ mm::BootConfig Machine::boot_config() const
     }
     b.e820.push_back({0xfffc0000, 0x40000, E820Type::Reserved});
     if (m_above_4g) b.e820.push_back({m_above_4g_start, m_above_4g, E820Type::Ram});
-    b.e820.push_back({AMD_HT_START, AMD_HT_SIZE, E820Type::Reserved});
+    if (!m_config.kvm) b.e820.push_back({AMD_HT_START, AMD_HT_SIZE, E820Type::Reserved});
     std::sort(b.e820.begin(), b.e820.end(), [](const E820Entry& x, const E820Entry& y) { return x.addr < y.addr; });
 
     // SRAT: node memory in node order, split around the 4 GiB hole.

@@ -58,16 +58,27 @@ struct MachineConfig {
     uint64_t ram_size = 128 * mm::MiB;
     uint64_t maxram_size = 0;
     int ram_slots = 0;
+    // KVM with -cpu host: an Intel host with 46 address bits; TCG: AMD, 40 bits.
+    bool kvm = false;
+    unsigned phys_bits = 40;
     int smp = 1;
     std::vector<NumaNode> numa;
     std::string append;
 };
 
+// Why a machine did not start: QEMU refused the command line (its stderr text is
+// what the user sees), or the model cannot run this guest (memplug's own words).
+struct StartError {
+    enum class Kind { Qemu, Model };
+    Kind kind = Kind::Qemu;
+    std::string text;
+};
+
 class Machine {
 public:
     // Parses a qemu-system-x86_64 command line (without the program name) and
-    // boots the guest. Errors come back as QEMU prints them on stderr.
-    static tl::expected<std::unique_ptr<Machine>, std::string> create(const std::vector<std::string>& args);
+    // boots the guest.
+    static tl::expected<std::unique_ptr<Machine>, StartError> create(const std::vector<std::string>& args);
 
     // One HMP command line; returns its output ("Error: ..." included).
     std::string hmp(std::string_view command_line);

@@ -15,14 +15,14 @@ using mm::MiB;
 std::unique_ptr<Machine> start(std::vector<std::string> args)
 {
     auto m = Machine::create(args);
-    if (!m) throw std::runtime_error(m.error());
+    if (!m) throw std::runtime_error(m.error().text);
     return std::move(*m);
 }
 
 std::string start_error(std::vector<std::string> args)
 {
     auto m = Machine::create(args);
-    return m ? std::string("(started)") : m.error();
+    return m ? std::string("(started)") : m.error().text;
 }
 
 TEST(QemuOpts, Sizes)
@@ -71,6 +71,22 @@ TEST(Machine, CommandLineErrorsAsQemuPrintsThem)
     EXPECT_EQ(start_error({"-m", "1G,slots=4,maxmem=512M"}),
               "qemu-system-x86_64: invalid value of maxmem: maximum memory size (0x20000000) must be at least the "
               "initial memory size (0x40000000)");
+}
+
+TEST(Machine, KvmHostsHaveNoHyperTransportHoleAndMoreAddressBits)
+{
+    EXPECT_EQ(start_error({"-m", "64T", "-machine", "q35"}),
+              "qemu-system-x86_64: Address space limit 0xffffffffff < 0x40ffbfffffff phys-bits too low (40)");
+    auto m = start({"-accel", "kvm", "-cpu", "host,phys-bits=48", "-m", "2G,slots=4,maxmem=2052472M", "-machine", "q35"});
+    EXPECT_EQ(m->device_memory_base(), 4 * GiB) << "no relocation above 1 TiB on an Intel host";
+    EXPECT_EQ(m->kernel().memory_block_size_bytes(), 128 * MiB);
+}
+
+TEST(Machine, TooLittleRamIsTheModelsRefusalNotQemus)
+{
+    auto m = Machine::create({"-m", "64M"});
+    ASSERT_FALSE(m);
+    EXPECT_EQ(m.error().kind, StartError::Kind::Model);
 }
 
 TEST(Monitor, DimmRefusalsLeaveNothingBehind)
