@@ -76,7 +76,8 @@ TEST(Machine, CommandLineErrorsAsQemuPrintsThem)
 TEST(Machine, KvmHostsHaveNoHyperTransportHoleAndMoreAddressBits)
 {
     EXPECT_EQ(start_error({"-m", "64T", "-machine", "q35"}),
-              "qemu-system-x86_64: Address space limit 0xffffffffff < 0x40ffbfffffff phys-bits too low (40)");
+              "qemu-system-x86_64: Address space limit 0xffffffffff < 0x41077fffffff phys-bits too low (40)")
+        << "RAM above 4 GiB moved past the HyperTransport hole to 1 TiB, then 32 GiB of PCI window";
     auto m = start({"-accel", "kvm", "-cpu", "host,phys-bits=48", "-m", "2G,slots=4,maxmem=2052472M", "-machine", "q35"});
     EXPECT_EQ(m->device_memory_base(), 4 * GiB) << "no relocation above 1 TiB on an Intel host";
     EXPECT_EQ(m->kernel().memory_block_size_bytes(), 128 * MiB);
