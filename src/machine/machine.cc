@@ -81,9 +81,12 @@ tl::expected<std::unique_ptr<Machine>, StartError> Machine::create(const std::ve
     if (!kernel)
         return tl::unexpected(StartError{StartError::Kind::Model, "the guest kernel cannot boot: " + kernel.error().reason});
     m->m_kernel = std::make_unique<mm::Kernel>(std::move(*kernel));
+    m->m_kernel->set_online_page_callback(
+        [machine = m.get()](mm::Pfn start, mm::PageCount n) { return machine->logically_offline(start, n); });
     // Cold-plugged DIMMs are in the firmware map's device region; the guest
     // finds them through ACPI at boot like a hot-added one.
     for (PcDimm& d : m->m_dimms) m->acpi_memory_device_add(d);
+    for (VirtioMemSlot& v : m->m_virtio_mems) m->virtio_mem_probe(v);
     return m;
 }
 
@@ -332,6 +335,12 @@ std::vector<mm::PlatformResource> Machine::platform_resources() const
         r.push_back({0xfebd0000, 0xfebd3fff, "0000:00:02.0", false});
         r.push_back({0xfebd4000, 0xfebd4fff, "0000:00:01.0", false});
         r.push_back({0xfebd5000, 0xfebd5fff, "0000:00:1f.2", false});  // AHCI
+        // A virtio-mem-pci on the root bus takes the next slot; its modern
+        // virtio BAR is what the guest's driver claims.
+        if (!m_virtio_mems.empty() && !m_virtio_mems.front().dev.hotplugged) {
+            r.push_back({0xfe000000, 0xfe003fff, "0000:00:03.0", false});
+            r.push_back({0xfe000000, 0xfe003fff, "virtio-pci-modern", false});
+        }
     } else {
         r.push_back({m_below_4g, 0xfebfffff, bus, true});
         r.push_back({0xfd000000, 0xfdffffff, "0000:00:02.0", false});  // VGA framebuffer

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -13,6 +14,7 @@
 #include <tl/expected.hpp>
 
 #include "machine/qemu_opts.h"
+#include "machine/virtio_mem.h"
 #include "mm/kernel.h"
 
 namespace memplug::machine {
@@ -83,6 +85,12 @@ public:
     // One HMP command line; returns its output ("Error: ..." included).
     std::string hmp(std::string_view command_line);
 
+    struct VirtioMemSlot {
+        VirtioMem dev;
+        std::optional<VirtioMemDriver> driver;  // bound in the guest
+        int index = -1;                         // N of the guest's virtioN
+    };
+
     mm::Kernel& kernel() { return *m_kernel; }
     const mm::Kernel& kernel() const { return *m_kernel; }
     const MachineConfig& config() const { return m_config; }
@@ -91,6 +99,7 @@ public:
     uint64_t device_memory_base() const { return m_device_memory_base; }
     uint64_t device_memory_size() const { return m_device_memory_size; }
     const std::vector<PcDimm>& dimms() const { return m_dimms; }
+    const std::deque<VirtioMemSlot>& virtio_mems() const { return m_virtio_mems; }
 
 private:
     Machine() = default;
@@ -113,6 +122,16 @@ private:
     // pc_dimm_pre_plug + memory_device_pre_plug: every check, nothing changed.
     tl::expected<PcDimm, std::string> pc_dimm_pre_plug(const OptList& opts, bool hotplugged) const;
     bool id_in_use(std::string_view id) const;
+    struct MemoryDeviceRange {
+        uint64_t addr, size;
+        std::string id;
+    };
+    std::vector<MemoryDeviceRange> memory_devices() const;  // sorted by address
+    tl::expected<uint64_t, std::string> memory_device_pre_plug(uint64_t size, uint64_t align,
+                                                               std::optional<uint64_t> hint) const;
+    tl::expected<void, std::string> virtio_mem_add(const OptList& opts, bool hotplugged);
+    void virtio_mem_probe(VirtioMemSlot& slot);
+    std::vector<std::pair<mm::Pfn, mm::PageCount>> logically_offline(mm::Pfn start, mm::PageCount n) const;
 
     // The guest's drivers/acpi/acpi_memhotplug.c.
     void acpi_memory_device_add(PcDimm& dimm);
@@ -122,6 +141,9 @@ private:
     MachineConfig m_config;
     std::vector<MemoryBackend> m_backends;
     std::vector<PcDimm> m_dimms;
+    std::deque<VirtioMemSlot> m_virtio_mems;  // stable addresses: the kernel's callback reaches them
+    std::vector<std::string> m_root_ports;    // pcie-root-port ids, buses for hot-plugged PCI devices
+    std::vector<std::string> m_other_devices;
     std::vector<std::string> m_cold_devices;  // -device arguments, plugged once the layout is known
     uint64_t m_below_4g = 0, m_above_4g = 0, m_above_4g_start = 4 * mm::GiB;
     uint64_t m_device_memory_base = 0, m_device_memory_size = 0;

@@ -61,6 +61,8 @@ std::string Machine::hmp_device_add(std::string_view args)
 
 std::string Machine::hmp_device_del(std::string_view args)
 {
+    if (std::any_of(m_virtio_mems.begin(), m_virtio_mems.end(), [&](const auto& v) { return v.dev.id == args; }))
+        return error_text("virtio based memory devices cannot be unplugged.");
     auto it = std::find_if(m_dimms.begin(), m_dimms.end(), [&](const PcDimm& d) { return !d.id.empty() && d.id == args; });
     if (it == m_dimms.end()) return error_text(fmt::format("Device '{}' not found", args));
     // QEMU only asks the guest (an ACPI eject request) and returns at once.
@@ -85,6 +87,17 @@ std::string Machine::hmp_qom_get(std::string_view args)
         if (prop == "memdev") return fmt::format("\"/objects/{}\"\n", it->memdev);
         return error_text(fmt::format("Property 'pc-dimm.{}' not found", prop));
     }
+    auto vm = std::find_if(m_virtio_mems.begin(), m_virtio_mems.end(), [&](const auto& v) { return v.dev.id == id; });
+    if (vm != m_virtio_mems.end()) {
+        const VirtioMem& v = vm->dev;
+        if (prop == "size") return fmt::format("{}\n", v.plugged_size());
+        if (prop == "requested-size") return fmt::format("{}\n", v.requested_size);
+        if (prop == "block-size") return fmt::format("{}\n", v.block_size);
+        if (prop == "memaddr") return fmt::format("{}\n", v.addr);
+        if (prop == "node") return fmt::format("{}\n", v.node);
+        if (prop == "memdev") return fmt::format("\"/objects/{}\"\n", v.memdev);
+        return error_text(fmt::format("Property 'virtio-mem-pci.{}' not found", prop));
+    }
     if (id.starts_with("/objects/")) id.remove_prefix(9);
     auto b = std::find_if(m_backends.begin(), m_backends.end(), [&](const auto& x) { return x.id == id; });
     if (b != m_backends.end()) {
@@ -103,9 +116,30 @@ std::string Machine::hmp_qom_set(std::string_view args)
 {
     auto [path, rest] = split_first_word(args);
     auto [prop, value] = split_first_word(rest);
-    (void)value;
     std::string_view id = path;
     if (id.starts_with("/machine/peripheral/")) id.remove_prefix(20);
+    auto vm = std::find_if(m_virtio_mems.begin(), m_virtio_mems.end(), [&](const auto& v) { return v.dev.id == id; });
+    if (vm != m_virtio_mems.end()) {
+        VirtioMem& v = vm->dev;
+        if (prop != "requested-size") {
+            if (prop == "size" || prop == "block-size" || prop == "memaddr" || prop == "node" || prop == "memdev")
+                return error_text(fmt::format("Attempt to set property '{}' on device '{}' (type 'virtio-mem') after it "
+                                              "was realized",
+                                              prop, v.id));
+            return error_text(fmt::format("Property 'virtio-mem-pci.{}' not found", prop));
+        }
+        auto size = parse_size(value, 'B');
+        if (!size) return error_text(fmt::format("Parameter 'requested-size' expects a size"));
+        if (*size % v.block_size)
+            return error_text(fmt::format("'requested-size' property has to be multiples of 'block-size' (0x{:x})",
+                                          v.block_size));
+        if (*size > v.region_size)
+            return error_text(fmt::format("'requested-size' cannot exceed the memory backend size(0x{:x})", v.region_size));
+        v.requested_size = *size;
+        // The config change interrupt: the guest driver plugs or unplugs.
+        if (vm->driver) vm->driver->run(*m_kernel, v);
+        return {};
+    }
     auto it = std::find_if(m_dimms.begin(), m_dimms.end(), [&](const PcDimm& d) { return d.id == id; });
     if (it != m_dimms.end()) {
         if (prop == "addr" || prop == "slot" || prop == "node" || prop == "memdev")
@@ -123,14 +157,25 @@ std::string Machine::hmp_info(std::string_view args)
     auto [what, rest] = split_first_word(args);
     std::string out;
     if (what == "memory-devices") {
-        std::vector<const PcDimm*> sorted;
-        for (const PcDimm& d : m_dimms) sorted.push_back(&d);
-        std::stable_sort(sorted.begin(), sorted.end(), [](const PcDimm* a, const PcDimm* b) { return a->addr < b->addr; });
-        for (const PcDimm* d : sorted) {
-            out += fmt::format("Memory device [dimm]: \"{}\"\n", d->id);
-            out += fmt::format("  addr: 0x{:x}\n  slot: {}\n  node: {}\n  size: {}\n", d->addr, d->slot, d->node, d->size);
-            out += fmt::format("  memdev: /objects/{}\n", d->memdev);
-            out += fmt::format("  hotplugged: {}\n  hotpluggable: true\n", d->hotplugged ? "true" : "false");
+        for (const MemoryDeviceRange& r : memory_devices()) {
+            auto d = std::find_if(m_dimms.begin(), m_dimms.end(), [&](const PcDimm& x) { return x.addr == r.addr; });
+            if (d != m_dimms.end()) {
+                out += fmt::format("Memory device [dimm]: \"{}\"\n", d->id);
+                out += fmt::format("  addr: 0x{:x}\n  slot: {}\n  node: {}\n  size: {}\n", d->addr, d->slot, d->node,
+                                   d->size);
+                out += fmt::format("  memdev: /objects/{}\n", d->memdev);
+                out += fmt::format("  hotplugged: {}\n  hotpluggable: true\n", d->hotplugged ? "true" : "false");
+                continue;
+            }
+            for (const VirtioMemSlot& s : m_virtio_mems) {
+                if (s.dev.addr != r.addr) continue;
+                const VirtioMem& v = s.dev;
+                out += fmt::format("Memory device [virtio-mem]: \"{}\"\n", v.id);
+                out += fmt::format("  memaddr: 0x{:x}\n  node: {}\n  requested-size: {}\n  size: {}\n", v.addr, v.node,
+                                   v.requested_size, v.plugged_size());
+                out += fmt::format("  max-size: {}\n  block-size: {}\n  memdev: /objects/{}\n", v.region_size,
+                                   v.block_size, v.memdev);
+            }
         }
         return out;
     }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -138,6 +139,24 @@ public:
     KResult<void> add_memory(int nid_or_mgid, uint64_t start, uint64_t size, unsigned mhp_flags,
                              std::string resource_name = "System RAM");
     KResult<void> remove_memory(uint64_t start, uint64_t size);
+    // offline_and_remove_memory(): offline every block (putting them back online
+    // in their old zones if one refuses), then remove the range.
+    KResult<void> offline_and_remove_memory(uint64_t start, uint64_t size);
+
+    // --- what drivers of logically offline memory (virtio-mem) use ---
+    // set_online_page_callback(): while onlining [start, start + n), the callback
+    // names the subranges that stay logically offline (PageOffline, not managed).
+    using OnlinePageCallback = std::function<std::vector<std::pair<Pfn, PageCount>>(Pfn start, PageCount n)>;
+    void set_online_page_callback(OnlinePageCallback cb) { m_online_page_callback = std::move(cb); }
+    // A range whose memory went away: alloc_contig_range() where it is online
+    // (movable pages migrate, EBUSY if any page cannot), then PageOffline.
+    KResult<void> fake_offline_pages(Pfn start, PageCount n);
+    // A range that came back: to the buddy where it is online.
+    void fake_online_pages(Pfn start, PageCount n);
+    // __request_region / __release_region on iomem (a driver's parent resource).
+    KResult<void> request_mem_region(uint64_t start, uint64_t size, std::string name);
+    void release_mem_region(uint64_t start, uint64_t size, std::string_view name);
+
     // mhp_supports_memmap_on_memory(): 6.1 applies it only to single blocks.
     bool mhp_supports_memmap_on_memory(uint64_t size) const;
 
@@ -156,6 +175,9 @@ private:
     // page_alloc.cc
     // The one path for page state changes: keeps managed and free counters in step.
     void set_page_state(Pfn start, PageCount n, PageInfo info);
+    // The same, but pages a driver keeps logically offline (PageOffline) only
+    // follow the zone and node links.
+    void relabel_pages(Pfn start, PageCount n, PageInfo info);
     enum class AllocFrom { Bottom, Top };
     struct PageFilter {
         std::optional<ZoneType> zone;
@@ -206,6 +228,7 @@ private:
     PageCount m_totalreserve_pages;
     PageCount m_hotplug_memmap_pages;  // memmap of hot-added sections, taken from kernel zones
     WorkCounters m_work;
+    OnlinePageCallback m_online_page_callback;
     uint64_t m_processes = 0;           // since the preferred kernel zone last changed
     ZoneType m_preferred_kernel_zone = ZoneType::DMA;
 };

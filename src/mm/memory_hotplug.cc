@@ -157,7 +157,7 @@ void Kernel::move_pfn_range_to_zone(Zone& zone, Pfn start_pfn, PageCount nr_page
     if (!pgdat.node_spanned_pages || start_pfn < pgdat.node_start_pfn) pgdat.node_start_pfn = start_pfn;
     pgdat.node_spanned_pages = std::max(start_pfn + nr_pages, old_node_end) - pgdat.node_start_pfn;
     // memmap_init_range: the pages now link to the zone (still not online).
-    set_page_state(start_pfn, nr_pages, PageInfo{PageState::NotOnline, zone.type, int8_t(zone.nid)});
+    relabel_pages(start_pfn, nr_pages, PageInfo{PageState::NotOnline, zone.type, int8_t(zone.nid)});
     set_zone_contiguous(zone);
 }
 
@@ -187,6 +187,17 @@ static std::optional<Pfn> find_section_pfn(const Memmap& memmap, NodeId nid, Zon
     else
         memmap.for_each_run(start, end, visit);
     return found;
+}
+
+void Kernel::relabel_pages(Pfn start, PageCount n, PageInfo info)
+{
+    std::vector<std::pair<Pfn, PageCount>> logically_offline;
+    m_memmap.for_each_run(start, start + n, [&](Pfn b, PageCount len, PageInfo old) {
+        if (old.state == PageState::Offline) logically_offline.emplace_back(b, len);
+        return true;
+    });
+    set_page_state(start, n, info);
+    for (const auto& [b, len] : logically_offline) set_page_state(b, len, PageInfo{PageState::Offline, info.zone, info.nid});
 }
 
 void Kernel::shrink_zone_span(Zone& zone, Pfn start_pfn, Pfn end_pfn)
@@ -231,7 +242,7 @@ void Kernel::update_pgdat_span(PgData& pgdat)
 void Kernel::remove_pfn_range_from_zone(Zone& zone, Pfn start_pfn, PageCount nr_pages)
 {
     // The memmap goes back to "poisoned": the pages belong to no zone any more.
-    set_page_state(start_pfn, nr_pages, PageInfo{PageState::NotOnline, zone.type, int8_t(zone.nid)});
+    relabel_pages(start_pfn, nr_pages, PageInfo{PageState::NotOnline, zone.type, int8_t(zone.nid)});
     zone.contiguous = false;
     shrink_zone_span(zone, start_pfn, start_pfn + nr_pages);
     update_pgdat_span(m_nodes.at(zone.nid));
@@ -261,8 +272,12 @@ KResult<void> Kernel::online_pages(Pfn pfn, PageCount nr_pages, ZoneType zone_ty
     const NodeId nid = m_memmap.at(pfn).nid;
     Zone& zone = zone_of(nid, zone_type);
     move_pfn_range_to_zone(zone, pfn, nr_pages);
-    // online_pages_range: to the buddy, and the sections go online.
-    set_page_state(pfn, nr_pages, PageInfo{PageState::Free, zone_type, int8_t(nid)});
+    // online_pages_range: to the buddy, and the sections go online; pages a driver
+    // keeps logically offline (virtio-mem's unplugged subblocks) stay out of it.
+    relabel_pages(pfn, nr_pages, PageInfo{PageState::Free, zone_type, int8_t(nid)});
+    if (m_online_page_callback)
+        for (const auto& [b, len] : m_online_page_callback(pfn, nr_pages))
+            set_page_state(b, len, PageInfo{PageState::Offline, zone_type, int8_t(nid)});
     for (Pfn p(align_down(pfn.value(), PAGES_PER_SECTION)); p < pfn + nr_pages; p += PageCount(PAGES_PER_SECTION))
         m_memmap.set_section_online(pfn_to_section_nr(p), true);
     adjust_present_page_count(pfn, group, int64_t(nr_pages.value()));
@@ -311,7 +326,7 @@ KResult<void> Kernel::offline_pages(Pfn start_pfn, PageCount nr_pages, ZoneType 
 
     // __offline_isolated_pages: pages out of the buddy; do_migrate_range moved
     // the movable ones to free memory elsewhere first.
-    set_page_state(start_pfn, nr_pages, PageInfo{PageState::NotOnline, zone_type, int8_t(nid)});
+    relabel_pages(start_pfn, nr_pages, PageInfo{PageState::NotOnline, zone_type, int8_t(nid)});
     if (movable_in_range) {
         auto moved = alloc_pages(nid, {ZoneType::Movable, ZoneType::Normal, ZoneType::DMA32, ZoneType::DMA},
                                  movable_in_range, PageState::Movable);
@@ -583,6 +598,81 @@ KResult<void> Kernel::remove_memory(uint64_t start, uint64_t size)
     try_offline_node(*nid);
     init_per_zone_wmark_min();
     return {};
+}
+
+KResult<void> Kernel::offline_and_remove_memory(uint64_t start, uint64_t size)
+{
+    if (start % m_block_size || size % m_block_size || !size) return kerr(EINVAL, "unaligned range");
+    std::vector<std::pair<BlockId, ZoneType>> offlined;
+    for (uint64_t a = start; a < start + size; a += m_block_size) {
+        const BlockId id(a / m_block_size);
+        const MemoryBlock* mem = find_memory_block(id);
+        if (!mem) continue;
+        const std::optional<ZoneType> zone = mem->zone;
+        auto r = device_offline(id);
+        if (!r) {
+            // try_reonline_memory_block: back to the zone each block came from.
+            for (const auto& [b, z] : offlined) {
+                set_online_type(b, z == ZoneType::Movable ? MmopType::OnlineMovable : MmopType::OnlineKernel);
+                (void)device_online(b);
+            }
+            return tl::unexpected(r.error());
+        }
+        if (*r == 0 && zone) offlined.emplace_back(id, *zone);
+    }
+    return remove_memory(start, size);
+}
+
+KResult<void> Kernel::fake_offline_pages(Pfn start, PageCount n)
+{
+    PageCount movable;
+    bool busy = false;
+    m_memmap.for_each_run(start, start + n, [&](Pfn, PageCount len, PageInfo info) {
+        if (info.state == PageState::Movable) movable += len;
+        busy = info.state == PageState::Unmovable || info.state == PageState::Reserved || info.state == PageState::Vmemmap;
+        return !busy;
+    });
+    if (busy) return kerr(EBUSY, "alloc_contig_range: unmovable pages");
+    const PageInfo first = m_memmap.at(start);
+    if (movable) {
+        // Migrate the movable pages out first, so a failure changes nothing.
+        std::vector<std::tuple<Pfn, PageCount, PageInfo>> before;
+        m_memmap.for_each_run(start, start + n, [&](Pfn b, PageCount len, PageInfo info) {
+            before.emplace_back(b, len, info);
+            return true;
+        });
+        relabel_pages(start, n, PageInfo{PageState::Offline, first.zone, first.nid});
+        if (auto r = alloc_pages(first.nid, {ZoneType::Movable, ZoneType::Normal, ZoneType::DMA32, ZoneType::DMA},
+                                 movable, PageState::Movable);
+            !r) {
+            for (const auto& [b, len, info] : before) set_page_state(b, len, info);
+            return kerr(EBUSY, "alloc_contig_range: no memory to migrate to");
+        }
+        m_work.pages_migrated += movable.value();
+    }
+    set_page_state(start, n, PageInfo{PageState::Offline, first.zone, first.nid});
+    init_per_zone_wmark_min();
+    return {};
+}
+
+void Kernel::fake_online_pages(Pfn start, PageCount n)
+{
+    const PageInfo first = m_memmap.at(start);
+    const bool online = m_memmap.online_section(pfn_to_section_nr(start));
+    set_page_state(start, n, PageInfo{online ? PageState::Free : PageState::NotOnline, first.zone, first.nid});
+    if (online) init_per_zone_wmark_min();
+}
+
+KResult<void> Kernel::request_mem_region(uint64_t start, uint64_t size, std::string name)
+{
+    auto r = m_iomem.request_region(start, start + size - 1, std::move(name), IORESOURCE_MEM);
+    if (!r) return tl::unexpected(r.error());
+    return {};
+}
+
+void Kernel::release_mem_region(uint64_t start, uint64_t size, std::string_view name)
+{
+    m_iomem.release(start, start + size - 1, name);
 }
 
 void Kernel::try_offline_node(NodeId nid)

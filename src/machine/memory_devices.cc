@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "machine/machine.h"
+#include "machine/virtio_mem.h"
 
 namespace memplug::machine {
 
@@ -27,7 +28,61 @@ bool valid_id(std::string_view id)
 
 bool Machine::id_in_use(std::string_view id) const
 {
-    return std::any_of(m_dimms.begin(), m_dimms.end(), [&](const PcDimm& d) { return d.id == id; });
+    return std::any_of(m_dimms.begin(), m_dimms.end(), [&](const PcDimm& d) { return d.id == id; }) ||
+           std::any_of(m_virtio_mems.begin(), m_virtio_mems.end(), [&](const auto& v) { return v.dev.id == id; }) ||
+           std::find(m_other_devices.begin(), m_other_devices.end(), id) != m_other_devices.end();
+}
+
+std::vector<Machine::MemoryDeviceRange> Machine::memory_devices() const
+{
+    std::vector<MemoryDeviceRange> out;
+    for (const PcDimm& d : m_dimms) out.push_back({d.addr, d.size, d.id});
+    for (const auto& v : m_virtio_mems) out.push_back({v.dev.addr, v.dev.region_size, v.dev.id});
+    std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.addr < b.addr; });
+    return out;
+}
+
+// memory_device_pre_plug: room, alignment and an address in the device-memory
+// region, shared by every kind of memory device.
+tl::expected<uint64_t, std::string> Machine::memory_device_pre_plug(uint64_t size, uint64_t align,
+                                                                   std::optional<uint64_t> hint) const
+{
+    if (!m_device_memory_size)
+        return tl::unexpected(std::string("memory devices (e.g. for memory hotplug) are not enabled, please specify the "
+                                          "maxmem option"));
+    uint64_t in_use = 0;
+    for (const MemoryDeviceRange& x : memory_devices()) in_use += x.size;
+    const uint64_t space = m_config.maxram_size - m_config.ram_size;
+    if (in_use + size > space)
+        return tl::unexpected(fmt::format("not enough space, currently 0x{:x} in use of total space for memory devices "
+                                          "0x{:x}",
+                                          in_use, space));
+    if (hint == 0) hint.reset();  // 0 asks QEMU to pick
+    if (hint && *hint % align) return tl::unexpected(fmt::format("address must be aligned to 0x{:x} bytes", align));
+    if (size % align) return tl::unexpected(fmt::format("backend memory size must be multiple of 0x{:x}", align));
+    const uint64_t as_start = m_device_memory_base, as_end = m_device_memory_base + m_device_memory_size;
+    uint64_t new_addr = as_start;
+    if (hint) {
+        if (*hint < as_start || *hint + size > as_end)
+            return tl::unexpected(fmt::format("can't add memory device [0x{:x}:0x{:x}], usable range for memory "
+                                              "devices [0x{:x}:0x{:x}]",
+                                              *hint, size, as_start, m_device_memory_size));
+        new_addr = *hint;
+    }
+    for (const MemoryDeviceRange& x : memory_devices()) {
+        if (x.addr < new_addr + size && new_addr < x.addr + x.size) {
+            if (hint)
+                return tl::unexpected(fmt::format("address range conflicts with memory device id='{}'",
+                                                  x.id.empty() ? "(unnamed)" : x.id));
+            new_addr = mm::align_up(x.addr + x.size, align);
+        } else if (x.addr > new_addr + size - 1) {
+            break;
+        }
+    }
+    if (new_addr + size > as_end)
+        return tl::unexpected(std::string("could not find position in guest address space for memory device - memory "
+                                          "fragmented due to alignments"));
+    return new_addr;
 }
 
 tl::expected<void, std::string> Machine::object_add(std::string_view text)
@@ -119,50 +174,11 @@ tl::expected<PcDimm, std::string> Machine::pc_dimm_pre_plug(const OptList& o, bo
         if (it == used.end()) return tl::unexpected(std::string("no free slots available"));
         d.slot = int(it - used.begin());
     }
-    // memory_device_pre_plug
     if (!backend) return tl::unexpected(std::string("'memdev' property must be set"));
     d.size = backend->size;
-    uint64_t in_use = 0;
-    for (const PcDimm& x : m_dimms) in_use += x.size;
-    const uint64_t space = m_config.maxram_size - m_config.ram_size;
-    if (!m_device_memory_size)
-        return tl::unexpected(std::string("memory devices (e.g. for memory hotplug) are not enabled, please specify the "
-                                          "maxmem option"));
-    if (in_use + d.size > space)
-        return tl::unexpected(fmt::format("not enough space, currently 0x{:x} in use of total space for memory devices "
-                                          "0x{:x}",
-                                          in_use, space));
-    if (addr_hint && *addr_hint % DIMM_ALIGN)
-        return tl::unexpected(fmt::format("address must be aligned to 0x{:x} bytes", DIMM_ALIGN));
-    if (d.size % DIMM_ALIGN)
-        return tl::unexpected(fmt::format("backend memory size must be multiple of 0x{:x}", DIMM_ALIGN));
-    const uint64_t as_start = m_device_memory_base, as_end = m_device_memory_base + m_device_memory_size;
-    uint64_t new_addr = as_start;
-    if (addr_hint && *addr_hint) {
-        if (*addr_hint < as_start || *addr_hint + d.size > as_end)
-            return tl::unexpected(fmt::format("can't add memory device [0x{:x}:0x{:x}], usable range for memory "
-                                              "devices [0x{:x}:0x{:x}]",
-                                              *addr_hint, d.size, as_start, m_device_memory_size));
-        new_addr = *addr_hint;
-    }
-    std::vector<const PcDimm*> sorted;
-    for (const PcDimm& x : m_dimms) sorted.push_back(&x);
-    std::sort(sorted.begin(), sorted.end(), [](const PcDimm* a, const PcDimm* b) { return a->addr < b->addr; });
-    for (const PcDimm* x : sorted) {
-        const bool overlap = x->addr < new_addr + d.size && new_addr < x->addr + x->size;
-        if (overlap) {
-            if (addr_hint && *addr_hint)
-                return tl::unexpected(fmt::format("address range conflicts with memory device id='{}'",
-                                                  x->id.empty() ? "(unnamed)" : x->id));
-            new_addr = mm::align_up(x->addr + x->size, DIMM_ALIGN);
-        } else if (x->addr > new_addr + d.size - 1) {
-            break;
-        }
-    }
-    if (new_addr + d.size > as_end)
-        return tl::unexpected(std::string("could not find position in guest address space for memory device - memory "
-                                          "fragmented due to alignments"));
-    d.addr = new_addr;
+    auto addr = memory_device_pre_plug(d.size, DIMM_ALIGN, addr_hint);
+    if (!addr) return tl::unexpected(addr.error());
+    d.addr = *addr;
     // pc_dimm_realize
     if (!backend->used_by.empty()) return tl::unexpected(fmt::format("can't use already busy memdev: {}", backend->id));
     const int nb_numa_nodes = int(m_config.numa.size());
@@ -179,10 +195,19 @@ tl::expected<void, std::string> Machine::device_add(std::string_view text, bool 
     const auto driver = o->get("driver");
     if (!driver || driver->empty()) return tl::unexpected(std::string("Parameter 'driver' is missing"));
     if (*driver != "pc-dimm") {
+        if (auto bus = o->get("bus"); bus && *bus != "pcie.0" && *bus != "pci.0" &&
+                                      std::find(m_root_ports.begin(), m_root_ports.end(), *bus) == m_root_ports.end())
+            return tl::unexpected(fmt::format("Bus '{}' not found", *bus));
         // q35's root bus cannot take hot-plugged PCI devices; they need a root port.
-        if (hotplugged && m_config.type == MachineType::Q35 && !o->has("bus"))
+        if (hotplugged && m_config.type == MachineType::Q35 && (!o->has("bus") || o->get("bus") == "pcie.0"))
             return tl::unexpected(std::string("Bus 'pcie.0' does not support hotplugging"));
+        if (auto id = o->get("id"); id && id_in_use(*id)) return tl::unexpected(fmt::format("Duplicate device ID '{}'", *id));
+        if (*driver == "virtio-mem-pci") return virtio_mem_add(*o, hotplugged);
         // Other devices are accepted and have no effect on the model.
+        if (auto id = o->get("id")) {
+            if (*driver == "pcie-root-port") m_root_ports.push_back(*id);
+            m_other_devices.push_back(*id);
+        }
         return {};
     }
     PcDimm d;
@@ -259,6 +284,81 @@ bool Machine::acpi_memory_device_eject(PcDimm& dimm)
     if (auto r = k.remove_memory(dimm.addr, dimm.size); !r) return false;
     k.memory_group_unregister(dimm.acpi_group);
     return true;
+}
+
+// virtio_mem_pci realize and plug: QEMU's checks, then the guest driver binds.
+tl::expected<void, std::string> Machine::virtio_mem_add(const OptList& o, bool hotplugged)
+{
+    VirtioMem v;
+    v.hotplugged = hotplugged;
+    v.id = o.get("id").value_or("");
+    std::optional<uint64_t> memaddr;
+    const MemoryBackend* backend = nullptr;
+    for (const auto& [k, val] : o.items()) {
+        if (k == "driver" || k == "id" || k == "bus" || k == "addr" || k == "slot" || k == "multifunction") continue;
+        if (k == "memdev") {
+            auto it = std::find_if(m_backends.begin(), m_backends.end(), [&](const auto& b) { return b.id == val; });
+            if (it == m_backends.end()) return tl::unexpected(fmt::format("Device '{}' not found", val));
+            backend = &*it;
+            v.memdev = val;
+        } else if (k == "requested-size" || k == "block-size" || k == "memaddr") {
+            auto size = parse_size(val, 'B');
+            if (!size) return tl::unexpected(fmt::format("Parameter '{}' expects a size", k));
+            if (k == "block-size" && (!*size || (*size & (*size - 1))))
+                return tl::unexpected(std::string("'block-size' property has to be a power of two"));
+            (k == "requested-size" ? v.requested_size : k == "block-size" ? v.block_size : memaddr.emplace()) = *size;
+        } else if (k == "node") {
+            auto n = parse_size(val, 'B');
+            if (!n) return tl::unexpected(std::string("Parameter 'node' expects uint32_t"));
+            v.node = int(*n);
+        } else {
+            return tl::unexpected(fmt::format("Property 'virtio-mem-pci.{}' not found", k));
+        }
+    }
+    if (!backend) return tl::unexpected(std::string("'memdev' property must be set"));
+    v.region_size = backend->size;
+    auto addr = memory_device_pre_plug(v.region_size, v.block_size, memaddr);
+    if (!addr) return tl::unexpected(addr.error());
+    v.addr = *addr;
+    if (!backend->used_by.empty())
+        return tl::unexpected(fmt::format("'memdev' property specifies a busy memdev: {}", backend->id));
+    if (v.requested_size % v.block_size)
+        return tl::unexpected(fmt::format("'requested-size' property has to be multiples of 'block-size' (0x{:x})",
+                                          v.block_size));
+    if (v.requested_size > v.region_size)
+        return tl::unexpected(fmt::format("'requested-size' cannot exceed the memory backend size(0x{:x})", v.region_size));
+    const int nb_numa_nodes = int(m_config.numa.size());
+    if (nb_numa_nodes && v.node >= nb_numa_nodes)
+        return tl::unexpected(fmt::format("'node' property has value '{}', which exceeds the number of numa nodes: {}",
+                                          v.node, nb_numa_nodes));
+    v.plugged.assign(v.region_size / v.block_size, false);
+    m_backends[size_t(backend - m_backends.data())].used_by = v.id.empty() ? "(unnamed)" : v.id;
+    m_virtio_mems.push_back(VirtioMemSlot{std::move(v), std::nullopt});
+    if (m_kernel) virtio_mem_probe(m_virtio_mems.back());
+    return {};
+}
+
+void Machine::virtio_mem_probe(VirtioMemSlot& slot)
+{
+    // virtio device indexes: the lowest free, over the bound drivers.
+    int index = 0;
+    while (std::any_of(m_virtio_mems.begin(), m_virtio_mems.end(),
+                       [&](const VirtioMemSlot& s) { return s.driver && s.index == index; }))
+        ++index;
+    slot.index = index;
+    slot.driver = VirtioMemDriver::probe(*m_kernel, slot.dev, index);
+}
+
+// The kernel's online-page callback: virtio-mem's unplugged subblocks stay offline.
+std::vector<std::pair<mm::Pfn, mm::PageCount>> Machine::logically_offline(mm::Pfn start, mm::PageCount n) const
+{
+    std::vector<std::pair<mm::Pfn, mm::PageCount>> out;
+    for (const VirtioMemSlot& s : m_virtio_mems) {
+        if (!s.driver || start.phys() >= s.dev.addr + s.dev.region_size || (start + n).phys() <= s.dev.addr) continue;
+        auto r = s.driver->unplugged_ranges(s.dev, start, n);
+        out.insert(out.end(), r.begin(), r.end());
+    }
+    return out;
 }
 
 }  // namespace memplug::machine
