@@ -83,6 +83,12 @@ tl::expected<std::unique_ptr<Machine>, StartError> Machine::create(const std::ve
     m->m_kernel = std::make_unique<mm::Kernel>(std::move(*kernel));
     m->m_kernel->set_online_page_callback(
         [machine = m.get()](mm::Pfn start, mm::PageCount n) { return machine->logically_offline(start, n); });
+    // virtio_mem_memory_notifier_cb: memory that went online may let a stalled plug go on.
+    m->m_kernel->register_memory_notifier([machine = m.get()](mm::Kernel::MemoryEvent e, mm::BlockId) {
+        if (e != mm::Kernel::MemoryEvent::Online) return;
+        for (VirtioMemSlot& s : machine->m_virtio_mems)
+            if (s.driver && s.dev.plugged_size() != s.dev.requested_size) s.driver->run(*machine->m_kernel, s.dev);
+    });
     // Cold-plugged DIMMs are in the firmware map's device region; the guest
     // finds them through ACPI at boot like a hot-added one.
     for (PcDimm& d : m->m_dimms) m->acpi_memory_device_add(d);

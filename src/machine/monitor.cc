@@ -121,8 +121,9 @@ std::string Machine::hmp_qom_set(std::string_view args)
     auto vm = std::find_if(m_virtio_mems.begin(), m_virtio_mems.end(), [&](const auto& v) { return v.dev.id == id; });
     if (vm != m_virtio_mems.end()) {
         VirtioMem& v = vm->dev;
+        if (prop == "block-size") return error_text("'block-size' cannot be changed");
         if (prop != "requested-size") {
-            if (prop == "size" || prop == "block-size" || prop == "memaddr" || prop == "node" || prop == "memdev")
+            if (prop == "size" || prop == "memaddr" || prop == "node" || prop == "memdev")
                 return error_text(fmt::format("Attempt to set property '{}' on device '{}' (type 'virtio-mem') after it "
                                               "was realized",
                                               prop, v.id));
@@ -131,8 +132,7 @@ std::string Machine::hmp_qom_set(std::string_view args)
         auto size = parse_size(value, 'B');
         if (!size) return error_text(fmt::format("Parameter 'requested-size' expects a size"));
         if (*size % v.block_size)
-            return error_text(fmt::format("'requested-size' property has to be multiples of 'block-size' (0x{:x})",
-                                          v.block_size));
+            return error_text(fmt::format("'requested-size' has to be multiples of 'block-size' (0x{:x})", v.block_size));
         if (*size > v.region_size)
             return error_text(fmt::format("'requested-size' cannot exceed the memory backend size(0x{:x})", v.region_size));
         v.requested_size = *size;

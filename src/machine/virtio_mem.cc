@@ -92,9 +92,18 @@ std::vector<std::pair<Pfn, PageCount>> VirtioMemDriver::unplugged_ranges(const V
 
 void VirtioMemDriver::run(mm::Kernel& k, VirtioMem& dev)
 {
-    const uint64_t plugged = dev.plugged_size(), requested = dev.requested_size;
-    if (requested > plugged) plug(k, dev, (requested - plugged) / m_sb_size);
-    if (requested < plugged) unplug(k, dev, (plugged - requested + m_sb_size - 1) / m_sb_size);
+    if (m_running) {
+        m_again = true;
+        return;
+    }
+    m_running = true;
+    do {
+        m_again = false;
+        const uint64_t plugged = dev.plugged_size(), requested = dev.requested_size;
+        if (requested > plugged) plug(k, dev, (requested - plugged) / m_sb_size);
+        if (requested < plugged) unplug(k, dev, (plugged - requested + m_sb_size - 1) / m_sb_size);
+    } while (m_again);
+    m_running = false;
 }
 
 void VirtioMemDriver::plug(mm::Kernel& k, VirtioMem& dev, uint64_t nb_sb)

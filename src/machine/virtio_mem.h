@@ -41,7 +41,9 @@ public:
     // then the first plug to the requested size.
     static std::optional<VirtioMemDriver> probe(mm::Kernel& k, VirtioMem& dev, int index);
 
-    // virtio_mem_run_wq after a config change: plug or unplug towards requested-size.
+    // virtio_mem_run_wq after a config change, or a retry once memory went
+    // online: plug or unplug towards requested-size. A request that arrives
+    // while it runs makes it go round once more, as the work queue does.
     void run(mm::Kernel& k, VirtioMem& dev);
 
     // Which parts of [start, start + n) stay logically offline when onlined.
@@ -63,6 +65,7 @@ private:
     uint64_t m_first_mb = 0;    // first memory block address in the region
     uint64_t m_last_mb = 0;     // one past the last
     std::vector<uint64_t> m_added;  // memory blocks added to Linux (addresses)
+    bool m_running = false, m_again = false;
 };
 
 }  // namespace memplug::machine

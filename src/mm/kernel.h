@@ -148,6 +148,10 @@ public:
     // names the subranges that stay logically offline (PageOffline, not managed).
     using OnlinePageCallback = std::function<std::vector<std::pair<Pfn, PageCount>>(Pfn start, PageCount n)>;
     void set_online_page_callback(OnlinePageCallback cb) { m_online_page_callback = std::move(cb); }
+    // memory_notify(MEM_ONLINE / MEM_OFFLINE) after a block changed state.
+    enum class MemoryEvent { Online, Offline };
+    using MemoryNotifier = std::function<void(MemoryEvent, BlockId)>;
+    void register_memory_notifier(MemoryNotifier n) { m_memory_notifiers.push_back(std::move(n)); }
     // A range whose memory went away: alloc_contig_range() where it is online
     // (movable pages migrate, EBUSY if any page cannot), then PageOffline.
     KResult<void> fake_offline_pages(Pfn start, PageCount n);
@@ -185,12 +189,13 @@ private:
     };
     // Turns up to n Free pages of [start, end) that pass the filter into `as`;
     // returns how many it took.
+    using PageRanges = std::vector<std::pair<Pfn, PageCount>>;
     PageCount take_free_pages(Pfn start, Pfn end, PageCount n, PageState as, AllocFrom from, PageFilter filter = {},
-                              Pfn* last_taken = nullptr);
+                              PageRanges* taken = nullptr);
     // The page allocator's view: GFP_KERNEL-like requests on nid's zonelist, then other nodes.
-    KResult<void> alloc_pages(NodeId nid, std::initializer_list<ZoneType> zonelist, PageCount n, PageState as);
-    // Returns n pages in state `state` on nid to the buddy (the inverse of alloc_pages).
-    void free_pages(NodeId nid, PageState state, PageCount n);
+    // `taken`, when given, receives the pages allocated (to free exactly those later).
+    KResult<void> alloc_pages(NodeId nid, std::initializer_list<ZoneType> zonelist, PageCount n, PageState as,
+                              PageRanges* taken = nullptr);
     void init_per_zone_wmark_min();
     void setup_zone_pagesets();
 
@@ -227,8 +232,10 @@ private:
     uint64_t m_min_free_kbytes = 0;
     PageCount m_totalreserve_pages;
     PageCount m_hotplug_memmap_pages;  // memmap of hot-added sections, taken from kernel zones
+    std::map<SectionNr, PageRanges> m_section_memmap;  // where each hot-added section's memmap lives
     WorkCounters m_work;
     OnlinePageCallback m_online_page_callback;
+    std::vector<MemoryNotifier> m_memory_notifiers;
     uint64_t m_processes = 0;           // since the preferred kernel zone last changed
     ZoneType m_preferred_kernel_zone = ZoneType::DMA;
 };

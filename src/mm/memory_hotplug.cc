@@ -409,6 +409,7 @@ KResult<int> Kernel::device_online(BlockId id)
     mem.online_type = MmopType::Offline;
     if (!r) return tl::unexpected(r.error());
     mem.state = MemState::Online;
+    for (const MemoryNotifier& n : m_memory_notifiers) n(MemoryEvent::Online, id);
     return 0;
 }
 
@@ -422,6 +423,7 @@ KResult<int> Kernel::device_offline(BlockId id)
     auto r = memory_block_offline(mem);
     mem.state = r ? MemState::Offline : MemState::Online;
     if (!r) return tl::unexpected(r.error());
+    for (const MemoryNotifier& n : m_memory_notifiers) n(MemoryEvent::Offline, id);
     return 0;
 }
 
@@ -504,13 +506,25 @@ KResult<void> Kernel::add_memory(int nid_or_mgid, uint64_t start, uint64_t size,
     const PageCount nr_pages = PageCount::from_bytes(size);
     const uint64_t nr_sections = nr_pages.value() / PAGES_PER_SECTION;
     if (!nr_vmemmap_pages) {
-        const PageCount memmap = PageCount::from_bytes(nr_sections * PAGES_PER_SECTION * STRUCT_PAGE_SIZE);
-        if (auto r = alloc_pages(nid, {ZoneType::Normal, ZoneType::DMA32, ZoneType::DMA}, memmap, PageState::Unmovable);
-            !r) {
+        // Check first, so a failure part way takes nothing.
+        const PageCount per_section = PageCount::from_bytes(PAGES_PER_SECTION * STRUCT_PAGE_SIZE);
+        PageCount free;
+        for (ZoneType z : {ZoneType::Normal, ZoneType::DMA32, ZoneType::DMA})
+            for (const PgData& p : m_nodes) {
+                const Zone& zone = p.zone(z);
+                if (zone.nr_free_pages.value() > zone.watermark[WMARK_MIN])
+                    free += PageCount(zone.nr_free_pages.value() - zone.watermark[WMARK_MIN]);
+            }
+        if (free < per_section * nr_sections) {
             release();
-            return tl::unexpected(r.error());
+            return kerr(ENOMEM, "no memory for the memmap");
         }
-        m_hotplug_memmap_pages += memmap;
+        for (uint64_t i = 0; i < nr_sections; ++i) {
+            const SectionNr sec(start_pfn.value() / PAGES_PER_SECTION + i);
+            (void)alloc_pages(nid, {ZoneType::Normal, ZoneType::DMA32, ZoneType::DMA}, per_section,
+                              PageState::Unmovable, &m_section_memmap[sec]);
+        }
+        m_hotplug_memmap_pages += per_section * nr_sections;
     }
     for (uint64_t i = 0; i < nr_sections; ++i) {
         const SectionNr sec(start_pfn.value() / PAGES_PER_SECTION + i);
@@ -550,30 +564,31 @@ KResult<void> Kernel::remove_memory(uint64_t start, uint64_t size)
     if (start % m_block_size || size % m_block_size || !size) return kerr(EINVAL, "unaligned range");
     const uint64_t first = start / m_block_size, count = size / m_block_size;
     std::optional<NodeId> nid;
-    PageCount vmemmap;
     for (uint64_t b = first; b < first + count; ++b) {
         const MemoryBlock* mem = find_memory_block(BlockId(b));
         if (!mem) continue;
         if (mem->state != MemState::Offline) return kerr(EBUSY, "memory is onlined");
         nid = mem->nid;
-        vmemmap += mem->nr_vmemmap_pages;
     }
     if (!nid) return kerr(EINVAL, "no memory blocks in range");
     for (uint64_t b = first; b < first + count; ++b) m_blocks.erase(BlockId(b));
 
     // arch_remove_memory: the memmap goes, freeing kernel memory unless it was self-hosted.
     const Pfn start_pfn = Pfn::from_phys(start);
-    uint64_t nr_sections = 0;
     for (uint64_t s = start_pfn.value() / PAGES_PER_SECTION; s < (start + size) / (PAGES_PER_SECTION << PAGE_SHIFT);
          ++s) {
-        if (!m_memmap.present_section(SectionNr(s))) continue;
-        m_memmap.remove_section(SectionNr(s));
-        ++nr_sections;
-    }
-    if (!vmemmap) {
-        const PageCount memmap = PageCount::from_bytes(nr_sections * PAGES_PER_SECTION * STRUCT_PAGE_SIZE);
-        free_pages(*nid, PageState::Unmovable, memmap);
-        m_hotplug_memmap_pages -= memmap;
+        const SectionNr sec(s);
+        if (!m_memmap.present_section(sec)) continue;
+        m_memmap.remove_section(sec);
+        // vmemmap_free: exactly the pages this section's memmap took.
+        if (auto it = m_section_memmap.find(sec); it != m_section_memmap.end()) {
+            for (const auto& [b, len] : it->second) {
+                const PageInfo info = m_memmap.at(b);
+                set_page_state(b, len, PageInfo{PageState::Free, info.zone, info.nid});
+                m_hotplug_memmap_pages -= len;
+            }
+            m_section_memmap.erase(it);
+        }
     }
     // release_mem_region_adjustable: drop whichever System RAM resource covers the range.
     std::vector<std::tuple<uint64_t, uint64_t, std::string>> victims;

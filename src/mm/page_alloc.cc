@@ -23,7 +23,7 @@ void Kernel::set_page_state(Pfn start, PageCount n, PageInfo info)
 }
 
 PageCount Kernel::take_free_pages(Pfn start, Pfn end, PageCount n, PageState as, AllocFrom from, PageFilter filter,
-                                  Pfn* last_taken)
+                                  PageRanges* taken)
 {
     struct Piece {
         Pfn start;
@@ -47,11 +47,13 @@ PageCount Kernel::take_free_pages(Pfn start, Pfn end, PageCount n, PageState as,
     else
         m_memmap.for_each_run(start, end, collect);
     for (const Piece& p : pieces) set_page_state(p.start, p.len, PageInfo{as, p.info.zone, p.info.nid});
-    if (last_taken && !pieces.empty()) *last_taken = (pieces.back().start + pieces.back().len) - PageCount(1);
+    if (taken)
+        for (const Piece& p : pieces) taken->emplace_back(p.start, p.len);
     return n - want;
 }
 
-KResult<void> Kernel::alloc_pages(NodeId nid, std::initializer_list<ZoneType> zonelist, PageCount n, PageState as)
+KResult<void> Kernel::alloc_pages(NodeId nid, std::initializer_list<ZoneType> zonelist, PageCount n, PageState as,
+                                  PageRanges* taken)
 {
     // Check first, so a failed request takes nothing.
     std::vector<NodeId> order{nid};
@@ -75,41 +77,22 @@ KResult<void> Kernel::alloc_pages(NodeId nid, std::initializer_list<ZoneType> zo
             if (zone.nr_free_pages.value() <= reserve) continue;
             PageCount can = std::min(want, PageCount(zone.nr_free_pages.value() - reserve));
             const PageFilter here{z, node};
+            PageRanges got;
             if (as == PageState::Unmovable && zone.unmovable_pageblock) {
                 const Pfn pb = *zone.unmovable_pageblock;
-                const PageCount got = take_free_pages(pb, pb + PageCount(pageblock_nr_pages), can, as,
-                                                      AllocFrom::Bottom, here);
-                want -= got;
-                can -= got;
+                can -= take_free_pages(pb, pb + PageCount(pageblock_nr_pages), can, as, AllocFrom::Bottom, here, &got);
             }
             // The buddy hands out its lowest pages first: boot and onlining free
             // pages to the tail of the free lists in ascending order.
-            Pfn last;
-            const PageCount got = take_free_pages(zone.zone_start_pfn, zone.zone_end_pfn(), can, as,
-                                                  AllocFrom::Bottom, here, &last);
-            want -= got;
-            if (as == PageState::Unmovable && got) zone.unmovable_pageblock = Pfn(align_down(last.value(), pageblock_nr_pages));
+            const size_t before = got.size();
+            take_free_pages(zone.zone_start_pfn, zone.zone_end_pfn(), can, as, AllocFrom::Bottom, here, &got);
+            for (const auto& [b, len] : got) want -= len;
+            if (as == PageState::Unmovable && got.size() > before)
+                zone.unmovable_pageblock = Pfn(align_down((got.back().first + got.back().second).value() - 1,
+                                                          pageblock_nr_pages));
+            if (taken) taken->insert(taken->end(), got.begin(), got.end());
         }
     return {};
-}
-
-void Kernel::free_pages(NodeId nid, PageState state, PageCount n)
-{
-    PageCount want = n;
-    std::vector<std::pair<Pfn, PageCount>> pieces;
-    std::vector<PageInfo> infos;
-    const PgData& pgdat = m_nodes.at(nid);
-    m_memmap.for_each_run(pgdat.node_start_pfn, pgdat.pgdat_end_pfn(), [&](Pfn b, PageCount len, PageInfo info) {
-        if (!want) return false;
-        if (info.state != state || info.nid != nid) return true;
-        const PageCount take = std::min(len, want);
-        pieces.emplace_back(b, take);
-        infos.push_back(info);
-        want -= take;
-        return true;
-    });
-    for (size_t i = 0; i < pieces.size(); ++i)
-        set_page_state(pieces[i].first, pieces[i].second, PageInfo{PageState::Free, infos[i].zone, infos[i].nid});
 }
 
 void Kernel::process_exited()

@@ -176,3 +176,67 @@ TEST(Monitor, DeviceDelOfMovableMemoryEjectsTheDimm)
 
 }  // namespace
 }  // namespace memplug::machine
+
+namespace memplug::machine {
+namespace {
+
+class VirtioMemTest : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        m = start({"-m", "2G,maxmem=8G", "-machine", "q35", "-device", "pcie-root-port,id=port1,bus=pcie.0,slot=1",
+                   "-append", "memhp_default_state=online_movable"});
+        ASSERT_EQ(m->hmp("object_add memory-backend-ram,id=vm0,size=1G"), "");
+        ASSERT_EQ(m->hmp("device_add virtio-mem-pci,id=vmem0,memdev=vm0,bus=port1"), "");
+    }
+    void TearDown() override
+    {
+        auto r = m->kernel().check_invariants();
+        EXPECT_TRUE(r) << (r ? "" : r.error().reason);
+    }
+    const mm::Zone& movable() const { return m->kernel().node_data(0).zone(mm::ZoneType::Movable); }
+    std::unique_ptr<Machine> m;
+};
+
+TEST_F(VirtioMemTest, PlugsWholeBlocksThenSubblocks)
+{
+    EXPECT_EQ(m->hmp("qom-set vmem0 requested-size 200M"), "");
+    EXPECT_EQ(m->hmp("qom-get vmem0 size"), "209715200\n");
+    // 200 MiB: block 32 whole, 36 subblocks of block 33; the rest of 33 stays logically offline.
+    EXPECT_EQ(movable().present_pages, mm::PageCount(2 * 32768));
+    EXPECT_EQ(movable().managed_pages, mm::PageCount::from_bytes(200 * MiB));
+    EXPECT_EQ(m->hmp("qom-set vmem0 requested-size 300M"), "");
+    EXPECT_EQ(movable().present_pages, mm::PageCount(3 * 32768)) << "block 33 filled up first, then block 34 added";
+    EXPECT_EQ(movable().managed_pages, mm::PageCount::from_bytes(300 * MiB));
+}
+
+TEST_F(VirtioMemTest, UnplugTakesTheHighestBlocksFirst)
+{
+    ASSERT_EQ(m->hmp("qom-set vmem0 requested-size 512M"), "");
+    ASSERT_EQ(m->hmp("qom-set vmem0 requested-size 256M"), "");
+    mm::Kernel& k = m->kernel();
+    EXPECT_NE(k.find_memory_block(mm::BlockId(33)), nullptr);
+    EXPECT_EQ(k.find_memory_block(mm::BlockId(34)), nullptr);
+    EXPECT_EQ(k.find_memory_block(mm::BlockId(35)), nullptr);
+    ASSERT_EQ(m->hmp("qom-set vmem0 requested-size 0"), "");
+    EXPECT_EQ(m->hmp("qom-get vmem0 size"), "0\n");
+    EXPECT_EQ(k.find_memory_block(mm::BlockId(32)), nullptr);
+    EXPECT_EQ(movable().present_pages, mm::PageCount(0));
+}
+
+TEST_F(VirtioMemTest, QemuRefusalsInItsWords)
+{
+    EXPECT_EQ(m->hmp("qom-set vmem0 requested-size 2G"),
+              "Error: 'requested-size' cannot exceed the memory backend size(0x40000000)\n");
+    EXPECT_EQ(m->hmp("qom-set vmem0 requested-size 3M"),
+              "Error: 'requested-size' property has to be multiples of 'block-size' (0x200000)\n");
+    EXPECT_EQ(m->hmp("device_del vmem0"), "Error: virtio based memory devices cannot be unplugged.\n");
+    EXPECT_EQ(m->hmp("object_del vm0"), "Error: object 'vm0' is in use, can not be deleted\n");
+    EXPECT_EQ(m->hmp("object_add memory-backend-ram,id=vm1,size=1G"), "");
+    EXPECT_EQ(m->hmp("device_add virtio-mem-pci,id=vmem1,memdev=vm1"), "Error: Bus 'pcie.0' does not support hotplugging\n");
+    EXPECT_EQ(m->hmp("device_add virtio-mem-pci,id=vmem1,memdev=vm0,bus=port1"),
+              "Error: 'memdev' property specifies a busy memdev: vm0\n");
+}
+
+}  // namespace
+}  // namespace memplug::machine
