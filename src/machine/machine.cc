@@ -329,27 +329,48 @@ std::vector<mm::PlatformResource> Machine::platform_resources() const
         {0xcb000, 0xcb5ff, "Adapter ROM", false},
         {0xf0000, 0xfffff, "System ROM", false},
     };
+    // BARs as SeaBIOS lays them out for the default devices (VGA, NIC, AHCI),
+    // up to two cold-plugged pcie-root-ports (each with two 2 MiB bridge windows)
+    // and a virtio-mem-pci on the root bus.
+    const bool cold_virtio_mem = !m_virtio_mems.empty() && !m_virtio_mems.front().dev.hotplugged;
     if (q35) {
+        const uint64_t ports = std::min<uint64_t>(m_root_ports.size(), 2);
         if (m_below_4g < 0xb0000000) r.push_back({m_below_4g, 0xafffffff, bus, true});
         r.push_back({0xb0000000, 0xbfffffff, "PCI MMCONFIG 0000 [bus 00-ff]", true});
         r.push_back({0xb0000000, 0xbfffffff, "pnp 00:05", false});
         r.push_back({0xc0000000, 0xfebfffff, bus, true});
         r.push_back({0xfd000000, 0xfdffffff, "0000:00:01.0", false});  // VGA framebuffer
-        r.push_back({0xfeb40000, 0xfeb7ffff, "0000:00:02.0", false});  // e1000e
-        r.push_back({0xfeb80000, 0xfeb9ffff, "0000:00:02.0", false});
-        r.push_back({0xfeba0000, 0xfebbffff, "0000:00:02.0", false});
-        r.push_back({0xfebd0000, 0xfebd3fff, "0000:00:02.0", false});
-        r.push_back({0xfebd4000, 0xfebd4fff, "0000:00:01.0", false});
-        r.push_back({0xfebd5000, 0xfebd5fff, "0000:00:1f.2", false});  // AHCI
-        // A virtio-mem-pci on the root bus takes the next slot; its modern
-        // virtio BAR is what the guest's driver claims.
-        if (!m_virtio_mems.empty() && !m_virtio_mems.front().dev.hotplugged) {
+        if (cold_virtio_mem && !ports) {
             r.push_back({0xfe000000, 0xfe003fff, "0000:00:03.0", false});
             r.push_back({0xfe000000, 0xfe003fff, "virtio-pci-modern", false});
         }
+        for (uint64_t j = 1; j <= ports; ++j) {
+            const std::string port_bus = fmt::format("PCI Bus 0000:{:02x}", j);
+            const uint64_t window = 0xfe000000 + (ports - j) * 2 * MiB, pref = 0xfe800000 - (j - 1) * 2 * MiB;
+            r.push_back({window, window + 2 * MiB - 1, port_bus, true});
+            r.push_back({pref, pref + 2 * MiB - 1, port_bus, true});
+        }
+        // e1000e and the rest move down by 1 MiB once bridge windows take the top.
+        const uint64_t nic = ports ? 0xfea00000 : 0xfeb40000;
+        r.push_back({nic, nic + 0x3ffff, "0000:00:02.0", false});
+        r.push_back({nic + 0x40000, nic + 0x5ffff, "0000:00:02.0", false});
+        r.push_back({nic + 0x60000, nic + 0x7ffff, "0000:00:02.0", false});
+        r.push_back({nic + 0x90000, nic + 0x93fff, "0000:00:02.0", false});
+        uint64_t page = nic + 0x94000;
+        r.push_back({page, page + 0xfff, "0000:00:01.0", false});
+        for (uint64_t j = 0; j < ports; ++j) {
+            page += 0x1000;
+            r.push_back({page, page + 0xfff, fmt::format("0000:00:{:02x}.0", 3 + j), false});  // the ports' own BARs
+        }
+        page += 0x1000;
+        r.push_back({page, page + 0xfff, "0000:00:1f.2", false});  // AHCI
     } else {
         r.push_back({m_below_4g, 0xfebfffff, bus, true});
         r.push_back({0xfd000000, 0xfdffffff, "0000:00:02.0", false});  // VGA framebuffer
+        if (cold_virtio_mem) {
+            r.push_back({0xfe000000, 0xfe003fff, "0000:00:04.0", false});
+            r.push_back({0xfe000000, 0xfe003fff, "virtio-pci-modern", false});
+        }
         r.push_back({0xfeb80000, 0xfebbffff, "0000:00:03.0", false});  // e1000
         r.push_back({0xfebc0000, 0xfebdffff, "0000:00:03.0", false});
         r.push_back({0xfebf0000, 0xfebf0fff, "0000:00:02.0", false});

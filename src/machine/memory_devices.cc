@@ -334,7 +334,17 @@ tl::expected<void, std::string> Machine::virtio_mem_add(const OptList& o, bool h
     v.plugged.assign(v.region_size / v.block_size, false);
     m_backends[size_t(backend - m_backends.data())].used_by = v.id.empty() ? "(unnamed)" : v.id;
     m_virtio_mems.push_back(VirtioMemSlot{std::move(v), std::nullopt});
-    if (m_kernel) virtio_mem_probe(m_virtio_mems.back());
+    if (m_kernel) {
+        // The device's modern virtio BAR, at the start of its root port's window.
+        const auto port = std::find(m_root_ports.begin(), m_root_ports.end(), o.get("bus").value_or(""));
+        if (port != m_root_ports.end() && m_config.type == MachineType::Q35) {
+            const uint64_t ports = std::min<uint64_t>(m_root_ports.size(), 2), j = uint64_t(port - m_root_ports.begin()) + 1;
+            const uint64_t window = 0xfe000000 + (ports - std::min(j, ports)) * 2 * mm::MiB;
+            (void)m_kernel->request_mem_region(window, 0x4000, fmt::format("0000:{:02x}:00.0", j));
+            (void)m_kernel->request_mem_region(window, 0x4000, "virtio-pci-modern");
+        }
+        virtio_mem_probe(m_virtio_mems.back());
+    }
     return {};
 }
 

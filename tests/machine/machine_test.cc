@@ -229,7 +229,7 @@ TEST_F(VirtioMemTest, QemuRefusalsInItsWords)
     EXPECT_EQ(m->hmp("qom-set vmem0 requested-size 2G"),
               "Error: 'requested-size' cannot exceed the memory backend size(0x40000000)\n");
     EXPECT_EQ(m->hmp("qom-set vmem0 requested-size 3M"),
-              "Error: 'requested-size' property has to be multiples of 'block-size' (0x200000)\n");
+              "Error: 'requested-size' has to be multiples of 'block-size' (0x200000)\n");
     EXPECT_EQ(m->hmp("device_del vmem0"), "Error: virtio based memory devices cannot be unplugged.\n");
     EXPECT_EQ(m->hmp("object_del vm0"), "Error: object 'vm0' is in use, can not be deleted\n");
     EXPECT_EQ(m->hmp("object_add memory-backend-ram,id=vm1,size=1G"), "");
