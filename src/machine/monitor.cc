@@ -205,9 +205,12 @@ std::string Machine::hmp_info(std::string_view args)
         const auto& numa = m_config.numa;
         out += fmt::format("{} nodes\n", numa.size());
         for (const NumaNode& n : numa) {
+            // Memory devices count with what they plugged: a DIMM whole, virtio-mem its plugged size.
             uint64_t plugged = 0;
             for (const PcDimm& d : m_dimms)
                 if (d.node == n.nodeid) plugged += d.size;
+            for (const VirtioMemSlot& v : m_virtio_mems)
+                if (v.dev.node == n.nodeid) plugged += v.dev.plugged_size();
             out += fmt::format("node {} cpus:", n.nodeid);
             for (int c : n.cpus) out += fmt::format(" {}", c);
             out += fmt::format("\nnode {} size: {} MB\nnode {} plugged: {} MB\n", n.nodeid, (n.size + plugged) >> 20,

@@ -37,14 +37,18 @@ bool VirtioMem::plug_request(uint64_t start, uint64_t size, bool plug)
 std::optional<VirtioMemDriver> VirtioMemDriver::probe(mm::Kernel& k, VirtioMem& dev, int index)
 {
     VirtioMemDriver d;
+    // Sub Block Mode while a device block is smaller than a memory block; Big
+    // Block Mode otherwise: whole big blocks (one or more memory blocks) at a time.
     const uint64_t mb_size = k.memory_block_size_bytes();
-    d.m_mb_size = mb_size;
-    d.m_sb_size = std::max<uint64_t>(dev.block_size, mm::pageblock_nr_pages << mm::PAGE_SHIFT);
-    d.m_first_mb = mm::align_up(dev.addr, mb_size);
-    d.m_last_mb = mm::align_down(dev.addr + dev.region_size, mb_size);
+    const uint64_t sb_size = std::max<uint64_t>(dev.block_size, mm::pageblock_nr_pages << mm::PAGE_SHIFT);
+    const bool bbm = sb_size >= mb_size || k.virtio_mem_params().force_bbm;
+    d.m_unit_size = bbm ? std::max({dev.block_size, mb_size, k.virtio_mem_params().bbm_block_size}) : mb_size;
+    d.m_sb_size = bbm ? d.m_unit_size : sb_size;
+    d.m_first_mb = mm::align_up(dev.addr, d.m_unit_size);
+    d.m_last_mb = mm::align_down(dev.addr + dev.region_size, d.m_unit_size);
     d.m_resource = "virtio" + std::to_string(index);
     if (!k.request_mem_region(dev.addr, dev.region_size, d.m_resource)) return std::nullopt;  // EBUSY: probe fails
-    d.m_group = k.memory_group_register_dynamic(dev.node, PageCount::from_bytes(mb_size));
+    d.m_group = k.memory_group_register_dynamic(dev.node, PageCount::from_bytes(d.m_unit_size));
     // Memory still plugged from before (a guest reboot): unplug it all first.
     std::fill(dev.plugged.begin(), dev.plugged.end(), false);
     d.run(k, dev);
@@ -55,7 +59,7 @@ uint64_t VirtioMemDriver::plugged_sbs(const VirtioMem& dev, uint64_t mb_addr) co
 {
     uint64_t n = 0;
     const uint64_t per_sb = m_sb_size / dev.block_size;
-    for (uint64_t sb = mb_addr; sb < mb_addr + m_mb_size; sb += m_sb_size) {
+    for (uint64_t sb = mb_addr; sb < mb_addr + m_unit_size; sb += m_sb_size) {
         const uint64_t first = (sb - dev.addr) / dev.block_size;
         if (std::all_of(dev.plugged.begin() + long(first), dev.plugged.begin() + long(first + per_sb),
                         [](bool b) { return b; }))
@@ -69,7 +73,7 @@ std::optional<VirtioMemDriver::Class> VirtioMemDriver::class_of(const mm::Kernel
 {
     const mm::MemoryBlock* mem = k.find_memory_block(mm::BlockId(mb_addr / k.memory_block_size_bytes()));
     if (!mem) return std::nullopt;
-    const bool partial = plugged_sbs(dev, mb_addr) < k.memory_block_size_bytes() / m_sb_size;
+    const bool partial = plugged_sbs(dev, mb_addr) < m_unit_size / m_sb_size;
     if (mem->state == mm::MemState::Offline) return partial ? Class::OfflinePartial : Class::Offline;
     if (mem->zone == mm::ZoneType::Movable) return partial ? Class::MovablePartial : Class::Movable;
     return partial ? Class::KernelPartial : Class::Kernel;
@@ -108,7 +112,7 @@ void VirtioMemDriver::run(mm::Kernel& k, VirtioMem& dev)
 
 void VirtioMemDriver::plug(mm::Kernel& k, VirtioMem& dev, uint64_t nb_sb)
 {
-    const uint64_t mb_size = k.memory_block_size_bytes(), sbs_per_mb = mb_size / m_sb_size;
+    const uint64_t mb_size = m_unit_size, sbs_per_mb = mb_size / m_sb_size;
     // Partly plugged blocks first, lowest subblocks first.
     std::sort(m_added.begin(), m_added.end());
     for (uint64_t mb : m_added) {
@@ -121,7 +125,7 @@ void VirtioMemDriver::plug(mm::Kernel& k, VirtioMem& dev, uint64_t nb_sb)
     }
     // Then new blocks, ascending. With onlining left to user space the driver
     // stops once max(2 blocks, 1 GiB) sit offline (ENOSPC until they go online).
-    const uint64_t offline_threshold = std::max(2 * mb_size, uint64_t(1024) * MiB);
+    const uint64_t offline_threshold = std::max(2 * k.memory_block_size_bytes(), uint64_t(1024) * MiB);
     for (uint64_t mb = m_first_mb; mb < m_last_mb && nb_sb; mb += mb_size) {
         if (std::find(m_added.begin(), m_added.end(), mb) != m_added.end()) continue;
         uint64_t offline_bytes = 0;
@@ -145,7 +149,7 @@ void VirtioMemDriver::plug(mm::Kernel& k, VirtioMem& dev, uint64_t nb_sb)
 
 void VirtioMemDriver::unplug(mm::Kernel& k, VirtioMem& dev, uint64_t nb_sb)
 {
-    const uint64_t mb_size = k.memory_block_size_bytes();
+    const uint64_t mb_size = m_unit_size;
     auto remove_block = [&](uint64_t mb, bool online) {
         if (online ? k.offline_and_remove_memory(mb, mb_size) : k.remove_memory(mb, mb_size))
             m_added.erase(std::find(m_added.begin(), m_added.end(), mb));
@@ -160,6 +164,7 @@ void VirtioMemDriver::unplug(mm::Kernel& k, VirtioMem& dev, uint64_t nb_sb)
             if (!nb_sb) return;
             if (class_of(k, dev, mb) != cls) continue;
             const bool online = cls != Class::Offline && cls != Class::OfflinePartial;
+            if (online && !k.virtio_mem_params().unplug_online) return;
             const uint64_t plugged = plugged_sbs(dev, mb);
             // A whole block goes in one alloc_contig_range when the request covers it.
             if (online && nb_sb >= plugged &&

@@ -1,8 +1,9 @@
 // virtio-mem: QEMU's device (hw/virtio/virtio-mem.c: a memory region plugged
 // and unplugged in device blocks at the guest's request) and the guest's 6.1
-// driver (drivers/virtio/virtio_mem.c, Sub Block Mode: memory blocks added as
-// driver-managed memory in one dynamic memory group, subblocks plugged within
-// them, unplugged subblocks kept logically offline).
+// driver (drivers/virtio/virtio_mem.c): units (memory blocks in Sub Block Mode,
+// big blocks in Big Block Mode) added as driver-managed memory in one dynamic
+// memory group; in SBM subblocks are plugged within a unit and the unplugged
+// ones kept logically offline.
 #pragma once
 
 #include <cstdint>
@@ -60,9 +61,9 @@ private:
 
     std::string m_resource;     // "virtioN"
     int m_group = -1;
-    uint64_t m_mb_size = 0;     // the memory block size
-    uint64_t m_sb_size = 0;     // subblock: max(device block, pageblock)
-    uint64_t m_first_mb = 0;    // first memory block address in the region
+    uint64_t m_unit_size = 0;   // what is added and removed at a time: a memory block, or a big block
+    uint64_t m_sb_size = 0;     // what is plugged at a time: max(device block, pageblock), or the big block
+    uint64_t m_first_mb = 0;    // first unit address in the region
     uint64_t m_last_mb = 0;     // one past the last
     std::vector<uint64_t> m_added;  // memory blocks added to Linux (addresses)
     bool m_running = false, m_again = false;

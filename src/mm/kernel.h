@@ -29,6 +29,15 @@ struct HotplugParams {
     bool movable_node = false;
 };
 
+// The virtio_mem module's parameters (drivers/virtio/virtio_mem.c); the driver
+// itself lives with the device model, the parameters with the kernel.
+struct VirtioMemParams {
+    bool unplug_online = true;     // 0644
+    bool force_bbm = false;        // 0444
+    uint64_t bbm_block_size = 0;   // 0444
+    bool bbm_safe_unplug = true;   // 0444
+};
+
 // The firmware memory map the kernel boots from (e820 on x86).
 enum class E820Type : uint8_t { Ram = 1, Reserved = 2, Acpi = 3, Nvs = 4, Unusable = 5 };
 struct E820Entry {
@@ -103,6 +112,8 @@ public:
     const std::vector<int>& node_cpus(NodeId nid) const { return m_node_cpus.at(nid); }
     const HotplugParams& params() const { return m_params; }
     HotplugParams& params() { return m_params; }
+    const VirtioMemParams& virtio_mem_params() const { return m_virtio_mem_params; }
+    VirtioMemParams& virtio_mem_params() { return m_virtio_mem_params; }
     const ResourceTree& iomem() const { return m_iomem; }
     const Memmap& memmap() const { return m_memmap; }
     PageCount totalram_pages() const;
@@ -221,6 +232,7 @@ private:
     int m_nr_cpus = 1;
     std::vector<std::vector<int>> m_node_cpus;
     HotplugParams m_params;
+    VirtioMemParams m_virtio_mem_params;
     std::vector<PgData> m_nodes;
     Memmap m_memmap;
     std::map<BlockId, MemoryBlock> m_blocks;

@@ -123,10 +123,45 @@ std::optional<VNode> lookup_sys_node(Kernel& k, Path rest)
     return std::nullopt;
 }
 
+namespace {
+
+// /sys/module/virtio_mem/parameters: the driver's module parameters.
+std::optional<VNode> lookup_virtio_mem_params(Kernel& k, Path rest)
+{
+    mm::VirtioMemParams& p = k.virtio_mem_params();
+    if (rest.empty())
+        return dir([] {
+            return std::vector<std::string>{"bbm_block_size", "bbm_safe_unplug", "force_bbm", "unplug_online"};
+        });
+    if (rest.size() != 1) return std::nullopt;
+    auto yn = [](bool b) { return std::string(b ? "Y\n" : "N\n"); };
+    const std::string& f = rest[0];
+    if (f == "bbm_block_size") return attr_ro([&p] { return fmt::format("{}\n", p.bbm_block_size); });
+    if (f == "bbm_safe_unplug") return attr_ro([&p, yn] { return yn(p.bbm_safe_unplug); });
+    if (f == "force_bbm") return attr_ro([&p, yn] { return yn(p.force_bbm); });
+    if (f == "unplug_online")
+        return attr_rw([&p, yn] { return yn(p.unplug_online); }, [&p](std::string_view b) -> KResult<void> {
+            const auto v = kstrtobool(b);
+            if (!v) return kerr(EINVAL, "not a boolean");
+            p.unplug_online = *v;
+            return {};
+        });
+    return std::nullopt;
+}
+
+}  // namespace
+
 std::optional<VNode> lookup_sys_module(Kernel& k, Path rest)
 {
-    // Only memory_hotplug is modelled; its parameters are those of mm/memory_hotplug.c.
-    if (rest.empty()) return dir([] { return std::vector<std::string>{"memory_hotplug"}; });
+    // memory_hotplug (mm/memory_hotplug.c) and virtio_mem, the modules the guest's memory hotplug uses.
+    if (rest.empty()) return dir([] { return std::vector<std::string>{"memory_hotplug", "virtio_mem"}; });
+    if (rest[0] == "virtio_mem") {
+        if (rest.size() == 1) return dir([] { return std::vector<std::string>{"parameters", "uevent"}; });
+        if (rest[1] == "parameters") return lookup_virtio_mem_params(k, rest.subspan(2));
+        if (rest[1] == "uevent" && rest.size() == 2)
+            return attr_wo([](std::string_view) -> KResult<void> { return {}; });
+        return std::nullopt;
+    }
     if (rest[0] != "memory_hotplug") return std::nullopt;
     if (rest.size() == 1) return dir([] { return std::vector<std::string>{"parameters", "uevent"}; });
     if (rest[1] == "uevent" && rest.size() == 2)
