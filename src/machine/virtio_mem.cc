@@ -8,11 +8,6 @@ using mm::MiB;
 using mm::PageCount;
 using mm::Pfn;
 
-uint64_t VirtioMem::plugged_size() const
-{
-    return uint64_t(std::count(plugged.begin(), plugged.end(), true)) * block_size;
-}
-
 uint64_t VirtioMem::usable_region_size() const
 {
     // QEMU grows it with requests (requested + 256 MiB, block-aligned), never past the region.
@@ -29,6 +24,7 @@ bool VirtioMem::plug_request(uint64_t start, uint64_t size, bool plug)
     for (uint64_t i = first; i < first + n; ++i)
         if (plugged[i] == plug) return false;
     std::fill(plugged.begin() + long(first), plugged.begin() + long(first + n), plug);
+    nr_plugged = plug ? nr_plugged + n : nr_plugged - n;
     return true;
 }
 
@@ -51,6 +47,7 @@ std::optional<VirtioMemDriver> VirtioMemDriver::probe(mm::Kernel& k, VirtioMem& 
     d.m_group = k.memory_group_register_dynamic(dev.node, PageCount::from_bytes(d.m_unit_size));
     // Memory still plugged from before (a guest reboot): unplug it all first.
     std::fill(dev.plugged.begin(), dev.plugged.end(), false);
+    dev.nr_plugged = 0;
     d.run(k, dev);
     return d;
 }
@@ -114,7 +111,6 @@ void VirtioMemDriver::plug(mm::Kernel& k, VirtioMem& dev, uint64_t nb_sb)
 {
     const uint64_t mb_size = m_unit_size, sbs_per_mb = mb_size / m_sb_size;
     // Partly plugged blocks first, lowest subblocks first.
-    std::sort(m_added.begin(), m_added.end());
     for (uint64_t mb : m_added) {
         for (uint64_t sb = mb; sb < mb + mb_size && nb_sb; sb += m_sb_size) {
             if (dev.plugged[(sb - dev.addr) / dev.block_size]) continue;
@@ -126,12 +122,11 @@ void VirtioMemDriver::plug(mm::Kernel& k, VirtioMem& dev, uint64_t nb_sb)
     // Then new blocks, ascending. With onlining left to user space the driver
     // stops once max(2 blocks, 1 GiB) sit offline (ENOSPC until they go online).
     const uint64_t offline_threshold = std::max(2 * k.memory_block_size_bytes(), uint64_t(1024) * MiB);
+    uint64_t offline_bytes = 0;
+    for (uint64_t a : m_added)
+        if (const auto c = class_of(k, dev, a); c == Class::Offline || c == Class::OfflinePartial) offline_bytes += mb_size;
     for (uint64_t mb = m_first_mb; mb < m_last_mb && nb_sb; mb += mb_size) {
-        if (std::find(m_added.begin(), m_added.end(), mb) != m_added.end()) continue;
-        uint64_t offline_bytes = 0;
-        for (uint64_t a : m_added)
-            if (class_of(k, dev, a) == Class::Offline || class_of(k, dev, a) == Class::OfflinePartial)
-                offline_bytes += mb_size;
+        if (m_added.count(mb)) continue;
         if (offline_bytes >= offline_threshold) return;
         const uint64_t n = std::min(nb_sb, sbs_per_mb);
         if (!dev.plug_request(mb, n * m_sb_size, true)) return;
@@ -142,7 +137,8 @@ void VirtioMemDriver::plug(mm::Kernel& k, VirtioMem& dev, uint64_t nb_sb)
             dev.plug_request(mb, n * m_sb_size, false);
             return;
         }
-        m_added.push_back(mb);
+        m_added.insert(mb);
+        if (const auto c = class_of(k, dev, mb); c == Class::Offline || c == Class::OfflinePartial) offline_bytes += mb_size;
         nb_sb -= n;
     }
 }
@@ -152,14 +148,13 @@ void VirtioMemDriver::unplug(mm::Kernel& k, VirtioMem& dev, uint64_t nb_sb)
     const uint64_t mb_size = m_unit_size;
     auto remove_block = [&](uint64_t mb, bool online) {
         if (online ? k.offline_and_remove_memory(mb, mb_size) : k.remove_memory(mb, mb_size))
-            m_added.erase(std::find(m_added.begin(), m_added.end(), mb));
+            m_added.erase(mb);
     };
     // Offline memory first, then Movable before kernel memory; partly plugged
     // blocks before full ones; the highest block and subblock first.
     for (Class cls : {Class::OfflinePartial, Class::Offline, Class::MovablePartial, Class::KernelPartial,
                       Class::Movable, Class::Kernel}) {
-        std::vector<uint64_t> blocks = m_added;
-        std::sort(blocks.rbegin(), blocks.rend());
+        const std::vector<uint64_t> blocks(m_added.rbegin(), m_added.rend());
         for (uint64_t mb : blocks) {
             if (!nb_sb) return;
             if (class_of(k, dev, mb) != cls) continue;

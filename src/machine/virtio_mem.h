@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,8 +27,9 @@ struct VirtioMem {
     int node = 0;
     bool hotplugged = false;
     std::vector<bool> plugged;    // one bit per device block, as VirtIOMEM::bitmap
+    uint64_t nr_plugged = 0;      // set bits in `plugged`
 
-    uint64_t plugged_size() const;
+    uint64_t plugged_size() const { return nr_plugged * block_size; }
     // usable_region_size: the part of the region the guest may plug.
     uint64_t usable_region_size() const;
     // Plug or unplug [addr, addr + size) on the guest's request: false (NACK) if
@@ -65,7 +67,7 @@ private:
     uint64_t m_sb_size = 0;     // what is plugged at a time: max(device block, pageblock), or the big block
     uint64_t m_first_mb = 0;    // first unit address in the region
     uint64_t m_last_mb = 0;     // one past the last
-    std::vector<uint64_t> m_added;  // memory blocks added to Linux (addresses)
+    std::set<uint64_t> m_added;  // units added to Linux (addresses)
     bool m_running = false, m_again = false;
 };
 
