@@ -69,6 +69,68 @@ ZoneType boot_zone_of(Pfn pfn)
     return ZoneType::Normal;
 }
 
+// find_zone_movable_pfns_for_nodes: where ZONE_MOVABLE starts on each node for
+// kernelcore=/movablecore= (0: none). Kernel memory is spread evenly over the
+// nodes; pages below the zone Movable is carved from count as kernel memory.
+std::vector<Pfn> find_zone_movable_pfns_for_nodes(const std::vector<PfnRange>& ram, int nr_nodes, Pfn max_pfn,
+                                                  uint64_t kernelcore_pages, uint64_t movablecore_pages)
+{
+    constexpr uint64_t MAX_ORDER_NR_PAGES = uint64_t{1} << (MAX_ORDER - 1);
+    std::vector<Pfn> zone_movable_pfn(size_t(nr_nodes), Pfn(0));
+    uint64_t totalpages = 0;
+    for (const PfnRange& r : ram) totalpages += (r.end - r.start).value();
+    uint64_t required_kernelcore = kernelcore_pages;
+    if (movablecore_pages) {
+        const uint64_t movable = std::min(totalpages, align_up(movablecore_pages, MAX_ORDER_NR_PAGES));
+        required_kernelcore = std::max(required_kernelcore, totalpages - movable);
+    }
+    if (!required_kernelcore || required_kernelcore >= totalpages) return zone_movable_pfn;
+    // The zone Movable is carved from: the highest one with pages.
+    const Pfn usable_startpfn = max_pfn > MAX_DMA32_PFN ? MAX_DMA32_PFN : MAX_DMA_PFN;
+    std::vector<int> nodes;
+    for (const PfnRange& r : ram)
+        if (std::find(nodes.begin(), nodes.end(), r.nid) == nodes.end()) nodes.push_back(r.nid);
+    uint64_t usable_nodes = nodes.size();
+    do {
+        uint64_t kernelcore_node = required_kernelcore / usable_nodes;
+        for (int nid : nodes) {
+            if (required_kernelcore < kernelcore_node) kernelcore_node = required_kernelcore / usable_nodes;
+            uint64_t kernelcore_remaining = kernelcore_node;
+            for (const PfnRange& r : ram) {
+                if (r.nid != nid) continue;
+                Pfn start = std::max(r.start, zone_movable_pfn[size_t(nid)]);
+                const Pfn end = r.end;
+                if (start >= end) continue;
+                if (start < usable_startpfn) {
+                    const uint64_t kernel_pages = (std::min(end, usable_startpfn) - start).value();
+                    kernelcore_remaining -= std::min(kernel_pages, kernelcore_remaining);
+                    required_kernelcore -= std::min(kernel_pages, required_kernelcore);
+                    if (end <= usable_startpfn) {
+                        zone_movable_pfn[size_t(nid)] = end;
+                        continue;
+                    }
+                    start = usable_startpfn;
+                }
+                const uint64_t size_pages = std::min((end - start).value(), kernelcore_remaining);
+                zone_movable_pfn[size_t(nid)] = start + PageCount(size_pages);
+                required_kernelcore -= std::min(required_kernelcore, size_pages);
+                kernelcore_remaining -= size_pages;
+                if (!kernelcore_remaining) break;
+            }
+        }
+        --usable_nodes;
+    } while (usable_nodes && required_kernelcore > usable_nodes);
+    for (int nid : nodes) {
+        Pfn& z = zone_movable_pfn[size_t(nid)];
+        z = Pfn(align_up(z.value(), MAX_ORDER_NR_PAGES));
+        Pfn node_end(0);
+        for (const PfnRange& r : ram)
+            if (r.nid == nid) node_end = std::max(node_end, r.end);
+        if (z >= node_end) z = Pfn(0);
+    }
+    return zone_movable_pfn;
+}
+
 // CONFIG_PHYSICAL_START: where the kernel runs when KASLR is off (the recorder boots with nokaslr).
 constexpr uint64_t kernel_image_start = 16 * MiB;
 
@@ -153,6 +215,8 @@ void Kernel::free_area_init(const BootConfig& cfg)
             (void)m_iomem.request_region(r.start, r.end, r.name, IORESOURCE_MEM);
     }
 
+    const std::vector<Pfn> zone_movable_pfn = find_zone_movable_pfns_for_nodes(
+        ram, nr_nodes, m_max_pfn, cfg.kernelcore_bytes >> PAGE_SHIFT, cfg.movablecore_bytes >> PAGE_SHIFT);
     for (PgData& pgdat : m_nodes) {
         Pfn node_start{~uint64_t{0}}, node_end{0};
         for (const PfnRange& r : ram) {
@@ -164,9 +228,21 @@ void Kernel::free_area_init(const BootConfig& cfg)
         pgdat.online = true;
         pgdat.node_start_pfn = node_start;
         PageCount total_span, total_present;
-        for (ZoneType zt : {ZoneType::DMA, ZoneType::DMA32, ZoneType::Normal}) {
+        const Pfn movable_start = zone_movable_pfn[size_t(pgdat.node_id)];
+        for (ZoneType zt : {ZoneType::DMA, ZoneType::DMA32, ZoneType::Normal, ZoneType::Movable}) {
             auto [lo, hi] = arch_zone_limits(zt, m_max_pfn);
-            const Pfn b = std::clamp(node_start, lo, hi), e = std::clamp(node_end, lo, hi);
+            Pfn b = std::clamp(node_start, lo, hi), e = std::clamp(node_end, lo, hi);
+            // adjust_zone_range_for_zone_movable
+            if (movable_start.value()) {
+                if (zt == ZoneType::Movable) {
+                    b = movable_start;
+                    e = node_end;
+                } else if (b < movable_start && e > movable_start) {
+                    e = movable_start;
+                } else if (b >= movable_start) {
+                    b = e;
+                }
+            }
             Zone& z = pgdat.zone(zt);
             if (b >= e) continue;
             z.zone_start_pfn = b;
@@ -213,6 +289,13 @@ void Kernel::free_area_init(const BootConfig& cfg)
             if (lo > r.start && lo < r.end)
                 set_page_state(lo, r.end - lo, PageInfo{PageState::Free, zt, int8_t(r.nid)});
         }
+    }
+    // Pages from where ZONE_MOVABLE starts belong to it.
+    for (const PfnRange& r : ram) {
+        const Pfn movable_start = zone_movable_pfn[size_t(r.nid)];
+        if (!movable_start.value() || r.end <= movable_start) continue;
+        const Pfn b = std::max(r.start, movable_start);
+        set_page_state(b, r.end - b, PageInfo{PageState::Free, ZoneType::Movable, int8_t(r.nid)});
     }
 }
 
