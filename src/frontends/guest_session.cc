@@ -68,6 +68,16 @@ tl::expected<std::string, std::string> GuestSession::start_machine(std::string_v
 
 tl::expected<std::string, std::string> GuestSession::run(CommandKind kind, std::string_view command)
 {
+    // A bug in the model must not take the transcript's other outputs with it.
+    try {
+        return run_command(kind, command);
+    } catch (const std::exception& e) {
+        return tl::unexpected(fmt::format("memplug failed on this command ({}); please report it", e.what()));
+    }
+}
+
+tl::expected<std::string, std::string> GuestSession::run_command(CommandKind kind, std::string_view command)
+{
     tl::expected<std::string, std::string> out;
     if (kind == CommandKind::Host) {
         out = start_machine(command);

@@ -26,6 +26,7 @@ public:
     machine::Machine* machine() { return m_machine.get(); }
 
 private:
+    tl::expected<std::string, std::string> run_command(CommandKind kind, std::string_view command);
     tl::expected<std::string, std::string> start_machine(std::string_view command);
 
     CheckInvariants m_check;

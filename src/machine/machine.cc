@@ -34,16 +34,11 @@ uint64_t pci_hole64_size(MachineType t) { return t == MachineType::Q35 ? 32 * Gi
 // SeaBIOS keeps its tables at the top of low RAM: one page more on q35.
 uint64_t seabios_high_reserve(MachineType t) { return t == MachineType::Q35 ? 0x21000 : 0x20000; }
 
-std::optional<int> parse_int(std::string_view s)
-{
-    int v = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-    return v;
-}
+constexpr uint64_t MAX_CPUS = 288;     // q35's max_cpus; pc allows 255
+constexpr uint64_t MAX_NODES = 128;    // MAX_NODES
 
 // "0-3" or "2" or "0-1:4-5" as -numa cpus= takes them.
-std::vector<int> parse_cpu_list(std::string_view s)
+tl::expected<std::vector<int>, std::string> parse_cpu_list(std::string_view s)
 {
     std::vector<int> out;
     size_t pos = 0;
@@ -51,10 +46,10 @@ std::vector<int> parse_cpu_list(std::string_view s)
         const size_t next = std::min(s.find(':', pos), s.size());
         const std::string_view part = s.substr(pos, next - pos);
         const size_t dash = part.find('-');
-        const auto a = parse_int(part.substr(0, dash));
-        const auto b = dash == std::string_view::npos ? a : parse_int(part.substr(dash + 1));
-        if (a && b)
-            for (int c = *a; c <= *b; ++c) out.push_back(c);
+        const auto a = parse_uint(part.substr(0, dash), MAX_CPUS - 1);
+        const auto b = dash == std::string_view::npos ? a : parse_uint(part.substr(dash + 1), MAX_CPUS - 1);
+        if (!a || !b || *b < *a) return tl::unexpected(fmt::format("Invalid CPU range: {}", part));
+        for (uint64_t c = *a; c <= *b; ++c) out.push_back(int(c));
         pos = next + 1;
     }
     return out;
@@ -122,9 +117,13 @@ tl::expected<void, std::string> Machine::parse_args(const std::vector<std::strin
             auto o = OptList::parse(arg, "cpus");
             if (!o) return tl::unexpected(o.error());
             if (auto c = o->get("cpus")) {
-                auto n = parse_int(*c);
+                auto n = parse_uint(*c);
                 if (!n || *n < 1) return tl::unexpected(fmt::format("Invalid parameter '{}'", arg));
-                m_config.smp = *n;
+                if (*n > MAX_CPUS)
+                    return tl::unexpected(fmt::format("Invalid SMP CPUs {}. The max CPUs supported by machine '{}' is {}",
+                                                      *n, m_config.type == MachineType::Q35 ? "pc-q35-7.2" : "pc-i440fx-7.2",
+                                                      MAX_CPUS));
+                m_config.smp = int(*n);
             }
         } else if (opt == "numa") {
             auto o = OptList::parse(arg, "type");
@@ -132,12 +131,23 @@ tl::expected<void, std::string> Machine::parse_args(const std::vector<std::strin
             if (o->get("type") != "node") continue;  // cpu, dist, hmat-*: not modelled
             NumaNode n;
             n.nodeid = int(m_config.numa.size());
-            if (auto id = o->get("nodeid")) n.nodeid = parse_int(*id).value_or(n.nodeid);
+            if (auto id = o->get("nodeid")) {
+                const auto v = parse_uint(*id);
+                if (!v || *v >= MAX_NODES)
+                    return tl::unexpected(fmt::format("Invalid node ID {}, max possible could be {}", *id, MAX_NODES));
+                n.nodeid = int(*v);
+            }
+            if (std::any_of(m_config.numa.begin(), m_config.numa.end(), [&](const NumaNode& x) { return x.nodeid == n.nodeid; }))
+                return tl::unexpected(fmt::format("Duplicate NUMA nodeid: {}", n.nodeid));
             if (auto md = o->get("memdev")) n.memdev = *md;
             if (o->has("mem"))
                 return tl::unexpected(std::string("-numa node,mem=: parameter -numa node,mem is not supported by this machine "
                                       "type\nUse -numa node,memdev instead"));
-            if (auto c = o->get("cpus")) n.cpus = parse_cpu_list(*c);
+            if (auto c = o->get("cpus")) {
+                auto cpus = parse_cpu_list(*c);
+                if (!cpus) return tl::unexpected(cpus.error());
+                n.cpus = std::move(*cpus);
+            }
             m_config.numa.push_back(n);
         } else if (opt == "object") {
             if (auto r = object_add(arg); !r) return tl::unexpected(fmt::format("-object {}: {}", arg, r.error()));
@@ -150,8 +160,14 @@ tl::expected<void, std::string> Machine::parse_args(const std::vector<std::strin
         } else if (opt == "cpu") {
             auto o = OptList::parse(arg, "model");
             if (!o) return tl::unexpected(o.error());
-            if (auto bits = o->get("phys-bits")) m_config.phys_bits = unsigned(parse_int(*bits).value_or(40));
-            else if (o->get("model") == "host") m_config.phys_bits = 46;
+            if (auto bits = o->get("phys-bits")) {
+                const auto v = parse_uint(*bits, 64);
+                if (!v || *v < 32 || *v > 52)
+                    return tl::unexpected(fmt::format("phys-bits should be between 32 and 52 (but is {})", *bits));
+                m_config.phys_bits = unsigned(*v);
+            } else if (o->get("model") == "host") {
+                m_config.phys_bits = 46;
+            }
         }
     }
     if (mem_opt) {
@@ -165,9 +181,9 @@ tl::expected<void, std::string> Machine::parse_args(const std::vector<std::strin
         const auto max = o->get("maxmem");
         const auto slots = o->get("slots");
         if (slots) {
-            auto n = parse_int(*slots);
-            if (!n || *n < 0) return tl::unexpected(fmt::format("-m {}: Parameter 'slots' expects uint64", *mem_opt));
-            m_config.ram_slots = *n;
+            auto n = parse_uint(*slots);
+            if (!n) return tl::unexpected(fmt::format("-m {}: Parameter 'slots' expects uint64", *mem_opt));
+            m_config.ram_slots = int(std::min<uint64_t>(*n, INT32_MAX));
         }
         if (max) {
             auto v = parse_size(*max, 'B');
@@ -211,7 +227,7 @@ tl::expected<void, std::string> Machine::lay_out()
     if (c.numa.empty() && c.ram_slots > 0) {
         NumaNode n;
         n.size = c.ram_size;
-        for (int cpu = 0; cpu < c.smp; ++cpu) n.cpus.push_back(cpu);
+        for (int cpu = 0; cpu < c.smp; ++cpu) n.cpus.push_back(cpu);  // c.smp <= MAX_CPUS
         c.numa.push_back(n);
     }
     // pc_q35_init / pc_init1: how much RAM stays below the 4 GiB hole.
@@ -223,6 +239,10 @@ tl::expected<void, std::string> Machine::lay_out()
     if (c.maxram_size > c.ram_size) {
         if (c.ram_slots > ACPI_MAX_RAM_SLOTS)
             return tl::unexpected(fmt::format("unsupported amount of memory slots: {}", c.ram_slots));
+        if (c.maxram_size % mm::PAGE_SIZE)
+            return tl::unexpected(fmt::format("maximum memory size must by aligned to multiple of {} bytes", mm::PAGE_SIZE));
+        if (c.maxram_size > (uint64_t{1} << 52))
+            return tl::unexpected(fmt::format("unsupported amount of maximum memory: 0x{:x}", c.maxram_size));
     } else if (c.ram_slots) {
         return tl::unexpected(std::string("slots specified but no max-size"));
     }

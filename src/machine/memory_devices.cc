@@ -53,7 +53,7 @@ tl::expected<uint64_t, std::string> Machine::memory_device_pre_plug(uint64_t siz
     uint64_t in_use = 0;
     for (const MemoryDeviceRange& x : memory_devices()) in_use += x.size;
     const uint64_t space = m_config.maxram_size - m_config.ram_size;
-    if (in_use + size > space)
+    if (in_use > space || size > space - in_use)
         return tl::unexpected(fmt::format("not enough space, currently 0x{:x} in use of total space for memory devices "
                                           "0x{:x}",
                                           in_use, space));
@@ -63,7 +63,7 @@ tl::expected<uint64_t, std::string> Machine::memory_device_pre_plug(uint64_t siz
     const uint64_t as_start = m_device_memory_base, as_end = m_device_memory_base + m_device_memory_size;
     uint64_t new_addr = as_start;
     if (hint) {
-        if (*hint < as_start || *hint + size > as_end)
+        if (*hint < as_start || *hint > as_end || size > as_end - *hint)
             return tl::unexpected(fmt::format("can't add memory device [0x{:x}:0x{:x}], usable range for memory "
                                               "devices [0x{:x}:0x{:x}]",
                                               *hint, size, as_start, m_device_memory_size));
@@ -148,12 +148,16 @@ tl::expected<PcDimm, std::string> Machine::pc_dimm_pre_plug(const OptList& o, bo
             backend = &*it;
             d.memdev = v;
         } else if (k == "slot") {
-            auto n = std::stoll(v.empty() ? "x" : v, nullptr, 0);
-            slot_hint = int(n);
+            const auto n = parse_uint(v, INT32_MAX);
+            if (!n) return tl::unexpected(std::string("Parameter 'slot' expects int32"));
+            slot_hint = int(*n);
         } else if (k == "addr") {
-            addr_hint = std::stoull(v, nullptr, 0);
+            addr_hint = parse_uint(v);
+            if (!addr_hint) return tl::unexpected(std::string("Parameter 'addr' expects uint64"));
         } else if (k == "node") {
-            d.node = std::stoi(v, nullptr, 0);
+            const auto n = parse_uint(v, UINT32_MAX);
+            if (!n) return tl::unexpected(std::string("Parameter 'node' expects uint32"));
+            d.node = int(std::min<uint64_t>(*n, INT32_MAX));
         } else {
             return tl::unexpected(fmt::format("Property 'pc-dimm.{}' not found", k));
         }
@@ -210,14 +214,9 @@ tl::expected<void, std::string> Machine::device_add(std::string_view text, bool 
         }
         return {};
     }
-    PcDimm d;
-    try {
-        auto r = pc_dimm_pre_plug(*o, hotplugged);
-        if (!r) return tl::unexpected(r.error());
-        d = std::move(*r);
-    } catch (const std::exception&) {
-        return tl::unexpected(std::string("Parameter value invalid"));
-    }
+    auto r = pc_dimm_pre_plug(*o, hotplugged);
+    if (!r) return tl::unexpected(r.error());
+    PcDimm d = std::move(*r);
     auto backend = std::find_if(m_backends.begin(), m_backends.end(), [&](const auto& b) { return b.id == d.memdev; });
     backend->used_by = d.id.empty() ? "(unnamed)" : d.id;
     m_dimms.push_back(std::move(d));
@@ -308,9 +307,9 @@ tl::expected<void, std::string> Machine::virtio_mem_add(const OptList& o, bool h
                 return tl::unexpected(std::string("'block-size' property has to be a power of two"));
             (k == "requested-size" ? v.requested_size : k == "block-size" ? v.block_size : memaddr.emplace()) = *size;
         } else if (k == "node") {
-            auto n = parse_size(val, 'B');
-            if (!n) return tl::unexpected(std::string("Parameter 'node' expects uint32_t"));
-            v.node = int(*n);
+            const auto n = parse_uint(val, UINT32_MAX);
+            if (!n) return tl::unexpected(std::string("Parameter 'node' expects uint32"));
+            v.node = int(std::min<uint64_t>(*n, INT32_MAX));
         } else {
             return tl::unexpected(fmt::format("Property 'virtio-mem-pci.{}' not found", k));
         }
@@ -328,9 +327,9 @@ tl::expected<void, std::string> Machine::virtio_mem_add(const OptList& o, bool h
     if (v.requested_size > v.region_size)
         return tl::unexpected(fmt::format("'requested-size' cannot exceed the memory backend size(0x{:x})", v.region_size));
     const int nb_numa_nodes = int(m_config.numa.size());
-    if (nb_numa_nodes && v.node >= nb_numa_nodes)
+    if ((nb_numa_nodes && v.node >= nb_numa_nodes) || (!nb_numa_nodes && v.node))
         return tl::unexpected(fmt::format("'node' property has value '{}', which exceeds the number of numa nodes: {}",
-                                          v.node, nb_numa_nodes));
+                                          v.node, nb_numa_nodes ? nb_numa_nodes : 1));
     v.plugged.assign(v.region_size / v.block_size, false);
     m_backends[size_t(backend - m_backends.data())].used_by = v.id.empty() ? "(unnamed)" : v.id;
     m_virtio_mems.push_back(VirtioMemSlot{std::move(v), std::nullopt});

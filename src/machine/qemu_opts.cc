@@ -1,6 +1,7 @@
 #include "machine/qemu_opts.h"
 
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 
@@ -82,6 +83,22 @@ std::optional<std::string> OptList::get(std::string_view key) const
     for (const auto& [k, v] : m_items)
         if (k == key) found = v;  // the last one wins, as with QemuOpts
     return found;
+}
+
+std::optional<uint64_t> parse_uint(std::string_view text, uint64_t max)
+{
+    unsigned base = 10;
+    if (text.size() > 1 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+        base = 16;
+        text.remove_prefix(2);
+    } else if (text.size() > 1 && text[0] == '0') {
+        base = 8;
+        text.remove_prefix(1);
+    }
+    uint64_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v, int(base));
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || v > max) return std::nullopt;
+    return v;
 }
 
 std::optional<bool> parse_qapi_bool(std::string_view v)

@@ -30,6 +30,10 @@ private:
     std::vector<std::pair<std::string, std::string>> m_items;
 };
 
+// qemu_strtou64 as property setters use it: decimal, 0x hex or 0 octal, the
+// whole string, at most `max`.
+std::optional<uint64_t> parse_uint(std::string_view text, uint64_t max = UINT64_MAX);
+
 // QAPI's bool parsing for properties: on/off/yes/no/true/false.
 std::optional<bool> parse_qapi_bool(std::string_view v);
 

@@ -463,12 +463,15 @@ KResult<void> Kernel::add_memory(int nid_or_mgid, uint64_t start, uint64_t size,
     if (resource_name != "System RAM") res_flags |= IORESOURCE_SYSRAM_DRIVER_MANAGED;
     if (mhp_flags & MHP_MERGE_RESOURCE) res_flags |= IORESOURCE_SYSRAM_MERGEABLE;
     if (!size || start + size - 1 < start || start + size > (uint64_t{1} << 46)) return kerr(E2BIG, "out of range");
-    auto res = m_iomem.request(nullptr, start, start + size - 1, resource_name, res_flags);
-    if (!res) {
-        // A driver's parent resource (virtioN) may hold the range: request inside it.
-        res = m_iomem.insert(start, start + size - 1, resource_name, res_flags);
-        if (!res) return kerr(EEXIST, "resource conflict");
-    }
+    // __request_region: inside a driver's parent resource (virtioN) is fine,
+    // overlapping memory that is already there is not.
+    auto res = m_iomem.request_region(start, start + size - 1, resource_name, res_flags);
+    if (!res) return kerr(EEXIST, "resource conflict");
+    for (uint64_t s = start / (PAGES_PER_SECTION << PAGE_SHIFT); s < (start + size) / (PAGES_PER_SECTION << PAGE_SHIFT); ++s)
+        if (m_memmap.present_section(SectionNr(s))) {
+            m_iomem.release(start, start + size - 1, resource_name);
+            return kerr(EEXIST, "section already present");
+        }
     auto release = [&] { m_iomem.release(start, start + size - 1, resource_name); };
 
     // check_hotplug_memory_range

@@ -137,6 +137,7 @@ uint64_t int_sqrt(uint64_t x)
     return r;
 }
 
+// The zones nr_free_buffer_pages() counts: everything up to Normal.
 bool is_lowmem(ZoneType z) { return z != ZoneType::Movable && z != ZoneType::Device; }
 
 }  // namespace
@@ -168,7 +169,7 @@ void Kernel::init_per_zone_wmark_min()
     uint64_t buffer_pages = 0;
     for (const PgData& p : m_nodes)
         for (const Zone& z : p.node_zones)
-            if (is_lowmem(z.type) && z.type != ZoneType::Movable && z.managed_pages.value() > z.watermark[WMARK_HIGH])
+            if (is_lowmem(z.type) && z.managed_pages.value() > z.watermark[WMARK_HIGH])
                 buffer_pages += z.managed_pages.value() - z.watermark[WMARK_HIGH];
     m_min_free_kbytes = std::clamp<uint64_t>(int_sqrt(buffer_pages * (PAGE_SIZE >> 10) * 16), 128, 262144);
     setup_wmarks();
@@ -188,17 +189,19 @@ void Kernel::init_per_zone_wmark_min()
             }
         }
 
-    // khugepaged (THP "always"): keep enough free for fragmentation avoidance.
+    // khugepaged (THP "always"): keep enough free for fragmentation avoidance,
+    // at most 5 % of nr_free_buffer_pages().
     int nr_zones = 0;
-    uint64_t lowmem_managed = 0;
+    uint64_t free_buffer_pages = 0;
     for (const PgData& p : m_nodes)
         for (const Zone& z : p.node_zones) {
-            if (!z.populated_zone()) continue;
-            if (z.type != ZoneType::Movable) ++nr_zones;
-            lowmem_managed += z.managed_pages.value();
+            if (!z.populated_zone() || !is_lowmem(z.type)) continue;
+            ++nr_zones;
+            if (z.managed_pages.value() > z.watermark[WMARK_HIGH])
+                free_buffer_pages += z.managed_pages.value() - z.watermark[WMARK_HIGH];
         }
     uint64_t recommended = pageblock_nr_pages * nr_zones * 2 + pageblock_nr_pages * nr_zones * 9;
-    recommended = std::min(recommended, lowmem_managed / 20);
+    recommended = std::min(recommended, free_buffer_pages / 20);
     recommended <<= (PAGE_SHIFT - 10);
     if (recommended > m_min_free_kbytes) {
         m_min_free_kbytes = recommended;

@@ -18,7 +18,7 @@ std::optional<BlockId> parse_block_name(std::string_view name)
 {
     if (!name.starts_with("memory") || name.size() == 6) return std::nullopt;
     name.remove_prefix(6);
-    if (name.size() > 1 && name[0] == '0') return std::nullopt;
+    if ((name.size() > 1 && name[0] == '0') || name.size() > 19) return std::nullopt;  // no leading zeros, no overflow
     uint64_t v = 0;
     for (char c : name) {
         if (c < '0' || c > '9') return std::nullopt;
@@ -83,13 +83,16 @@ KResult<void> online_store(Kernel& k, BlockId id, std::string_view buf)
     return {};
 }
 
-// soft/hard_offline_page take a physical address; the model validates it
-// like the kernel and otherwise leaves the page alone.
-KResult<void> offline_page_store(Kernel& k, std::string_view buf)
+// soft/hard_offline_page take a physical address; the model checks it as the
+// kernel does (soft: EIO unless the page is online; hard: ENXIO without a
+// memmap) and does not poison pages.
+KResult<void> offline_page_store(Kernel& k, std::string_view buf, bool soft)
 {
-    const uint64_t addr = MP_TRY(kstrtoull(buf, 0));
-    const mm::Pfn pfn = mm::Pfn::from_phys(addr);
-    if (!k.memmap().pfn_valid(pfn)) return kerr(ENXIO, "no page at that address");
+    const auto addr = kstrtoull(buf, 0);
+    if (!addr) return kerr(EINVAL, "not an address");
+    const mm::Pfn pfn = mm::Pfn::from_phys(*addr);
+    if (soft && !k.pfn_to_online_zone(pfn)) return kerr(EIO, "not an online page");
+    if (!soft && !k.memmap().pfn_valid(pfn)) return kerr(ENXIO, "no page at that address");
     return {};
 }
 
@@ -175,7 +178,7 @@ std::optional<VNode> lookup_sys_memory(Kernel& k, Path rest)
                            return {};
                        });
     if (f == "soft_offline_page" || f == "hard_offline_page")
-        return attr_wo([&k](std::string_view b) { return offline_page_store(k, b); });
+        return attr_wo([&k, soft = f == "soft_offline_page"](std::string_view b) { return offline_page_store(k, b, soft); });
     if (f == "uevent") return attr_rw([] { return std::string(); }, [](std::string_view) -> KResult<void> { return {}; });
     return std::nullopt;
 }

@@ -104,7 +104,9 @@ std::optional<VNode> lookup_sys_node(Kernel& k, Path rest)
         });
     }
     const std::string& f = rest[0];
-    if (f.starts_with("node") && f.size() > 4 && f.find_first_not_of("0123456789", 4) == std::string::npos)
+    // "nodeN" with N as the kernel prints it: no leading zeros, below MAX_NUMNODES.
+    if (f.starts_with("node") && f.size() > 4 && f.size() <= 6 && f.find_first_not_of("0123456789", 4) == std::string::npos &&
+        (f.size() == 5 || f[4] != '0'))
         return lookup_one_node(k, std::stoi(f.substr(4)), rest.subspan(1));
     if (rest.size() != 1) return std::nullopt;
     if (f == "possible")

@@ -83,6 +83,31 @@ TEST(Machine, KvmHostsHaveNoHyperTransportHoleAndMoreAddressBits)
     EXPECT_EQ(m->kernel().memory_block_size_bytes(), 128 * MiB);
 }
 
+TEST(Machine, OutOfRangeNumbersAreRefusedNotTrusted)
+{
+    for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+             {"-m", "1G", "-object", "memory-backend-ram,id=r0,size=1G", "-numa", "node,nodeid=-1,memdev=r0"},
+             {"-m", "1G", "-object", "memory-backend-ram,id=r0,size=1G", "-numa", "node,nodeid=130,memdev=r0"},
+             {"-m", "1G", "-object", "memory-backend-ram,id=r0,size=1G", "-numa", "node,cpus=0-2147483647,memdev=r0"},
+             {"-m", "1G", "-smp", "1000000000"},
+             {"-m", "1G", "-accel", "kvm", "-cpu", "host,phys-bits=64"},
+             {"-m", "1G,slots=2,maxmem=18446744073709547520"}}) {
+        auto m = Machine::create(args);
+        ASSERT_FALSE(m) << args.back();
+        EXPECT_EQ(m.error().kind, StartError::Kind::Qemu) << m.error().text;
+    }
+    auto m = start({"-m", "1G,slots=2,maxmem=8G"});
+    EXPECT_EQ(m->hmp("object_add memory-backend-ram,id=b,size=18446744073707454464"), "");
+    EXPECT_EQ(m->hmp("device_add pc-dimm,id=d,memdev=b"),
+              "Error: not enough space, currently 0x0 in use of total space for memory devices 0x1c0000000\n")
+        << "no wrap-around in the space check";
+    EXPECT_EQ(m->hmp("object_add memory-backend-ram,id=c,size=128M"), "");
+    EXPECT_EQ(m->hmp("device_add pc-dimm,id=d2,memdev=c,addr=0xffffffffffe00000"),
+              "Error: can't add memory device [0xffffffffffe00000:0x8000000], usable range for memory devices "
+              "[0x100000000:0x240000000]\n");
+    EXPECT_TRUE(m->dimms().empty());
+}
+
 TEST(Machine, TooLittleRamIsTheModelsRefusalNotQemus)
 {
     auto m = Machine::create({"-m", "64M"});
