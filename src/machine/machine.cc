@@ -254,12 +254,7 @@ tl::expected<void, std::string> Machine::lay_out()
     place_device_memory();
     // The AMD HyperTransport hole: TCG's CPU models are AMD, so RAM above 4 GiB
     // moves past 1 TiB when the address space would cross it.
-    auto max_used_gpa = [&] {
-        const uint64_t hole64_start =
-            m_device_memory_size ? mm::align_up(m_device_memory_base + m_device_memory_size, GiB)
-                                 : mm::align_up(m_above_4g_start + m_above_4g, GiB);
-        return hole64_start + pci_hole64_size(c.type) - 1;
-    };
+    auto max_used_gpa = [&] { return pci_hole64_start() + pci_hole64_size(c.type) - 1; };
     if (!c.kvm && max_used_gpa() >= AMD_HT_START) {
         m_above_4g_start = AMD_ABOVE_1TB_START;
         place_device_memory();
@@ -335,6 +330,13 @@ mm::BootConfig Machine::boot_config() const
     return b;
 }
 
+// pc_pci_hole64_start: the 64-bit PCI window follows device memory, or RAM.
+uint64_t Machine::pci_hole64_start() const
+{
+    return m_device_memory_size ? mm::align_up(m_device_memory_base + m_device_memory_size, GiB)
+                                : mm::align_up(m_above_4g_start + m_above_4g, GiB);
+}
+
 // What the guest's /proc/iomem shows besides RAM: the PCI root bus windows
 // (from ACPI _CRS), the default devices' BARs and option ROMs as SeaBIOS places
 // them for the recorder's -kernel boot, and the chipset's fixed ranges.
@@ -399,10 +401,7 @@ std::vector<mm::PlatformResource> Machine::platform_resources() const
     r.push_back({0xfed00000, 0xfed003ff, "HPET 0", true});
     r.push_back({0xfed00000, 0xfed003ff, "PNP0103:00", false});
     r.push_back({0xfee00000, 0xfee00fff, "Local APIC", true});
-    const uint64_t hole64_start = m_device_memory_size
-                                      ? mm::align_up(m_device_memory_base + m_device_memory_size, GiB)
-                                      : mm::align_up(m_above_4g_start + m_above_4g, GiB);
-    r.push_back({hole64_start, hole64_start + pci_hole64_size(m_config.type) - 1, bus, true});
+    r.push_back({pci_hole64_start(), pci_hole64_start() + pci_hole64_size(m_config.type) - 1, bus, true});
     return r;
 }
 

@@ -107,6 +107,7 @@ private:
     tl::expected<void, std::string> lay_out();
     mm::BootConfig boot_config() const;
     std::vector<mm::PlatformResource> platform_resources() const;
+    uint64_t pci_hole64_start() const;
 
     // Monitor commands; each returns the text HMP prints.
     std::string hmp_object_add(std::string_view args);

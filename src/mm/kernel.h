@@ -121,7 +121,6 @@ public:
     PageCount totalreserve_pages() const { return m_totalreserve_pages; }
     uint64_t min_free_kbytes() const { return m_min_free_kbytes; }
     const WorkCounters& work() const { return m_work; }
-    PageCount memmap_pages_of_hotplug() const { return m_hotplug_memmap_pages; }
 
     // page_zone(pfn_to_page(pfn)) for an online pfn.
     std::optional<ZoneType> pfn_to_online_zone(Pfn pfn) const;
@@ -239,11 +238,9 @@ private:
     std::map<int, MemoryGroup> m_groups;
     int m_next_group_id = 0;
     ResourceTree m_iomem;
-    std::vector<E820Entry> m_e820;
     Pfn m_max_pfn;
     uint64_t m_min_free_kbytes = 0;
     PageCount m_totalreserve_pages;
-    PageCount m_hotplug_memmap_pages;  // memmap of hot-added sections, taken from kernel zones
     std::map<SectionNr, PageRanges> m_section_memmap;  // where each hot-added section's memmap lives
     WorkCounters m_work;
     OnlinePageCallback m_online_page_callback;

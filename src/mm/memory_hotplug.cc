@@ -360,7 +360,10 @@ KResult<void> Kernel::memory_block_online(MemoryBlock& mem)
         set_page_state(start_pfn, nr_vmemmap_pages, PageInfo{PageState::Vmemmap, zone, int8_t(mem.nid)});
     }
     if (auto r = online_pages(start_pfn + nr_vmemmap_pages, nr_pages - nr_vmemmap_pages, zone, mem.group); !r) {
-        if (nr_vmemmap_pages) remove_pfn_range_from_zone(zone_of(mem.nid, zone), start_pfn, nr_vmemmap_pages);
+        if (nr_vmemmap_pages) {
+            remove_pfn_range_from_zone(zone_of(mem.nid, zone), start_pfn, nr_vmemmap_pages);
+            set_page_state(start_pfn, nr_vmemmap_pages, PageInfo{PageState::Vmemmap, zone, int8_t(mem.nid)});
+        }
         return r;
     }
     if (nr_vmemmap_pages) adjust_present_page_count(start_pfn, mem.group, int64_t(nr_vmemmap_pages.value()));
@@ -503,8 +506,8 @@ KResult<void> Kernel::add_memory(int nid_or_mgid, uint64_t start, uint64_t size,
         nr_vmemmap_pages = PageCount::from_bytes(size / PAGE_SIZE * STRUCT_PAGE_SIZE);
     }
 
-    // arch_add_memory: a memmap per section, from the range itself (altmap) or
-    // from the node's kernel memory, 2 MiB at a time.
+    // arch_add_memory: a memmap per section (2 MiB), from the range itself
+    // (altmap) or from the node's kernel zones.
     const Pfn start_pfn = Pfn::from_phys(start);
     const PageCount nr_pages = PageCount::from_bytes(size);
     const uint64_t nr_sections = nr_pages.value() / PAGES_PER_SECTION;
@@ -527,7 +530,6 @@ KResult<void> Kernel::add_memory(int nid_or_mgid, uint64_t start, uint64_t size,
             (void)alloc_pages(nid, {ZoneType::Normal, ZoneType::DMA32, ZoneType::DMA}, per_section,
                               PageState::Unmovable, &m_section_memmap[sec]);
         }
-        m_hotplug_memmap_pages += per_section * nr_sections;
     }
     for (uint64_t i = 0; i < nr_sections; ++i) {
         const SectionNr sec(start_pfn.value() / PAGES_PER_SECTION + i);
@@ -588,7 +590,6 @@ KResult<void> Kernel::remove_memory(uint64_t start, uint64_t size)
             for (const auto& [b, len] : it->second) {
                 const PageInfo info = m_memmap.at(b);
                 set_page_state(b, len, PageInfo{PageState::Free, info.zone, info.nid});
-                m_hotplug_memmap_pages -= len;
             }
             m_section_memmap.erase(it);
         }

@@ -154,7 +154,6 @@ KResult<Kernel> Kernel::boot(const BootConfig& cfg)
     k.m_params = cfg.params;
     k.m_nr_cpus = std::max(1, cfg.nr_cpus);
     k.m_node_cpus = cfg.node_cpus;
-    k.m_e820 = cfg.e820;
     k.free_area_init(cfg);
     if (!k.m_max_pfn.value()) return kerr(EINVAL, "no usable RAM in the memory map");
     k.reserve_boot_memory(cfg);

@@ -225,11 +225,11 @@ void Kernel::setup_zone_pagesets()
         for (Zone& z : p.node_zones) {
             uint64_t batch = std::min<uint64_t>(z.managed_pages.value() >> 10, (1 * MiB) / PAGE_SIZE) / 4;
             batch = std::max<uint64_t>(batch, 1);
-            batch = std::bit_floor(batch + batch / 2) - 1;
+            batch = std::max<uint64_t>(std::bit_floor(batch + batch / 2) - 1, 1);
             const size_t node_cpus = size_t(p.node_id) < m_node_cpus.size() ? m_node_cpus[p.node_id].size() : 0;
             const uint64_t split = node_cpus ? node_cpus : uint64_t(m_nr_cpus);
             const uint64_t high = std::max<uint64_t>(z.watermark[WMARK_LOW] / split, batch << 2);
-            z.pcp_batch = z.populated_zone() ? std::max<uint64_t>(batch, 1) : 0;
+            z.pcp_batch = z.populated_zone() ? batch : 0;
             z.pcp_high = z.populated_zone() ? high : 0;
             // calculate_normal_threshold()
             const int cpus_fls = std::bit_width(unsigned(m_nr_cpus));

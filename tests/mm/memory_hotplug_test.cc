@@ -74,7 +74,7 @@ TEST_F(Hotplug, OnlineMovableThenKernelInterleaves)
     EXPECT_EQ(zone(ZoneType::Movable).zone_start_pfn, Pfn::from_phys(DIMM_BASE + BLOCK));
     EXPECT_EQ(zone(ZoneType::Movable).spanned_pages, PageCount(32768));
     EXPECT_EQ(zone(ZoneType::Movable).managed_pages, PageCount(32768));
-    // Only the Movable span meets the block now, so a plain online follows it.
+    // Neither span meets block 34 yet, so a plain online goes to the kernel zone.
     EXPECT_EQ(k.zone_for_pfn_range(MmopType::Online, 0, std::nullopt, Pfn::from_phys(DIMM_BASE + 2 * BLOCK),
                                    PageCount::from_bytes(BLOCK)),
               ZoneType::Normal);
@@ -128,6 +128,7 @@ TEST_F(Hotplug, OfflineShrinksTheSpanOnlyAtItsEdges)
 TEST_F(Hotplug, RemoveRefusesOnlineMemoryAndFreesTheMemmap)
 {
     const PageCount free_before = k.nr_free_pages();
+    const PageCount dma32_free_before = zone(ZoneType::DMA32).nr_free_pages;
     plug_dimm(DIMM_BASE, 256 * MiB);
     ASSERT_EQ(online(32, MmopType::OnlineMovable), 0);
     auto r = k.remove_memory(DIMM_BASE, 256 * MiB);
@@ -138,6 +139,19 @@ TEST_F(Hotplug, RemoveRefusesOnlineMemoryAndFreesTheMemmap)
     ASSERT_TRUE(k.remove_memory(DIMM_BASE, 256 * MiB));
     EXPECT_EQ(k.memory_blocks().count(BlockId(32)), 0u);
     EXPECT_EQ(k.nr_free_pages(), free_before);
+    EXPECT_EQ(zone(ZoneType::DMA32).nr_free_pages, dma32_free_before) << "exactly the memmap's pages come back";
+}
+
+TEST_F(Hotplug, TheMemmapOfLaterMemoryLivesInEarlierKernelMemoryAndIsFreedExactly)
+{
+    plug_dimm(DIMM_BASE, 128 * MiB);
+    ASSERT_EQ(online(32, MmopType::OnlineKernel), 0);
+    const PageCount normal_free = zone(ZoneType::Normal).nr_free_pages;
+    plug_dimm(DIMM_BASE + BLOCK, 128 * MiB);
+    EXPECT_EQ(zone(ZoneType::Normal).nr_free_pages, normal_free - PageCount(512)) << "2 MiB of memmap from Normal";
+    ASSERT_TRUE(k.remove_memory(DIMM_BASE + BLOCK, 128 * MiB));
+    EXPECT_EQ(zone(ZoneType::Normal).nr_free_pages, normal_free);
+    EXPECT_EQ(offline(32), 0) << "nothing of the removed DIMM's memmap stays behind";
 }
 
 TEST_F(Hotplug, KernelPagesFindTheirWayIntoANewNormalZone)
