@@ -66,6 +66,9 @@ KernelCmdline parse_kernel_cmdline(std::string_view append)
             if (auto b = mm::kstrtobool(val.empty() ? "1" : val)) p.auto_movable_numa_aware = *b;
         } else if (key == "memory_hotplug.memmap_on_memory") {
             if (auto b = mm::kstrtobool(val.empty() ? "1" : val)) p.memmap_on_memory = *b;
+        } else if (key == "memplug.zone_contiguous") {
+            if (val == "rescan") p.zone_contiguous = mm::HotplugParams::ZoneContiguity::Rescan;
+            else if (val == "counter") p.zone_contiguous = mm::HotplugParams::ZoneContiguity::Counter;
         } else if (key == "kernelcore") {
             if (auto v = memparse(val)) out.kernelcore_bytes = *v;
         } else if (key == "movablecore") {

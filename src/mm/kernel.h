@@ -27,6 +27,11 @@ struct HotplugParams {
     bool auto_movable_numa_aware = true;
     bool memmap_on_memory = false;  // read-only after boot
     bool movable_node = false;
+    // How zone->contiguous is kept (memplug.zone_contiguous=): 6.1's rescan of
+    // every pageblock, or the 2026 LKML series' count of pages with an online
+    // memmap in the span (seed 000). Neither is visible in /proc; the work is.
+    enum class ZoneContiguity { Counter, Rescan };
+    ZoneContiguity zone_contiguous = ZoneContiguity::Counter;
 };
 
 // The virtio_mem module's parameters (drivers/virtio/virtio_mem.c); the driver
@@ -78,6 +83,7 @@ struct BootConfig {
 
 // Work the model does that the kernel would do too, for the seed-000 numbers.
 struct WorkCounters {
+    uint64_t contiguity_checks = 0;
     uint64_t contiguity_sections_scanned = 0;
     uint64_t pages_onlined = 0;
     uint64_t pages_offlined = 0;
@@ -219,7 +225,12 @@ private:
     void remove_pfn_range_from_zone(Zone& zone, Pfn start_pfn, PageCount nr_pages);
     void shrink_zone_span(Zone& zone, Pfn start_pfn, Pfn end_pfn);
     void update_pgdat_span(PgData& pgdat);
-    void set_zone_contiguous(Zone& zone);
+    // `pending`: pages whose memmap was just initialised for the zone, before
+    // their sections are marked online (move_pfn_range_to_zone).
+    void set_zone_contiguous(Zone& zone, PageCount pending = PageCount());
+    // online_mem_sections / offline_mem_sections, keeping the zones' counts of
+    // pages with an online memmap.
+    void set_section_online(SectionNr nr, bool online);
     void adjust_present_page_count(Pfn pfn, std::optional<int> group, int64_t nr_pages);
     KResult<void> online_pages(Pfn pfn, PageCount nr_pages, ZoneType zone, std::optional<int> group);
     KResult<void> offline_pages(Pfn start_pfn, PageCount nr_pages, ZoneType zone, std::optional<int> group);

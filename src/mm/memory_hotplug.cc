@@ -123,13 +123,22 @@ ZoneType Kernel::zone_for_pfn_range(MmopType online_type, NodeId nid, std::optio
 
 // ---------------------------------------------------------------- zone spans
 
-void Kernel::set_zone_contiguous(Zone& zone)
+void Kernel::set_zone_contiguous(Zone& zone, PageCount pending)
 {
-    // 6.1's rescan: every pageblock's first and last pfn online and in the zone.
-    // Done per section, which is exact because online state is per section and
-    // the memmap's zone links are per run.
     zone.contiguous = false;
     if (zone.zone_is_empty()) return;
+    if (m_params.zone_contiguous == HotplugParams::ZoneContiguity::Counter) {
+        // The seed-000 series: one comparison, counting the range whose memmap
+        // was just initialised.
+        ++m_work.contiguity_checks;
+        zone.contiguous = zone.pages_with_online_memmap + pending == zone.spanned_pages;
+        return;
+    }
+    // 6.1's rescan: every pageblock's first and last pfn online and in the zone.
+    // Done per section, which is exact because online state is per section and
+    // the memmap's zone links are per run. It runs before the new sections are
+    // marked online, so a zone that just grew stays non-contiguous.
+    ++m_work.contiguity_checks;
     const Pfn end = zone.zone_end_pfn();
     for (Pfn p(align_down(zone.zone_start_pfn.value(), PAGES_PER_SECTION)); p < end; p += PageCount(PAGES_PER_SECTION)) {
         ++m_work.contiguity_sections_scanned;
@@ -158,7 +167,7 @@ void Kernel::move_pfn_range_to_zone(Zone& zone, Pfn start_pfn, PageCount nr_page
     pgdat.node_spanned_pages = std::max(start_pfn + nr_pages, old_node_end) - pgdat.node_start_pfn;
     // memmap_init_range: the pages now link to the zone (still not online).
     relabel_pages(start_pfn, nr_pages, PageInfo{PageState::NotOnline, zone.type, int8_t(zone.nid)});
-    set_zone_contiguous(zone);
+    set_zone_contiguous(zone, nr_pages);
 }
 
 // The pfn of the first (or last) online subsection of this zone and node in [start, end).
@@ -279,7 +288,7 @@ KResult<void> Kernel::online_pages(Pfn pfn, PageCount nr_pages, ZoneType zone_ty
         for (const auto& [b, len] : m_online_page_callback(pfn, nr_pages))
             set_page_state(b, len, PageInfo{PageState::Offline, zone_type, int8_t(nid)});
     for (Pfn p(align_down(pfn.value(), PAGES_PER_SECTION)); p < pfn + nr_pages; p += PageCount(PAGES_PER_SECTION))
-        m_memmap.set_section_online(pfn_to_section_nr(p), true);
+        set_section_online(pfn_to_section_nr(p), true);
     adjust_present_page_count(pfn, group, int64_t(nr_pages.value()));
     m_nodes.at(nid).online = true;
     m_work.pages_onlined += nr_pages.value();
@@ -340,7 +349,7 @@ KResult<void> Kernel::offline_pages(Pfn start_pfn, PageCount nr_pages, ZoneType 
 
     // Sections offline.
     for (Pfn p(align_down(start_pfn.value(), PAGES_PER_SECTION)); p < end_pfn; p += PageCount(PAGES_PER_SECTION))
-        m_memmap.set_section_online(pfn_to_section_nr(p), false);
+        set_section_online(pfn_to_section_nr(p), false);
     adjust_present_page_count(start_pfn, group, -int64_t(nr_pages.value()));
     m_work.pages_offlined += nr_pages.value();
     init_per_zone_wmark_min();
@@ -710,6 +719,7 @@ KResult<void> Kernel::check_invariants() const
 {
     std::vector<std::array<uint64_t, 2>> counted(m_nodes.size() * MAX_NR_ZONES);  // managed, free
     std::vector<uint64_t> online_present(m_nodes.size() * MAX_NR_ZONES);
+    std::vector<uint64_t> online_linked(m_nodes.size() * MAX_NR_ZONES);
     for (uint64_t nr = 0; nr < m_memmap.nr_section_slots(); ++nr) {
         const SectionNr sec(nr);
         if (!m_memmap.present_section(sec)) continue;
@@ -721,6 +731,7 @@ KResult<void> Kernel::check_invariants() const
                                   if (info.state == PageState::Free) counted[i][1] += len.value();
                                   if (online && info.state != PageState::Hole && info.state != PageState::NotOnline)
                                       online_present[i] += len.value();
+                                  if (online) online_linked[i] += len.value();
                                   return true;
                               });
     }
@@ -733,6 +744,8 @@ KResult<void> Kernel::check_invariants() const
             if (z.nr_free_pages.value() != counted[i][1]) return kerr(EFAULT, where + ": free pages out of step");
             if (z.present_pages.value() != online_present[i]) return kerr(EFAULT, where + ": present pages out of step");
             if (z.present_pages > z.spanned_pages) return kerr(EFAULT, where + ": present exceeds spanned");
+            if (z.pages_with_online_memmap.value() != online_linked[i])
+                return kerr(EFAULT, where + ": pages with an online memmap out of step");
             if (z.managed_pages > z.present_pages) return kerr(EFAULT, where + ": managed exceeds present");
             node_present += z.present_pages;
         }

@@ -268,14 +268,13 @@ void Kernel::free_area_init(const BootConfig& cfg)
             const Pfn base = section_nr_to_pfn(sec);
             m_memmap.add_section(sec, PageInfo{PageState::Hole, boot_zone_of(base), static_cast<int8_t>(r.nid)},
                                  true);
-            m_memmap.set_section_online(sec, true);
+            set_section_online(sec, true);
             // Zone links follow the zone ranges across the section.
             for (ZoneType zt : {ZoneType::DMA32, ZoneType::Normal}) {
                 const Pfn lo = arch_zone_limits(zt, m_max_pfn).first;
                 if (lo > base && lo < base + PageCount(PAGES_PER_SECTION))
-                    m_memmap.assign(lo, (base + PageCount(PAGES_PER_SECTION)) - lo,
-                                    PageInfo{PageState::Hole, zt, static_cast<int8_t>(r.nid)},
-                                    [](Pfn, PageCount, PageInfo) {});
+                    set_page_state(lo, (base + PageCount(PAGES_PER_SECTION)) - lo,
+                                   PageInfo{PageState::Hole, zt, static_cast<int8_t>(r.nid)});
             }
         }
     }

@@ -42,6 +42,8 @@ struct Zone {
     PageCount managed_pages;        // pages handed to the buddy allocator
     PageCount nr_free_pages;
     bool contiguous = false;
+    // Pages of online sections whose memmap links to this zone (holes included).
+    PageCount pages_with_online_memmap;
     // The pageblock unmovable allocations last came from: once the allocator has
     // taken a pageblock over for MIGRATE_UNMOVABLE, it serves them from there
     // until it is full, before stealing another (mm/page_alloc.c: __rmqueue_fallback).

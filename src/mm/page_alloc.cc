@@ -11,15 +11,35 @@ namespace memplug::mm {
 
 void Kernel::set_page_state(Pfn start, PageCount n, PageInfo info)
 {
-    auto account = [&](PageInfo pi, PageCount len, bool add) {
+    auto account = [&](PageInfo pi, PageCount len, bool online, bool add) {
         if (pi.nid < 0 || pi.nid >= int(m_nodes.size())) return;
         Zone& z = zone_of(pi.nid, pi.zone);
         auto apply = [&](PageCount& c) { add ? c += len : c -= len; };
         if (page_state_managed(pi.state)) apply(z.managed_pages);
         if (pi.state == PageState::Free) apply(z.nr_free_pages);
+        if (online) apply(z.pages_with_online_memmap);
     };
-    m_memmap.assign(start, n, info, [&](Pfn, PageCount len, PageInfo old) { account(old, len, false); });
-    account(info, n, true);
+    m_memmap.assign(start, n, info, [&](Pfn b, PageCount len, PageInfo old) {
+        account(old, len, m_memmap.online_section(pfn_to_section_nr(b)), false);
+    });
+    for (Pfn p = start; p < start + n;) {
+        const Pfn section_end = section_nr_to_pfn(SectionNr(pfn_to_section_nr(p).value() + 1));
+        const Pfn e = std::min(section_end, start + n);
+        account(info, e - p, m_memmap.online_section(pfn_to_section_nr(p)), true);
+        p = e;
+    }
+}
+
+void Kernel::set_section_online(SectionNr nr, bool online)
+{
+    if (m_memmap.online_section(nr) == online) return;
+    m_memmap.for_each_run(section_nr_to_pfn(nr), section_nr_to_pfn(SectionNr(nr.value() + 1)),
+                          [&](Pfn, PageCount len, PageInfo info) {
+                              PageCount& c = zone_of(info.nid, info.zone).pages_with_online_memmap;
+                              online ? c += len : c -= len;
+                              return true;
+                          });
+    m_memmap.set_section_online(nr, online);
 }
 
 PageCount Kernel::take_free_pages(Pfn start, Pfn end, PageCount n, PageState as, AllocFrom from, PageFilter filter,

@@ -168,6 +168,30 @@ TEST_F(Hotplug, KernelPagesFindTheirWayIntoANewNormalZone)
     EXPECT_EQ(k.find_memory_block(BlockId(32))->state, MemState::Online) << "a refused offline changes nothing";
 }
 
+TEST_F(Hotplug, ZoneContiguityRescanStaysStuckTheCounterDoesNot)
+{
+    // 6.1 rescans before the new sections are marked online: a grown zone stays
+    // non-contiguous. Seed 000's counter sees the freshly initialised memmap.
+    plug_dimm(DIMM_BASE, 256 * MiB);
+    ASSERT_EQ(online(32, MmopType::OnlineMovable), 0);
+    ASSERT_EQ(online(33, MmopType::OnlineMovable), 0);
+    EXPECT_TRUE(zone(ZoneType::Movable).contiguous) << "counter (the default)";
+    const uint64_t checks = k.work().contiguity_checks;
+
+    Kernel rescan = test::boot(1 * GiB);
+    rescan.params().zone_contiguous = HotplugParams::ZoneContiguity::Rescan;
+    const int g = rescan.memory_group_register_static(0, PageCount::from_bytes(256 * MiB));
+    ASSERT_TRUE(rescan.add_memory(g, DIMM_BASE, 256 * MiB, MHP_NID_IS_MGID));
+    for (uint64_t b : {32, 33}) {
+        rescan.set_online_type(BlockId(b), MmopType::OnlineMovable);
+        ASSERT_EQ(rescan.device_online(BlockId(b)).value(), 0);
+    }
+    EXPECT_FALSE(rescan.node_data(0).zone(ZoneType::Movable).contiguous) << "6.1's stuck false";
+    EXPECT_GT(rescan.work().contiguity_sections_scanned, 0u);
+    EXPECT_GT(checks, 0u);
+    EXPECT_TRUE(rescan.check_invariants());
+}
+
 TEST_F(Hotplug, AutoOnlineFollowsTheDefaultType)
 {
     k.params().mhp_default_online_type = MmopType::OnlineMovable;
