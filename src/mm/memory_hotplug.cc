@@ -337,7 +337,15 @@ KResult<void> Kernel::offline_pages(Pfn start_pfn, PageCount nr_pages, ZoneType 
     // the movable ones to free memory elsewhere first.
     relabel_pages(start_pfn, nr_pages, PageInfo{PageState::NotOnline, zone_type, int8_t(nid)});
     if (movable_in_range) {
-        auto moved = alloc_pages(nid, {ZoneType::Movable, ZoneType::Normal, ZoneType::DMA32, ZoneType::DMA},
+        // do_migrate_range: the target nodemask leaves the source node out unless
+        // it is the only node with memory.
+        NodeId target = nid;
+        for (const PgData& p : m_nodes)
+            if (p.node_id != nid && p.node_present_pages) {
+                target = p.node_id;
+                break;
+            }
+        auto moved = alloc_pages(target, {ZoneType::Movable, ZoneType::Normal, ZoneType::DMA32, ZoneType::DMA},
                                  movable_in_range, PageState::Movable);
         if (!moved) {
             // The kernel would retry forever; the model refuses and puts everything back.
@@ -582,6 +590,8 @@ KResult<void> Kernel::remove_memory(uint64_t start, uint64_t size)
         const MemoryBlock* mem = find_memory_block(BlockId(b));
         if (!mem) continue;
         if (mem->state != MemState::Offline) return kerr(EBUSY, "memory is onlined");
+        // A self-hosted memmap was added block by block and goes the same way.
+        if (mem->nr_vmemmap_pages && count != 1) return kerr(EINVAL, "wrong granularity");
         nid = mem->nid;
     }
     if (!nid) return kerr(EINVAL, "no memory blocks in range");

@@ -107,8 +107,15 @@ std::optional<VNode> lookup_power(Path rest)
     if (rest.empty()) return dir(power_children);
     if (rest.size() != 1) return std::nullopt;
     const std::string& f = rest[0];
-    if (f == "control") return attr_rw([] { return std::string("auto\n"); }, [](std::string_view) -> KResult<void> { return {}; });
-    if (f == "async") return attr_rw([] { return std::string("disabled\n"); }, [](std::string_view) -> KResult<void> { return {}; });
+    // Runtime PM of a memory block: the values drivers/base/power/sysfs.c accepts, to no effect here.
+    auto one_of = [](std::string_view a, std::string_view b) {
+        return [a, b](std::string_view v) -> KResult<void> {
+            if (sysfs_streq(v, a) || sysfs_streq(v, b)) return {};
+            return kerr(EINVAL, "not a power setting");
+        };
+    };
+    if (f == "control") return attr_rw([] { return std::string("auto\n"); }, one_of("auto", "on"));
+    if (f == "async") return attr_rw([] { return std::string("disabled\n"); }, one_of("enabled", "disabled"));
     if (f == "runtime_status") return attr_ro([] { return std::string("unsupported\n"); });
     if (f == "runtime_enabled") return attr_ro([] { return std::string("disabled\n"); });
     if (f == "autosuspend_delay_ms") return attr_rw([] { return std::string(); }, [](std::string_view) { return KResult<void>(kerr(EIO)); });
