@@ -10,11 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "mm/hugetlb.h"
 #include "mm/memmap.h"
 #include "mm/memory_block.h"
 #include "mm/mmzone.h"
+#include "mm/page_alloc.h"
 #include "mm/resource.h"
 #include "mm/result.h"
+#include "mm/shmem.h"
 #include "mm/types.h"
 
 namespace memplug::mm {
@@ -88,6 +91,15 @@ struct WorkCounters {
     uint64_t pages_onlined = 0;
     uint64_t pages_offlined = 0;
     uint64_t pages_migrated = 0;
+    uint64_t huge_pages_dissolved = 0;
+};
+
+// lib/notifier-error-inject.c with mm's memory notifier (the module
+// memory-notifier-error-inject): a negative errno a memory notifier returns for
+// MEM_GOING_ONLINE or MEM_GOING_OFFLINE, 0 for none.
+struct MemoryNotifierErrorInject {
+    int going_online = 0;
+    int going_offline = 0;
 };
 
 // Add-memory flags (include/linux/memory_hotplug.h: mhp_t).
@@ -104,6 +116,11 @@ public:
     static constexpr uint64_t processes_per_kernel_page = 4;
 
     static KResult<Kernel> boot(const BootConfig& cfg);
+    // A copy would share the drivers' callbacks (online page callback, notifiers).
+    Kernel(const Kernel&) = delete;
+    Kernel& operator=(const Kernel&) = delete;
+    Kernel(Kernel&&) = default;
+    Kernel& operator=(Kernel&&) = default;
 
     // --- queries ---
     uint64_t memory_block_size_bytes() const { return m_block_size; }
@@ -111,21 +128,27 @@ public:
     const std::map<BlockId, MemoryBlock>& memory_blocks() const { return m_blocks; }
     const MemoryBlock* find_memory_block(BlockId id) const;
     const MemoryGroup* memory_group(int id) const;
-    const std::vector<PgData>& nodes() const { return m_nodes; }
-    const PgData& node_data(NodeId nid) const { return m_nodes.at(nid); }
-    bool node_online(NodeId nid) const { return nid >= 0 && nid < int(m_nodes.size()) && m_nodes[nid].online; }
-    int nr_cpus() const { return m_nr_cpus; }
-    const std::vector<int>& node_cpus(NodeId nid) const { return m_node_cpus.at(nid); }
+    const std::vector<PgData>& nodes() const { return m_pa.nodes(); }
+    const PgData& node_data(NodeId nid) const { return m_pa.nodes().at(nid); }
+    bool node_online(NodeId nid) const
+    {
+        return nid >= 0 && nid < int(m_pa.nodes().size()) && m_pa.nodes()[nid].online;
+    }
+    int nr_cpus() const { return m_pa.nr_cpus(); }
+    const std::vector<int>& node_cpus(NodeId nid) const { return m_pa.node_cpus(nid); }
+    const PageAllocator& page_alloc() const { return m_pa; }
+    const ShmemFs& shmem() const { return m_shmem; }
+    const Hugetlb& hugetlb() const { return m_hugetlb; }
     const HotplugParams& params() const { return m_params; }
     HotplugParams& params() { return m_params; }
     const VirtioMemParams& virtio_mem_params() const { return m_virtio_mem_params; }
     VirtioMemParams& virtio_mem_params() { return m_virtio_mem_params; }
     const ResourceTree& iomem() const { return m_iomem; }
-    const Memmap& memmap() const { return m_memmap; }
-    PageCount totalram_pages() const;
-    PageCount nr_free_pages() const;
-    PageCount totalreserve_pages() const { return m_totalreserve_pages; }
-    uint64_t min_free_kbytes() const { return m_min_free_kbytes; }
+    const Memmap& memmap() const { return m_pa.memmap(); }
+    PageCount totalram_pages() const { return m_pa.totalram_pages(); }
+    PageCount nr_free_pages() const { return m_pa.nr_free_pages(); }
+    PageCount totalreserve_pages() const { return m_pa.totalreserve_pages(); }
+    uint64_t min_free_kbytes() const { return m_pa.min_free_kbytes(); }
     const WorkCounters& work() const { return m_work; }
 
     // page_zone(pfn_to_page(pfn)) for an online pfn.
@@ -143,6 +166,19 @@ public:
     // allocated, from the preferred kernel zone: this is how kernel pages find
     // their way into memory hot-added to a Normal zone that was empty.
     void process_exited();
+
+    // --- workloads: the guest's tmpfs root and hugetlb pools ---
+    // Files live on the node the shell's CPU is on (node of cpu 0).
+    NodeId shell_node() const;
+    InodeId shmem_create() { return m_shmem.create(); }
+    KResult<uint64_t> shmem_write(InodeId ino, uint64_t offset, std::string_view data);
+    void shmem_truncate(InodeId ino, uint64_t size);
+    void shmem_unlink(InodeId ino);
+    // /proc/sys/vm/nr_hugepages, hugepages-*/nr_hugepages, nodeN/hugepages/...
+    void set_nr_hugepages(Hugetlb::HstateIdx h, uint64_t count, std::optional<NodeId> node = std::nullopt);
+    void set_nr_overcommit_hugepages(Hugetlb::HstateIdx h, uint64_t count) { m_hugetlb.set_nr_overcommit(h, count); }
+    MemoryNotifierErrorInject& notifier_error_inject() { return m_inject; }
+    const MemoryNotifierErrorInject& notifier_error_inject() const { return m_inject; }
 
     // acpi_bind_one: the firmware node a driver associates with a block.
     void set_firmware_node(BlockId id, std::string path);
@@ -192,31 +228,12 @@ private:
     void reserve_boot_memory(const BootConfig& cfg);
     void create_boot_memory_blocks();
 
-    // page_alloc.cc
-    // The one path for page state changes: keeps managed and free counters in step.
-    void set_page_state(Pfn start, PageCount n, PageInfo info);
-    // The same, but pages a driver keeps logically offline (PageOffline) only
-    // follow the zone and node links.
-    void relabel_pages(Pfn start, PageCount n, PageInfo info);
-    enum class AllocFrom { Bottom, Top };
-    struct PageFilter {
-        std::optional<ZoneType> zone;
-        std::optional<NodeId> nid;
-    };
-    // Turns up to n Free pages of [start, end) that pass the filter into `as`;
-    // returns how many it took.
-    using PageRanges = std::vector<std::pair<Pfn, PageCount>>;
-    PageCount take_free_pages(Pfn start, Pfn end, PageCount n, PageState as, AllocFrom from, PageFilter filter = {},
-                              PageRanges* taken = nullptr);
-    // The page allocator's view: GFP_KERNEL-like requests on nid's zonelist, then other nodes.
-    // `taken`, when given, receives the pages allocated (to free exactly those later).
-    KResult<void> alloc_pages(NodeId nid, std::initializer_list<ZoneType> zonelist, PageCount n, PageState as,
-                              PageRanges* taken = nullptr);
-    void init_per_zone_wmark_min();
-    void setup_zone_pagesets();
+    // Movable pages of [start, end) elsewhere and free huge pages dissolved, as
+    // offline_pages and alloc_contig_range need; nothing changes on failure.
+    KResult<void> migrate_and_dissolve(Pfn start, Pfn end, NodeId target);
 
     // memory_hotplug.cc
-    Zone& zone_of(NodeId nid, ZoneType z) { return m_nodes.at(nid).zone(z); }
+    Zone& zone_of(NodeId nid, ZoneType z) { return m_pa.zone(nid, z); }
     ZoneType default_kernel_zone_for_pfn(NodeId nid, Pfn start_pfn, PageCount nr_pages) const;
     ZoneType default_zone_for_pfn(NodeId nid, Pfn start_pfn, PageCount nr_pages) const;
     ZoneType auto_movable_zone_for_pfn(NodeId nid, std::optional<int> group, Pfn pfn, PageCount nr_pages) const;
@@ -228,9 +245,6 @@ private:
     // `pending`: pages whose memmap was just initialised for the zone, before
     // their sections are marked online (move_pfn_range_to_zone).
     void set_zone_contiguous(Zone& zone, PageCount pending = PageCount());
-    // online_mem_sections / offline_mem_sections, keeping the zones' counts of
-    // pages with an online memmap.
-    void set_section_online(SectionNr nr, bool online);
     void adjust_present_page_count(Pfn pfn, std::optional<int> group, int64_t nr_pages);
     KResult<void> online_pages(Pfn pfn, PageCount nr_pages, ZoneType zone, std::optional<int> group);
     KResult<void> offline_pages(Pfn start_pfn, PageCount nr_pages, ZoneType zone, std::optional<int> group);
@@ -239,19 +253,18 @@ private:
     void try_offline_node(NodeId nid);
 
     uint64_t m_block_size = 128 * MiB;
-    int m_nr_cpus = 1;
-    std::vector<std::vector<int>> m_node_cpus;
     HotplugParams m_params;
     VirtioMemParams m_virtio_mem_params;
-    std::vector<PgData> m_nodes;
-    Memmap m_memmap;
+    PageAllocator m_pa;
+    ShmemFs m_shmem;
+    Hugetlb m_hugetlb;
+    MemoryNotifierErrorInject m_inject;
+    InodeId m_initramfs = 0;  // the idle guest's own tmpfs pages
     std::map<BlockId, MemoryBlock> m_blocks;
     std::map<int, MemoryGroup> m_groups;
     int m_next_group_id = 0;
     ResourceTree m_iomem;
     Pfn m_max_pfn;
-    uint64_t m_min_free_kbytes = 0;
-    PageCount m_totalreserve_pages;
     std::map<SectionNr, PageRanges> m_section_memmap;  // where each hot-added section's memmap lives
     WorkCounters m_work;
     OnlinePageCallback m_online_page_callback;

@@ -13,6 +13,37 @@ void Memmap::add_section(SectionNr nr, PageInfo initial, bool early)
     s.early = early;
     s.online = false;
     s.runs.assign(1, Run{0, initial});
+    s.migratetype.fill(MigrateType::Movable);
+    s.nr_free.fill(initial.state == PageState::Free ? pageblock_nr_pages : 0);
+}
+
+MigrateType Memmap::pageblock_migratetype(Pfn pfn) const
+{
+    const uint64_t nr = pfn.value() / PAGES_PER_SECTION;
+    return m_sections.at(nr).migratetype[(pfn.value() % PAGES_PER_SECTION) / pageblock_nr_pages];
+}
+
+void Memmap::set_pageblock_migratetype(Pfn pfn, MigrateType mt)
+{
+    const uint64_t nr = pfn.value() / PAGES_PER_SECTION;
+    m_sections.at(nr).migratetype[(pfn.value() % PAGES_PER_SECTION) / pageblock_nr_pages] = mt;
+}
+
+uint64_t Memmap::pageblock_nr_free(Pfn pfn) const
+{
+    const uint64_t nr = pfn.value() / PAGES_PER_SECTION;
+    if (!present_section(SectionNr(nr))) return 0;
+    return m_sections[nr].nr_free[(pfn.value() % PAGES_PER_SECTION) / pageblock_nr_pages];
+}
+
+void Memmap::adjust_free(Pfn start, PageCount n, bool add)
+{
+    for (uint64_t pfn = start.value(), end = (start + n).value(); pfn < end;) {
+        const uint64_t pb_end = std::min(end, align_down(pfn, pageblock_nr_pages) + pageblock_nr_pages);
+        uint16_t& c = m_sections[pfn / PAGES_PER_SECTION].nr_free[(pfn % PAGES_PER_SECTION) / pageblock_nr_pages];
+        c = static_cast<uint16_t>(add ? c + (pb_end - pfn) : c - (pb_end - pfn));
+        pfn = pb_end;
+    }
 }
 
 void Memmap::remove_section(SectionNr nr)

@@ -5,6 +5,7 @@
 // page_to_nid() read them from page->flags.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -21,15 +22,22 @@ enum class PageState : uint8_t {
     Offline,     // PageOffline inside an online section (virtio-mem unplugged subblocks)
     Free,        // in the buddy allocator
     Unmovable,   // allocated by the kernel, not migratable
-    Movable,     // allocated and migratable (LRU, movable_ops)
+    Movable,     // allocated and migratable: tmpfs (shmem) pages, owned by a ShmemFs inode
+    Hugetlb,     // part of a huge page in a hugetlb pool (taken from the buddy, migratable)
 };
-inline constexpr int NR_PAGE_STATES = 8;
+inline constexpr int NR_PAGE_STATES = 9;
 
 // Pages handed to the buddy allocator count as managed (adjust_managed_page_count).
 constexpr bool page_state_managed(PageState s)
 {
-    return s == PageState::Free || s == PageState::Unmovable || s == PageState::Movable;
+    return s == PageState::Free || s == PageState::Unmovable || s == PageState::Movable || s == PageState::Hugetlb;
 }
+
+// include/linux/mmzone.h: the migrate types of 6.1 in their order (no CMA in
+// Debian's config). Every pageblock carries one (pageblock_flags).
+enum class MigrateType : uint8_t { Unmovable, Movable, Reclaimable, HighAtomic, Isolate };
+inline constexpr int MIGRATE_TYPES = 5;
+inline constexpr uint64_t PAGEBLOCKS_PER_SECTION = PAGES_PER_SECTION / pageblock_nr_pages;
 
 struct PageInfo {
     PageState state = PageState::Hole;
@@ -60,6 +68,13 @@ public:
     bool pfn_valid(Pfn pfn) const { return present_section(pfn_to_section_nr(pfn)); }
     PageInfo at(Pfn pfn) const;
 
+    // get_pageblock_migratetype / set_pageblock_migratetype. memmap_init marks
+    // every pageblock MIGRATE_MOVABLE.
+    MigrateType pageblock_migratetype(Pfn pfn) const;
+    void set_pageblock_migratetype(Pfn pfn, MigrateType mt);
+    // Free pages in the pageblock holding pfn, kept by assign().
+    uint64_t pageblock_nr_free(Pfn pfn) const;
+
     // Sets [start, start + n) to `info`; `on_old(start, n, old_info)` sees each
     // replaced run first, so callers can keep counters in step (one path for all
     // state changes). All sections touched must be present.
@@ -80,7 +95,13 @@ private:
         bool early = false;
         bool online = false;
         std::vector<Run> runs;
+        std::array<MigrateType, PAGEBLOCKS_PER_SECTION> migratetype{};
+        std::array<uint16_t, PAGEBLOCKS_PER_SECTION> nr_free{};
     };
+    // 8 bytes of runs' header, 64 + 128 bytes of pageblock data per 32768 pages:
+    // far below DESIGN.md's half a byte per page.
+    static_assert(sizeof(Section) <= 232);
+    void adjust_free(Pfn start, PageCount n, bool add);
     void assign_in_section(Section& s, uint64_t begin, uint64_t end, PageInfo info);
     static uint64_t run_end(const Section& s, size_t i)
     {
@@ -132,10 +153,14 @@ template <typename F>
 void Memmap::assign(Pfn start, PageCount n, PageInfo info, F&& on_old)
 {
     const Pfn end = start + n;
+    std::vector<std::pair<Pfn, PageCount>> was_free;
     for_each_run(start, end, [&](Pfn b, PageCount len, PageInfo old) {
         on_old(b, len, old);
+        if (old.state == PageState::Free) was_free.emplace_back(b, len);
         return true;
     });
+    for (const auto& [b, len] : was_free) adjust_free(b, len, false);
+    if (info.state == PageState::Free) adjust_free(start, n, true);
     for (uint64_t pfn = start.value(); pfn < end.value();) {
         const uint64_t nr = pfn / PAGES_PER_SECTION;
         const uint64_t base = nr * PAGES_PER_SECTION;

@@ -22,15 +22,15 @@ const MemoryGroup* Kernel::memory_group(int id) const
 
 std::optional<ZoneType> Kernel::pfn_to_online_zone(Pfn pfn) const
 {
-    if (!m_memmap.online_section(pfn_to_section_nr(pfn))) return std::nullopt;
-    return m_memmap.at(pfn).zone;
+    if (!m_pa.memmap().online_section(pfn_to_section_nr(pfn))) return std::nullopt;
+    return m_pa.memmap().at(pfn).zone;
 }
 
 // ---------------------------------------------------------------- zone choice
 
 ZoneType Kernel::default_kernel_zone_for_pfn(NodeId nid, Pfn start_pfn, PageCount nr_pages) const
 {
-    const PgData& pgdat = m_nodes.at(nid);
+    const PgData& pgdat = m_pa.nodes().at(nid);
     for (ZoneType z : {ZoneType::DMA, ZoneType::DMA32})
         if (pgdat.zone(z).zone_intersects(start_pfn, nr_pages)) return z;
     return ZoneType::Normal;
@@ -39,7 +39,7 @@ ZoneType Kernel::default_kernel_zone_for_pfn(NodeId nid, Pfn start_pfn, PageCoun
 ZoneType Kernel::default_zone_for_pfn(NodeId nid, Pfn start_pfn, PageCount nr_pages) const
 {
     const ZoneType kernel_zone = default_kernel_zone_for_pfn(nid, start_pfn, nr_pages);
-    const PgData& pgdat = m_nodes.at(nid);
+    const PgData& pgdat = m_pa.nodes().at(nid);
     const bool in_kernel = pgdat.zone(kernel_zone).zone_intersects(start_pfn, nr_pages);
     const bool in_movable = pgdat.zone(ZoneType::Movable).zone_intersects(start_pfn, nr_pages);
     // Inherit the zone where exactly one of them already spans the range.
@@ -50,7 +50,7 @@ ZoneType Kernel::default_zone_for_pfn(NodeId nid, Pfn start_pfn, PageCount nr_pa
 bool Kernel::auto_movable_can_online_movable(NodeId nid, const MemoryGroup* group, PageCount nr_pages) const
 {
     uint64_t kernel_early_pages = 0, movable_pages = 0;
-    for (const PgData& pgdat : m_nodes) {
+    for (const PgData& pgdat : m_pa.nodes()) {
         if (nid != NUMA_NO_NODE && pgdat.node_id != nid) continue;
         for (const Zone& z : pgdat.node_zones) {
             if (!z.populated_zone()) continue;
@@ -142,10 +142,10 @@ void Kernel::set_zone_contiguous(Zone& zone, PageCount pending)
     const Pfn end = zone.zone_end_pfn();
     for (Pfn p(align_down(zone.zone_start_pfn.value(), PAGES_PER_SECTION)); p < end; p += PageCount(PAGES_PER_SECTION)) {
         ++m_work.contiguity_sections_scanned;
-        if (!m_memmap.online_section(pfn_to_section_nr(p))) return;
+        if (!m_pa.memmap().online_section(pfn_to_section_nr(p))) return;
         const Pfn b = std::max(p, zone.zone_start_pfn), e = std::min(p + PageCount(PAGES_PER_SECTION), end);
         bool ok = true;
-        m_memmap.for_each_run(b, e, [&](Pfn, PageCount, PageInfo info) {
+        m_pa.memmap().for_each_run(b, e, [&](Pfn, PageCount, PageInfo info) {
             ok = info.zone == zone.type && info.nid == zone.nid;
             return ok;
         });
@@ -156,7 +156,7 @@ void Kernel::set_zone_contiguous(Zone& zone, PageCount pending)
 
 void Kernel::move_pfn_range_to_zone(Zone& zone, Pfn start_pfn, PageCount nr_pages)
 {
-    PgData& pgdat = m_nodes.at(zone.nid);
+    PgData& pgdat = m_pa.nodes().at(zone.nid);
     zone.contiguous = false;
     // resize_zone_range / resize_pgdat_range
     const Pfn old_end = zone.zone_end_pfn();
@@ -166,7 +166,7 @@ void Kernel::move_pfn_range_to_zone(Zone& zone, Pfn start_pfn, PageCount nr_page
     if (!pgdat.node_spanned_pages || start_pfn < pgdat.node_start_pfn) pgdat.node_start_pfn = start_pfn;
     pgdat.node_spanned_pages = std::max(start_pfn + nr_pages, old_node_end) - pgdat.node_start_pfn;
     // memmap_init_range: the pages now link to the zone (still not online).
-    relabel_pages(start_pfn, nr_pages, PageInfo{PageState::NotOnline, zone.type, int8_t(zone.nid)});
+    m_pa.relabel_pages(start_pfn, nr_pages, PageInfo{PageState::NotOnline, zone.type, int8_t(zone.nid)});
     set_zone_contiguous(zone, nr_pages);
 }
 
@@ -198,21 +198,10 @@ static std::optional<Pfn> find_section_pfn(const Memmap& memmap, NodeId nid, Zon
     return found;
 }
 
-void Kernel::relabel_pages(Pfn start, PageCount n, PageInfo info)
-{
-    std::vector<std::pair<Pfn, PageCount>> logically_offline;
-    m_memmap.for_each_run(start, start + n, [&](Pfn b, PageCount len, PageInfo old) {
-        if (old.state == PageState::Offline) logically_offline.emplace_back(b, len);
-        return true;
-    });
-    set_page_state(start, n, info);
-    for (const auto& [b, len] : logically_offline) set_page_state(b, len, PageInfo{PageState::Offline, info.zone, info.nid});
-}
-
 void Kernel::shrink_zone_span(Zone& zone, Pfn start_pfn, Pfn end_pfn)
 {
     if (zone.zone_start_pfn == start_pfn) {
-        const auto pfn = find_section_pfn(m_memmap, zone.nid, zone.type, end_pfn, zone.zone_end_pfn(), false);
+        const auto pfn = find_section_pfn(m_pa.memmap(), zone.nid, zone.type, end_pfn, zone.zone_end_pfn(), false);
         if (pfn) {
             zone.spanned_pages = zone.zone_end_pfn() - *pfn;
             zone.zone_start_pfn = *pfn;
@@ -221,7 +210,7 @@ void Kernel::shrink_zone_span(Zone& zone, Pfn start_pfn, Pfn end_pfn)
             zone.spanned_pages = PageCount(0);
         }
     } else if (zone.zone_end_pfn() == end_pfn) {
-        const auto pfn = find_section_pfn(m_memmap, zone.nid, zone.type, zone.zone_start_pfn, start_pfn, true);
+        const auto pfn = find_section_pfn(m_pa.memmap(), zone.nid, zone.type, zone.zone_start_pfn, start_pfn, true);
         if (pfn) {
             zone.spanned_pages = (*pfn - zone.zone_start_pfn) + PageCount(1);
         } else {
@@ -251,21 +240,21 @@ void Kernel::update_pgdat_span(PgData& pgdat)
 void Kernel::remove_pfn_range_from_zone(Zone& zone, Pfn start_pfn, PageCount nr_pages)
 {
     // The memmap goes back to "poisoned": the pages belong to no zone any more.
-    relabel_pages(start_pfn, nr_pages, PageInfo{PageState::NotOnline, zone.type, int8_t(zone.nid)});
+    m_pa.relabel_pages(start_pfn, nr_pages, PageInfo{PageState::NotOnline, zone.type, int8_t(zone.nid)});
     zone.contiguous = false;
     shrink_zone_span(zone, start_pfn, start_pfn + nr_pages);
-    update_pgdat_span(m_nodes.at(zone.nid));
+    update_pgdat_span(m_pa.nodes().at(zone.nid));
     set_zone_contiguous(zone);
 }
 
 void Kernel::adjust_present_page_count(Pfn pfn, std::optional<int> group, int64_t nr_pages)
 {
-    const PageInfo info = m_memmap.at(pfn);
+    const PageInfo info = m_pa.memmap().at(pfn);
     Zone& zone = zone_of(info.nid, info.zone);
     const auto add = [&](PageCount& c) { c = PageCount(uint64_t(int64_t(c.value()) + nr_pages)); };
-    if (m_memmap.early_section(pfn_to_section_nr(pfn))) add(zone.present_early_pages);
+    if (m_pa.memmap().early_section(pfn_to_section_nr(pfn))) add(zone.present_early_pages);
     add(zone.present_pages);
-    add(m_nodes.at(info.nid).node_present_pages);
+    add(m_pa.nodes().at(info.nid).node_present_pages);
     if (group) {
         MemoryGroup& g = m_groups.at(*group);
         add(zone.type == ZoneType::Movable ? g.present_movable_pages : g.present_kernel_pages);
@@ -278,21 +267,42 @@ KResult<void> Kernel::online_pages(Pfn pfn, PageCount nr_pages, ZoneType zone_ty
 {
     if (!nr_pages || !pageblock_aligned(pfn) || (pfn + nr_pages).value() % PAGES_PER_SECTION)
         return kerr(EINVAL, "misaligned range");
-    const NodeId nid = m_memmap.at(pfn).nid;
+    const NodeId nid = m_pa.memmap().at(pfn).nid;
     Zone& zone = zone_of(nid, zone_type);
     move_pfn_range_to_zone(zone, pfn, nr_pages);
+    // memory_notify(MEM_GOING_ONLINE): a notifier's refusal undoes the zone move.
+    if (m_inject.going_online) {
+        remove_pfn_range_from_zone(zone, pfn, nr_pages);
+        return kerr(-m_inject.going_online, "notifier failure (MEM_GOING_ONLINE)");
+    }
     // online_pages_range: to the buddy, and the sections go online; pages a driver
     // keeps logically offline (virtio-mem's unplugged subblocks) stay out of it.
-    relabel_pages(pfn, nr_pages, PageInfo{PageState::Free, zone_type, int8_t(nid)});
+    m_pa.relabel_pages(pfn, nr_pages, PageInfo{PageState::Free, zone_type, int8_t(nid)});
+    m_pa.set_pageblock_migratetype(pfn, nr_pages, MigrateType::Movable);
     if (m_online_page_callback)
         for (const auto& [b, len] : m_online_page_callback(pfn, nr_pages))
-            set_page_state(b, len, PageInfo{PageState::Offline, zone_type, int8_t(nid)});
+            m_pa.set_page_state(b, len, PageInfo{PageState::Offline, zone_type, int8_t(nid)});
     for (Pfn p(align_down(pfn.value(), PAGES_PER_SECTION)); p < pfn + nr_pages; p += PageCount(PAGES_PER_SECTION))
-        set_section_online(pfn_to_section_nr(p), true);
+        m_pa.set_section_online(pfn_to_section_nr(p), true);
     adjust_present_page_count(pfn, group, int64_t(nr_pages.value()));
-    m_nodes.at(nid).online = true;
+    m_pa.nodes().at(nid).online = true;
     m_work.pages_onlined += nr_pages.value();
-    init_per_zone_wmark_min();
+    m_pa.init_per_zone_wmark_min();
+    return {};
+}
+
+KResult<void> Kernel::migrate_and_dissolve(Pfn start, Pfn end, NodeId target)
+{
+    if (m_shmem.pages_in(start, end)) {
+        auto moved = m_shmem.migrate_range(m_pa, start, end, target);
+        if (!moved) return tl::unexpected(moved.error());
+        m_work.pages_migrated += moved->value();
+    }
+    const uint64_t before = m_hugetlb.hstate(Hugetlb::HSTATE_2M).nr_huge_pages +
+                            m_hugetlb.hstate(Hugetlb::HSTATE_1G).nr_huge_pages;
+    m_hugetlb.dissolve_free_huge_pages(m_pa, start, end);
+    m_work.huge_pages_dissolved += before - m_hugetlb.hstate(Hugetlb::HSTATE_2M).nr_huge_pages -
+                                   m_hugetlb.hstate(Hugetlb::HSTATE_1G).nr_huge_pages;
     return {};
 }
 
@@ -304,63 +314,60 @@ KResult<void> Kernel::offline_pages(Pfn start_pfn, PageCount nr_pages, ZoneType 
     // Blocks with holes never offline (and so can never be onlined again).
     if (m_iomem.count_system_ram_pages(start_pfn.value(), nr_pages.value()) != nr_pages.value())
         return kerr(EINVAL, "memory holes");
-    const PageInfo first = m_memmap.at(start_pfn), last = m_memmap.at(end_pfn - PageCount(1));
+    const PageInfo first = m_pa.memmap().at(start_pfn), last = m_pa.memmap().at(end_pfn - PageCount(1));
     if (first.zone != zone_type || last.zone != zone_type) return kerr(EINVAL, "multizone range");
     const NodeId nid = first.nid;
 
-    // start_isolate_page_range: PageReserved anywhere, or an unmovable page
-    // outside ZONE_MOVABLE, makes the range unisolatable. (Inside ZONE_MOVABLE
-    // isolation succeeds and migration retries forever; the model reports EBUSY.)
-    struct Piece {
-        Pfn start;
-        PageCount len;
-        PageInfo info;
+    // start_isolate_page_range: every pageblock must pass has_unmovable_pages.
+    // (Inside ZONE_MOVABLE only PageReserved fails it; an unmovable page there
+    // makes 6.1's migration retry forever, which the model answers with EBUSY.)
+    if (m_pa.has_unmovable_pages(start_pfn, end_pfn)) return kerr(EBUSY, "failure to isolate range");
+    std::vector<MigrateType> saved;
+    for (Pfn pb = start_pfn; pb < end_pfn; pb += PageCount(pageblock_nr_pages))
+        saved.push_back(m_pa.memmap().pageblock_migratetype(pb));
+    m_pa.set_pageblock_migratetype(start_pfn, nr_pages, MigrateType::Isolate);
+    auto undo_isolation = [&] {
+        size_t i = 0;
+        for (Pfn pb = start_pfn; pb < end_pfn; pb += PageCount(pageblock_nr_pages))
+            m_pa.set_pageblock_migratetype(pb, PageCount(pageblock_nr_pages), saved[i++]);
     };
-    std::vector<Piece> before;
-    PageCount movable_in_range;
-    bool unmovable = false;
-    m_memmap.for_each_run(start_pfn, end_pfn, [&](Pfn b, PageCount len, PageInfo info) {
-        before.push_back({b, len, info});
-        switch (info.state) {
-        case PageState::Reserved:
-        case PageState::Hole:
-        case PageState::Vmemmap:
-        case PageState::Unmovable: unmovable = true; break;
-        case PageState::Movable: movable_in_range += len; break;
-        default: break;
+    // memory_notify(MEM_GOING_OFFLINE).
+    if (m_inject.going_offline) {
+        undo_isolation();
+        return kerr(-m_inject.going_offline, "notifier failure (MEM_GOING_OFFLINE)");
+    }
+    if (m_pa.has_unmovable_pages(start_pfn, end_pfn) ||
+        [&] {
+            bool unmovable = false;
+            m_pa.memmap().for_each_run(start_pfn, end_pfn, [&](Pfn, PageCount, PageInfo info) {
+                unmovable = info.state == PageState::Unmovable || info.state == PageState::Vmemmap;
+                return !unmovable;
+            });
+            return unmovable;
+        }()) {
+        undo_isolation();
+        return kerr(EBUSY, "unmovable page (6.1 would retry migration forever)");
+    }
+    // do_migrate_range: the target nodemask leaves the source node out unless it
+    // is the only node with memory; then dissolve_free_huge_pages.
+    NodeId target = nid;
+    for (const PgData& p : m_pa.nodes())
+        if (p.node_id != nid && p.node_present_pages) {
+            target = p.node_id;
+            break;
         }
-        return !unmovable;
-    });
-    if (unmovable) return kerr(EBUSY, "failure to isolate range");
-
-    // __offline_isolated_pages: pages out of the buddy; do_migrate_range moved
-    // the movable ones to free memory elsewhere first.
-    relabel_pages(start_pfn, nr_pages, PageInfo{PageState::NotOnline, zone_type, int8_t(nid)});
-    if (movable_in_range) {
-        // do_migrate_range: the target nodemask leaves the source node out unless
-        // it is the only node with memory.
-        NodeId target = nid;
-        for (const PgData& p : m_nodes)
-            if (p.node_id != nid && p.node_present_pages) {
-                target = p.node_id;
-                break;
-            }
-        auto moved = alloc_pages(target, {ZoneType::Movable, ZoneType::Normal, ZoneType::DMA32, ZoneType::DMA},
-                                 movable_in_range, PageState::Movable);
-        if (!moved) {
-            // The kernel would retry forever; the model refuses and puts everything back.
-            for (const Piece& p : before) set_page_state(p.start, p.len, p.info);
-            return kerr(EBUSY, "unmovable page (no memory to migrate to)");
-        }
-        m_work.pages_migrated += movable_in_range.value();
+    if (auto r = migrate_and_dissolve(start_pfn, end_pfn, target); !r) {
+        undo_isolation();
+        return kerr(EBUSY, r.error().reason + " (6.1 would retry forever)");
     }
 
-    // Sections offline.
+    // __offline_isolated_pages: the free pages leave the buddy, sections go offline.
+    m_pa.relabel_pages(start_pfn, nr_pages, PageInfo{PageState::NotOnline, zone_type, int8_t(nid)});
     for (Pfn p(align_down(start_pfn.value(), PAGES_PER_SECTION)); p < end_pfn; p += PageCount(PAGES_PER_SECTION))
-        set_section_online(pfn_to_section_nr(p), false);
+        m_pa.set_section_online(pfn_to_section_nr(p), false);
     adjust_present_page_count(start_pfn, group, -int64_t(nr_pages.value()));
     m_work.pages_offlined += nr_pages.value();
-    init_per_zone_wmark_min();
+    m_pa.init_per_zone_wmark_min();
     remove_pfn_range_from_zone(zone_of(nid, zone_type), start_pfn, nr_pages);
     return {};
 }
@@ -374,12 +381,12 @@ KResult<void> Kernel::memory_block_online(MemoryBlock& mem)
     if (nr_vmemmap_pages) {
         // mhp_init_memmap_on_memory: the block's own memmap joins the zone, never the buddy.
         move_pfn_range_to_zone(zone_of(mem.nid, zone), start_pfn, nr_vmemmap_pages);
-        set_page_state(start_pfn, nr_vmemmap_pages, PageInfo{PageState::Vmemmap, zone, int8_t(mem.nid)});
+        m_pa.set_page_state(start_pfn, nr_vmemmap_pages, PageInfo{PageState::Vmemmap, zone, int8_t(mem.nid)});
     }
     if (auto r = online_pages(start_pfn + nr_vmemmap_pages, nr_pages - nr_vmemmap_pages, zone, mem.group); !r) {
         if (nr_vmemmap_pages) {
             remove_pfn_range_from_zone(zone_of(mem.nid, zone), start_pfn, nr_vmemmap_pages);
-            set_page_state(start_pfn, nr_vmemmap_pages, PageInfo{PageState::Vmemmap, zone, int8_t(mem.nid)});
+            m_pa.set_page_state(start_pfn, nr_vmemmap_pages, PageInfo{PageState::Vmemmap, zone, int8_t(mem.nid)});
         }
         return r;
     }
@@ -401,7 +408,7 @@ KResult<void> Kernel::memory_block_offline(MemoryBlock& mem)
     }
     if (nr_vmemmap_pages) {
         remove_pfn_range_from_zone(zone_of(mem.nid, *mem.zone), start_pfn, nr_vmemmap_pages);
-        set_page_state(start_pfn, nr_vmemmap_pages, PageInfo{PageState::Vmemmap, *mem.zone, int8_t(mem.nid)});
+        m_pa.set_page_state(start_pfn, nr_vmemmap_pages, PageInfo{PageState::Vmemmap, *mem.zone, int8_t(mem.nid)});
     }
     mem.zone.reset();
     return {};
@@ -488,7 +495,7 @@ KResult<void> Kernel::add_memory(int nid_or_mgid, uint64_t start, uint64_t size,
     auto res = m_iomem.request_region(start, start + size - 1, resource_name, res_flags);
     if (!res) return kerr(EEXIST, "resource conflict");
     for (uint64_t s = start / (PAGES_PER_SECTION << PAGE_SHIFT); s < (start + size) / (PAGES_PER_SECTION << PAGE_SHIFT); ++s)
-        if (m_memmap.present_section(SectionNr(s))) {
+        if (m_pa.memmap().present_section(SectionNr(s))) {
             m_iomem.release(start, start + size - 1, resource_name);
             return kerr(EEXIST, "section already present");
         }
@@ -510,7 +517,7 @@ KResult<void> Kernel::add_memory(int nid_or_mgid, uint64_t start, uint64_t size,
         group = g->id;
         nid = g->nid;
     }
-    if (nid < 0 || nid >= int(m_nodes.size())) {
+    if (nid < 0 || nid >= int(m_pa.nodes().size())) {
         release();
         return kerr(EINVAL, "node not possible");
     }
@@ -533,7 +540,7 @@ KResult<void> Kernel::add_memory(int nid_or_mgid, uint64_t start, uint64_t size,
         const PageCount per_section = PageCount::from_bytes(PAGES_PER_SECTION * STRUCT_PAGE_SIZE);
         PageCount free;
         for (ZoneType z : {ZoneType::Normal, ZoneType::DMA32, ZoneType::DMA})
-            for (const PgData& p : m_nodes) {
+            for (const PgData& p : m_pa.nodes()) {
                 const Zone& zone = p.zone(z);
                 if (zone.nr_free_pages.value() > zone.watermark[WMARK_MIN])
                     free += PageCount(zone.nr_free_pages.value() - zone.watermark[WMARK_MIN]);
@@ -544,16 +551,15 @@ KResult<void> Kernel::add_memory(int nid_or_mgid, uint64_t start, uint64_t size,
         }
         for (uint64_t i = 0; i < nr_sections; ++i) {
             const SectionNr sec(start_pfn.value() / PAGES_PER_SECTION + i);
-            (void)alloc_pages(nid, {ZoneType::Normal, ZoneType::DMA32, ZoneType::DMA}, per_section,
-                              PageState::Unmovable, &m_section_memmap[sec]);
+            (void)m_pa.alloc_pages(nid, GFP_KERNEL, per_section, PageState::Unmovable, &m_section_memmap[sec]);
         }
     }
     for (uint64_t i = 0; i < nr_sections; ++i) {
         const SectionNr sec(start_pfn.value() / PAGES_PER_SECTION + i);
-        m_memmap.add_section(sec, PageInfo{PageState::NotOnline, ZoneType::Normal, int8_t(nid)}, false);
+        m_pa.add_section(sec, PageInfo{PageState::NotOnline, ZoneType::Normal, int8_t(nid)}, false);
     }
     if (nr_vmemmap_pages)
-        set_page_state(start_pfn, nr_vmemmap_pages, PageInfo{PageState::Vmemmap, ZoneType::Normal, int8_t(nid)});
+        m_pa.set_page_state(start_pfn, nr_vmemmap_pages, PageInfo{PageState::Vmemmap, ZoneType::Normal, int8_t(nid)});
     m_max_pfn = std::max(m_max_pfn, start_pfn + nr_pages);
 
     // create_memory_block_devices
@@ -568,7 +574,7 @@ KResult<void> Kernel::add_memory(int nid_or_mgid, uint64_t start, uint64_t size,
         mem.group = group;
         m_blocks.emplace(mem.id, mem);
     }
-    m_nodes.at(nid).online = true;  // __try_online_node
+    m_pa.nodes().at(nid).online = true;  // __try_online_node
     if (mhp_flags & MHP_MERGE_RESOURCE) m_iomem.merge_system_ram(*res);
 
     // Auto-online: errors stop the walk but the add has succeeded.
@@ -602,13 +608,13 @@ KResult<void> Kernel::remove_memory(uint64_t start, uint64_t size)
     for (uint64_t s = start_pfn.value() / PAGES_PER_SECTION; s < (start + size) / (PAGES_PER_SECTION << PAGE_SHIFT);
          ++s) {
         const SectionNr sec(s);
-        if (!m_memmap.present_section(sec)) continue;
-        m_memmap.remove_section(sec);
+        if (!m_pa.memmap().present_section(sec)) continue;
+        m_pa.remove_section(sec);
         // vmemmap_free: exactly the pages this section's memmap took.
         if (auto it = m_section_memmap.find(sec); it != m_section_memmap.end()) {
             for (const auto& [b, len] : it->second) {
-                const PageInfo info = m_memmap.at(b);
-                set_page_state(b, len, PageInfo{PageState::Free, info.zone, info.nid});
+                const PageInfo info = m_pa.memmap().at(b);
+                m_pa.set_page_state(b, len, PageInfo{PageState::Free, info.zone, info.nid});
             }
             m_section_memmap.erase(it);
         }
@@ -634,7 +640,7 @@ KResult<void> Kernel::remove_memory(uint64_t start, uint64_t size)
         if (e > start + size - 1) (void)m_iomem.insert(start + size, e, name, flags);
     }
     try_offline_node(*nid);
-    init_per_zone_wmark_min();
+    m_pa.init_per_zone_wmark_min();
     return {};
 }
 
@@ -663,42 +669,31 @@ KResult<void> Kernel::offline_and_remove_memory(uint64_t start, uint64_t size)
 
 KResult<void> Kernel::fake_offline_pages(Pfn start, PageCount n)
 {
-    PageCount movable;
     bool busy = false;
-    m_memmap.for_each_run(start, start + n, [&](Pfn, PageCount len, PageInfo info) {
-        if (info.state == PageState::Movable) movable += len;
-        busy = info.state == PageState::Unmovable || info.state == PageState::Reserved || info.state == PageState::Vmemmap;
+    m_pa.memmap().for_each_run(start, start + n, [&](Pfn, PageCount, PageInfo info) {
+        // Free huge pages would be replaced elsewhere by 6.1 (isolate_or_dissolve_huge_page); the model refuses.
+        busy = info.state == PageState::Unmovable || info.state == PageState::Reserved ||
+               info.state == PageState::Vmemmap || info.state == PageState::Hugetlb;
         return !busy;
     });
     if (busy) return kerr(EBUSY, "alloc_contig_range: unmovable pages");
-    const PageInfo first = m_memmap.at(start);
-    if (movable) {
-        // Migrate the movable pages out first, so a failure changes nothing.
-        std::vector<std::tuple<Pfn, PageCount, PageInfo>> before;
-        m_memmap.for_each_run(start, start + n, [&](Pfn b, PageCount len, PageInfo info) {
-            before.emplace_back(b, len, info);
-            return true;
-        });
-        relabel_pages(start, n, PageInfo{PageState::Offline, first.zone, first.nid});
-        if (auto r = alloc_pages(first.nid, {ZoneType::Movable, ZoneType::Normal, ZoneType::DMA32, ZoneType::DMA},
-                                 movable, PageState::Movable);
-            !r) {
-            for (const auto& [b, len, info] : before) set_page_state(b, len, info);
-            return kerr(EBUSY, "alloc_contig_range: no memory to migrate to");
-        }
-        m_work.pages_migrated += movable.value();
+    const PageInfo first = m_pa.memmap().at(start);
+    if (m_shmem.pages_in(start, start + n)) {
+        auto moved = m_shmem.migrate_range(m_pa, start, start + n, first.nid);
+        if (!moved) return kerr(EBUSY, "alloc_contig_range: no memory to migrate to");
+        m_work.pages_migrated += moved->value();
     }
-    set_page_state(start, n, PageInfo{PageState::Offline, first.zone, first.nid});
-    init_per_zone_wmark_min();
+    m_pa.set_page_state(start, n, PageInfo{PageState::Offline, first.zone, first.nid});
+    m_pa.init_per_zone_wmark_min();
     return {};
 }
 
 void Kernel::fake_online_pages(Pfn start, PageCount n)
 {
-    const PageInfo first = m_memmap.at(start);
-    const bool online = m_memmap.online_section(pfn_to_section_nr(start));
-    set_page_state(start, n, PageInfo{online ? PageState::Free : PageState::NotOnline, first.zone, first.nid});
-    if (online) init_per_zone_wmark_min();
+    const PageInfo first = m_pa.memmap().at(start);
+    const bool online = m_pa.memmap().online_section(pfn_to_section_nr(start));
+    m_pa.set_page_state(start, n, PageInfo{online ? PageState::Free : PageState::NotOnline, first.zone, first.nid});
+    if (online) m_pa.init_per_zone_wmark_min();
 }
 
 KResult<void> Kernel::request_mem_region(uint64_t start, uint64_t size, std::string name)
@@ -715,11 +710,11 @@ void Kernel::release_mem_region(uint64_t start, uint64_t size, std::string_view 
 
 void Kernel::try_offline_node(NodeId nid)
 {
-    PgData& pgdat = m_nodes.at(nid);
+    PgData& pgdat = m_pa.nodes().at(nid);
     if (pgdat.node_present_pages) return;
     for (const auto& [id, mem] : m_blocks)
         if (mem.nid == nid) return;
-    if (nid < int(m_node_cpus.size()) && !m_node_cpus[nid].empty()) return;
+    if (size_t(nid) < m_pa.nr_node_cpu_lists() && !m_pa.node_cpus(nid).empty()) return;
     pgdat.online = false;
 }
 
@@ -727,14 +722,14 @@ void Kernel::try_offline_node(NodeId nid)
 
 KResult<void> Kernel::check_invariants() const
 {
-    std::vector<std::array<uint64_t, 2>> counted(m_nodes.size() * MAX_NR_ZONES);  // managed, free
-    std::vector<uint64_t> online_present(m_nodes.size() * MAX_NR_ZONES);
-    std::vector<uint64_t> online_linked(m_nodes.size() * MAX_NR_ZONES);
-    for (uint64_t nr = 0; nr < m_memmap.nr_section_slots(); ++nr) {
+    std::vector<std::array<uint64_t, 2>> counted(m_pa.nodes().size() * MAX_NR_ZONES);  // managed, free
+    std::vector<uint64_t> online_present(m_pa.nodes().size() * MAX_NR_ZONES);
+    std::vector<uint64_t> online_linked(m_pa.nodes().size() * MAX_NR_ZONES);
+    for (uint64_t nr = 0; nr < m_pa.memmap().nr_section_slots(); ++nr) {
         const SectionNr sec(nr);
-        if (!m_memmap.present_section(sec)) continue;
-        const bool online = m_memmap.online_section(sec);
-        m_memmap.for_each_run(section_nr_to_pfn(sec), section_nr_to_pfn(SectionNr(nr + 1)),
+        if (!m_pa.memmap().present_section(sec)) continue;
+        const bool online = m_pa.memmap().online_section(sec);
+        m_pa.memmap().for_each_run(section_nr_to_pfn(sec), section_nr_to_pfn(SectionNr(nr + 1)),
                               [&](Pfn, PageCount len, PageInfo info) {
                                   const size_t i = size_t(info.nid) * MAX_NR_ZONES + zone_idx(info.zone);
                                   if (page_state_managed(info.state)) counted[i][0] += len.value();
@@ -745,7 +740,7 @@ KResult<void> Kernel::check_invariants() const
                                   return true;
                               });
     }
-    for (const PgData& p : m_nodes) {
+    for (const PgData& p : m_pa.nodes()) {
         PageCount node_present;
         for (const Zone& z : p.node_zones) {
             const size_t i = size_t(p.node_id) * MAX_NR_ZONES + zone_idx(z.type);
@@ -761,8 +756,10 @@ KResult<void> Kernel::check_invariants() const
         }
         if (node_present != p.node_present_pages) return kerr(EFAULT, "node present pages out of step");
     }
+    MP_TRY(m_shmem.check(m_pa));
+    MP_TRY(m_hugetlb.check(m_pa));
     for (const auto& [id, mem] : m_blocks) {
-        const bool sections_online = m_memmap.online_section(mem.start_section_nr);
+        const bool sections_online = m_pa.memmap().online_section(mem.start_section_nr);
         if ((mem.state == MemState::Online) != sections_online && !mem.early)
             return kerr(EFAULT, "memory" + std::to_string(id.value()) + ": state and sections disagree");
     }

@@ -152,15 +152,15 @@ KResult<Kernel> Kernel::boot(const BootConfig& cfg)
 {
     Kernel k;
     k.m_params = cfg.params;
-    k.m_nr_cpus = std::max(1, cfg.nr_cpus);
-    k.m_node_cpus = cfg.node_cpus;
     k.free_area_init(cfg);
     if (!k.m_max_pfn.value()) return kerr(EINVAL, "no usable RAM in the memory map");
     k.reserve_boot_memory(cfg);
     k.create_boot_memory_blocks();
-    k.setup_zone_pagesets();
-    k.init_per_zone_wmark_min();
-    for (PgData& pgdat : k.m_nodes)
+    // The root tmpfs (no root= given) is sized when mounted: half of RAM.
+    k.m_shmem.set_max_blocks(PageCount(k.m_pa.totalram_pages().value() / 2));
+    k.m_pa.setup_zone_pagesets();
+    k.m_pa.init_per_zone_wmark_min();
+    for (PgData& pgdat : k.m_pa.nodes())
         for (Zone& z : pgdat.node_zones) k.set_zone_contiguous(z);
     return k;
 }
@@ -170,15 +170,8 @@ void Kernel::free_area_init(const BootConfig& cfg)
     const std::vector<PfnRange> ram = assign_nodes(usable_ram(cfg.e820), cfg.numa);
     int nr_nodes = std::max(1, cfg.nr_node_ids);
     for (const PfnRange& r : ram) nr_nodes = std::max(nr_nodes, r.nid + 1);
-    m_nodes.resize(nr_nodes);
-    m_node_cpus.resize(nr_nodes);
-    for (int nid = 0; nid < nr_nodes; ++nid) {
-        m_nodes[nid].node_id = nid;
-        for (ZoneType z : all_zone_types) {
-            m_nodes[nid].zone(z).nid = nid;
-            m_nodes[nid].zone(z).type = z;
-        }
-    }
+    m_pa.init_nodes(nr_nodes, cfg.node_cpus, cfg.nr_cpus);
+    m_hugetlb.init(nr_nodes);
     for (const PfnRange& r : ram) m_max_pfn = std::max(m_max_pfn, r.end);
     m_block_size = probe_memory_block_size(m_max_pfn);
 
@@ -216,7 +209,7 @@ void Kernel::free_area_init(const BootConfig& cfg)
 
     const std::vector<Pfn> zone_movable_pfn = find_zone_movable_pfns_for_nodes(
         ram, nr_nodes, m_max_pfn, cfg.kernelcore_bytes >> PAGE_SHIFT, cfg.movablecore_bytes >> PAGE_SHIFT);
-    for (PgData& pgdat : m_nodes) {
+    for (PgData& pgdat : m_pa.nodes()) {
         Pfn node_start{~uint64_t{0}}, node_end{0};
         for (const PfnRange& r : ram) {
             if (r.nid != pgdat.node_id) continue;
@@ -264,28 +257,28 @@ void Kernel::free_area_init(const BootConfig& cfg)
     for (const PfnRange& r : ram) {
         for (uint64_t nr = r.start.value() / PAGES_PER_SECTION; nr * PAGES_PER_SECTION < r.end.value(); ++nr) {
             const SectionNr sec(nr);
-            if (m_memmap.present_section(sec)) continue;
+            if (m_pa.memmap().present_section(sec)) continue;
             const Pfn base = section_nr_to_pfn(sec);
-            m_memmap.add_section(sec, PageInfo{PageState::Hole, boot_zone_of(base), static_cast<int8_t>(r.nid)},
+            m_pa.add_section(sec, PageInfo{PageState::Hole, boot_zone_of(base), static_cast<int8_t>(r.nid)},
                                  true);
-            set_section_online(sec, true);
+            m_pa.set_section_online(sec, true);
             // Zone links follow the zone ranges across the section.
             for (ZoneType zt : {ZoneType::DMA32, ZoneType::Normal}) {
                 const Pfn lo = arch_zone_limits(zt, m_max_pfn).first;
                 if (lo > base && lo < base + PageCount(PAGES_PER_SECTION))
-                    set_page_state(lo, (base + PageCount(PAGES_PER_SECTION)) - lo,
+                    m_pa.set_page_state(lo, (base + PageCount(PAGES_PER_SECTION)) - lo,
                                    PageInfo{PageState::Hole, zt, static_cast<int8_t>(r.nid)});
             }
         }
     }
     for (const PfnRange& r : ram)
-        set_page_state(r.start, r.end - r.start, PageInfo{PageState::Free, boot_zone_of(r.start), int8_t(r.nid)});
+        m_pa.set_page_state(r.start, r.end - r.start, PageInfo{PageState::Free, boot_zone_of(r.start), int8_t(r.nid)});
     // A RAM range may cross a zone limit: fix the zone links of its tail.
     for (const PfnRange& r : ram) {
         for (ZoneType zt : {ZoneType::DMA32, ZoneType::Normal}) {
             const Pfn lo = arch_zone_limits(zt, m_max_pfn).first;
             if (lo > r.start && lo < r.end)
-                set_page_state(lo, r.end - lo, PageInfo{PageState::Free, zt, int8_t(r.nid)});
+                m_pa.set_page_state(lo, r.end - lo, PageInfo{PageState::Free, zt, int8_t(r.nid)});
         }
     }
     // Pages from where ZONE_MOVABLE starts belong to it.
@@ -293,19 +286,19 @@ void Kernel::free_area_init(const BootConfig& cfg)
         const Pfn movable_start = zone_movable_pfn[size_t(r.nid)];
         if (!movable_start.value() || r.end <= movable_start) continue;
         const Pfn b = std::max(r.start, movable_start);
-        set_page_state(b, r.end - b, PageInfo{PageState::Free, ZoneType::Movable, int8_t(r.nid)});
+        m_pa.set_page_state(b, r.end - b, PageInfo{PageState::Free, ZoneType::Movable, int8_t(r.nid)});
     }
 }
 
 void Kernel::create_boot_memory_blocks()
 {
     const uint64_t sections_per_block = m_block_size / (PAGES_PER_SECTION << PAGE_SHIFT);
-    for (uint64_t nr = 0; nr < m_memmap.nr_section_slots(); nr += sections_per_block) {
+    for (uint64_t nr = 0; nr < m_pa.memmap().nr_section_slots(); nr += sections_per_block) {
         std::optional<NodeId> nid;
         bool multi_node = false;
         for (uint64_t s = nr; s < nr + sections_per_block; ++s) {
-            if (!m_memmap.present_section(SectionNr(s))) continue;
-            m_memmap.for_each_run(section_nr_to_pfn(SectionNr(s)), section_nr_to_pfn(SectionNr(s + 1)),
+            if (!m_pa.memmap().present_section(SectionNr(s))) continue;
+            m_pa.memmap().for_each_run(section_nr_to_pfn(SectionNr(s)), section_nr_to_pfn(SectionNr(s + 1)),
                                   [&](Pfn, PageCount, PageInfo info) {
                                       if (info.state == PageState::Hole) return true;
                                       if (nid && *nid != info.nid) multi_node = true;
@@ -323,7 +316,7 @@ void Kernel::create_boot_memory_blocks()
         // early_node_zone_for_memory_block: the one populated zone meeting the block.
         const Pfn start = section_nr_to_pfn(SectionNr(nr));
         int matches = 0;
-        for (const Zone& z : m_nodes[*nid].node_zones) {
+        for (const Zone& z : m_pa.nodes()[*nid].node_zones) {
             if (!z.populated_zone() || !z.zone_intersects(start, pages_per_block())) continue;
             ++matches;
             mem.zone = z.type;
@@ -349,32 +342,32 @@ void Kernel::reserve_boot_memory(const BootConfig& cfg)
     constexpr uint64_t swiotlb_slot_pages = 192;    // io_tlb_mem slots for 64 MiB
     constexpr uint64_t HASH_ENTRY_BYTES = 8;
 
-    take_free_pages(Pfn(0), Pfn::from_phys(1 * MiB), PageCount::from_bytes(1 * MiB), PageState::Reserved,
-                    AllocFrom::Bottom);
+    m_pa.take_free_pages(Pfn(0), Pfn::from_phys(1 * MiB), PageCount::from_bytes(1 * MiB), PageState::Reserved,
+                    PageAllocator::AllocFrom::Bottom);
     const Pfn image = Pfn::from_phys(kernel_image_start);
-    take_free_pages(image, image + PageCount(kernel_image_pages), PageCount(kernel_image_pages), PageState::Reserved,
-                    AllocFrom::Bottom);
+    m_pa.take_free_pages(image, image + PageCount(kernel_image_pages), PageCount(kernel_image_pages), PageState::Reserved,
+                    PageAllocator::AllocFrom::Bottom);
 
     // Each node's memmap sits at its end; node 0's own data too, a later node's
     // data at its start (which is why blocks on both sides of a node boundary
     // never offline).
     int nodes_with_memory = 0;
-    for (PgData& pgdat : m_nodes) {
+    for (PgData& pgdat : m_pa.nodes()) {
         if (!pgdat.online) continue;
         uint64_t sections = 0;
-        for (uint64_t nr = 0; nr < m_memmap.nr_section_slots(); ++nr) {
+        for (uint64_t nr = 0; nr < m_pa.memmap().nr_section_slots(); ++nr) {
             const SectionNr sec(nr);
-            if (m_memmap.present_section(sec) && m_memmap.at(section_nr_to_pfn(sec)).nid == pgdat.node_id)
+            if (m_pa.memmap().present_section(sec) && m_pa.memmap().at(section_nr_to_pfn(sec)).nid == pgdat.node_id)
                 ++sections;
         }
-        const PageFilter on_node{std::nullopt, pgdat.node_id};
+        const PageAllocator::PageFilter on_node{std::nullopt, pgdat.node_id};
         const PageCount memmap(sections * PAGES_PER_SECTION * STRUCT_PAGE_SIZE / PAGE_SIZE);
         const bool first = nodes_with_memory++ == 0;
-        take_free_pages(pgdat.node_start_pfn, pgdat.pgdat_end_pfn(), memmap + PageCount(first ? first_node_pages : 0),
-                        PageState::Reserved, AllocFrom::Top, on_node);
+        m_pa.take_free_pages(pgdat.node_start_pfn, pgdat.pgdat_end_pfn(), memmap + PageCount(first ? first_node_pages : 0),
+                        PageState::Reserved, PageAllocator::AllocFrom::Top, on_node);
         if (!first)
-            take_free_pages(pgdat.node_start_pfn, pgdat.pgdat_end_pfn(), PageCount(other_node_pages),
-                            PageState::Reserved, AllocFrom::Bottom, on_node);
+            m_pa.take_free_pages(pgdat.node_start_pfn, pgdat.pgdat_end_pfn(), PageCount(other_node_pages),
+                            PageState::Reserved, PageAllocator::AllocFrom::Bottom, on_node);
     }
     // Direct-map page tables for RAM above 4 GiB.
     PageCount global(global_early_pages + (m_max_pfn > MAX_DMA32_PFN ? high_ram_page_table_pages : 0));
@@ -382,7 +375,7 @@ void Kernel::reserve_boot_memory(const BootConfig& cfg)
     // swiotlb exists when memory can lie above 4 GiB, hot-pluggable memory included.
     const bool swiotlb = m_max_pfn > MAX_DMA32_PFN || cfg.hotplug_region_end > MAX_DMA32_PFN.phys();
     if (swiotlb)
-        take_free_pages(Pfn(0), MAX_DMA32_PFN, PageCount(swiotlb_pages), PageState::Reserved, AllocFrom::Top);
+        m_pa.take_free_pages(Pfn(0), MAX_DMA32_PFN, PageCount(swiotlb_pages), PageState::Reserved, PageAllocator::AllocFrom::Top);
 
     // The dentry and inode hash tables come from memblock only with one memory
     // node (otherwise hashdist spreads them over vmalloc): one bucket per 8 KiB
@@ -390,7 +383,7 @@ void Kernel::reserve_boot_memory(const BootConfig& cfg)
     uint64_t hash_pages = 0;
     if (nodes_with_memory == 1) {
         uint64_t nr_kernel_pages = 0;
-        for (const PgData& pgdat : m_nodes)
+        for (const PgData& pgdat : m_pa.nodes())
             for (const Zone& z : pgdat.node_zones) {
                 if (z.type == ZoneType::Movable || !z.present_pages) continue;
                 const uint64_t present = z.present_pages.value(), spanned = z.spanned_pages.value();
@@ -402,7 +395,7 @@ void Kernel::reserve_boot_memory(const BootConfig& cfg)
                      PAGE_SIZE;
     }
     global += PageCount(hash_pages + (swiotlb ? swiotlb_slot_pages : 0));
-    take_free_pages(Pfn(0), m_max_pfn, global, PageState::Reserved, AllocFrom::Top);
+    m_pa.take_free_pages(Pfn(0), m_max_pfn, global, PageState::Reserved, PageAllocator::AllocFrom::Top);
 
     // What the idle guest has allocated by the time a shell runs: slab, stacks,
     // page tables, vmalloc (unmovable) and tmpfs/anon pages (movable), shared by
@@ -411,15 +404,19 @@ void Kernel::reserve_boot_memory(const BootConfig& cfg)
     // never offlines on the real guest.
     constexpr uint64_t idle_unmovable_pages = 8600, idle_movable_pages = 600;
     std::vector<NodeId> busy_nodes;
-    for (const PgData& p : m_nodes)
-        if (p.online && (size_t(p.node_id) >= m_node_cpus.size() || !m_node_cpus[p.node_id].empty()))
+    for (const PgData& p : m_pa.nodes())
+        if (p.online && (size_t(p.node_id) >= m_pa.nr_node_cpu_lists() || !m_pa.node_cpus(p.node_id).empty()))
             busy_nodes.push_back(p.node_id);
     if (busy_nodes.empty()) busy_nodes.push_back(0);
+    m_initramfs = m_shmem.create();
     for (NodeId nid : busy_nodes) {
-        (void)alloc_pages(nid, {ZoneType::Normal, ZoneType::DMA32, ZoneType::DMA},
-                          PageCount(idle_unmovable_pages / busy_nodes.size()), PageState::Unmovable);
-        (void)alloc_pages(nid, {ZoneType::Normal, ZoneType::DMA32, ZoneType::DMA},
-                          PageCount(idle_movable_pages / busy_nodes.size()), PageState::Movable);
+        (void)m_pa.alloc_pages(nid, GFP_KERNEL, PageCount(idle_unmovable_pages / busy_nodes.size()),
+                               PageState::Unmovable);
+        // The unpacked initramfs and the shell's memory: tmpfs pages.
+        PageRanges initramfs;
+        (void)m_pa.alloc_pages(nid, Gfp{ZoneType::Normal, MigrateType::Movable, false},
+                               PageCount(idle_movable_pages / busy_nodes.size()), PageState::Movable, &initramfs);
+        m_shmem.adopt(m_initramfs, initramfs);
     }
 }
 

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string_view>
 
 #include "mm/types.h"
@@ -44,10 +45,13 @@ struct Zone {
     bool contiguous = false;
     // Pages of online sections whose memmap links to this zone (holes included).
     PageCount pages_with_online_memmap;
-    // The pageblock unmovable allocations last came from: once the allocator has
-    // taken a pageblock over for MIGRATE_UNMOVABLE, it serves them from there
-    // until it is full, before stealing another (mm/page_alloc.c: __rmqueue_fallback).
-    std::optional<Pfn> unmovable_pageblock;
+    // Where the allocator looks first (lower bounds, kept by the page allocator):
+    // the lowest pageblock that may hold a free page, and the lowest that may be
+    // wholly free (what __rmqueue_fallback steals first). Kernel pageblocks
+    // (MIGRATE_UNMOVABLE, RECLAIMABLE) with free pages are few: kept exactly.
+    Pfn free_hint{~uint64_t{0}};
+    Pfn whole_free_hint{~uint64_t{0}};
+    std::array<std::set<Pfn>, 2> kernel_pageblocks_with_free;  // [0] Unmovable, [1] Reclaimable
 
     std::array<uint64_t, NR_WMARK> watermark{};
     std::array<uint64_t, MAX_NR_ZONES> lowmem_reserve{};

@@ -1,26 +1,48 @@
-// Page state changes, the allocator's choice of pages, watermarks and pagesets
-// (mm/page_alloc.c). Counters change only in set_page_state(), so nothing that
-// reads them (MemTotal, MemFree, zoneinfo) ever scans.
+// The page allocator (mm/page_alloc.c): page state changes, the buddy's choice
+// of pages, watermarks and pagesets. Counters change only in set_page_state().
+#include "mm/page_alloc.h"
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
 
-#include "mm/kernel.h"
-
 namespace memplug::mm {
 
-void Kernel::set_page_state(Pfn start, PageCount n, PageInfo info)
+void PageAllocator::init_nodes(int nr_nodes, std::vector<std::vector<int>> node_cpus, int nr_cpus)
+{
+    m_nodes.resize(size_t(nr_nodes));
+    m_node_cpus = std::move(node_cpus);
+    m_node_cpus.resize(size_t(nr_nodes));
+    m_nr_cpus = std::max(1, nr_cpus);
+    for (int nid = 0; nid < nr_nodes; ++nid) {
+        m_nodes[nid].node_id = nid;
+        for (ZoneType z : all_zone_types) {
+            m_nodes[nid].zone(z).nid = nid;
+            m_nodes[nid].zone(z).type = z;
+        }
+    }
+}
+
+namespace {
+
+int kernel_set_index(MigrateType mt) { return mt == MigrateType::Unmovable ? 0 : mt == MigrateType::Reclaimable ? 1 : -1; }
+
+}  // namespace
+
+void PageAllocator::set_page_state(Pfn start, PageCount n, PageInfo info)
 {
     auto account = [&](PageInfo pi, PageCount len, bool online, bool add) {
         if (pi.nid < 0 || pi.nid >= int(m_nodes.size())) return;
-        Zone& z = zone_of(pi.nid, pi.zone);
+        Zone& z = zone(pi.nid, pi.zone);
         auto apply = [&](PageCount& c) { add ? c += len : c -= len; };
         if (page_state_managed(pi.state)) apply(z.managed_pages);
         if (pi.state == PageState::Free) apply(z.nr_free_pages);
         if (online) apply(z.pages_with_online_memmap);
     };
+    std::vector<std::pair<Pfn, PageInfo>> old_pageblocks;  // zones whose hints the change may concern
     m_memmap.assign(start, n, info, [&](Pfn b, PageCount len, PageInfo old) {
         account(old, len, m_memmap.online_section(pfn_to_section_nr(b)), false);
+        if (old.state == PageState::Free) old_pageblocks.emplace_back(b, old);
     });
     for (Pfn p = start; p < start + n;) {
         const Pfn section_end = section_nr_to_pfn(SectionNr(pfn_to_section_nr(p).value() + 1));
@@ -28,22 +50,69 @@ void Kernel::set_page_state(Pfn start, PageCount n, PageInfo info)
         account(info, e - p, m_memmap.online_section(pfn_to_section_nr(p)), true);
         p = e;
     }
+    // The allocator's search hints: pageblocks that gained free pages lower them,
+    // kernel pageblocks are tracked exactly.
+    auto refresh = [&](Pfn pb, PageInfo pi) {
+        if (pi.nid < 0 || pi.nid >= int(m_nodes.size())) return;
+        Zone& z = zone(pi.nid, pi.zone);
+        const uint64_t nr_free = m_memmap.pageblock_nr_free(pb);
+        if (nr_free && pb < z.free_hint) z.free_hint = pb;
+        if (nr_free == pageblock_nr_pages && pb < z.whole_free_hint) z.whole_free_hint = pb;
+        const int k = kernel_set_index(m_memmap.pageblock_migratetype(pb));
+        if (k < 0) return;
+        if (nr_free)
+            z.kernel_pageblocks_with_free[k].insert(pb);
+        else
+            z.kernel_pageblocks_with_free[k].erase(pb);
+    };
+    const uint64_t first_pb = align_down(start.value(), pageblock_nr_pages);
+    for (uint64_t pb = first_pb; pb < (start + n).value(); pb += pageblock_nr_pages) refresh(Pfn(pb), info);
+    for (const auto& [b, old] : old_pageblocks)
+        if (old.zone != info.zone || old.nid != info.nid) refresh(Pfn(align_down(b.value(), pageblock_nr_pages)), old);
 }
 
-void Kernel::set_section_online(SectionNr nr, bool online)
+void PageAllocator::relabel_pages(Pfn start, PageCount n, PageInfo info)
+{
+    PageRanges logically_offline;
+    m_memmap.for_each_run(start, start + n, [&](Pfn b, PageCount len, PageInfo old) {
+        if (old.state == PageState::Offline) logically_offline.emplace_back(b, len);
+        return true;
+    });
+    set_page_state(start, n, info);
+    for (const auto& [b, len] : logically_offline)
+        set_page_state(b, len, PageInfo{PageState::Offline, info.zone, info.nid});
+}
+
+void PageAllocator::set_pageblock_migratetype(Pfn start, PageCount n, MigrateType mt)
+{
+    for (uint64_t pb = align_down(start.value(), pageblock_nr_pages); pb < (start + n).value(); pb += pageblock_nr_pages) {
+        const Pfn p(pb);
+        if (!m_memmap.pfn_valid(p)) continue;
+        const MigrateType old = m_memmap.pageblock_migratetype(p);
+        if (old == mt) continue;
+        m_memmap.set_pageblock_migratetype(p, mt);
+        if (!m_memmap.pageblock_nr_free(p)) continue;
+        const PageInfo pi = m_memmap.at(p);
+        Zone& z = zone(pi.nid, pi.zone);
+        if (const int k = kernel_set_index(old); k >= 0) z.kernel_pageblocks_with_free[k].erase(p);
+        if (const int k = kernel_set_index(mt); k >= 0) z.kernel_pageblocks_with_free[k].insert(p);
+    }
+}
+
+void PageAllocator::set_section_online(SectionNr nr, bool online)
 {
     if (m_memmap.online_section(nr) == online) return;
     m_memmap.for_each_run(section_nr_to_pfn(nr), section_nr_to_pfn(SectionNr(nr.value() + 1)),
                           [&](Pfn, PageCount len, PageInfo info) {
-                              PageCount& c = zone_of(info.nid, info.zone).pages_with_online_memmap;
+                              PageCount& c = zone(info.nid, info.zone).pages_with_online_memmap;
                               online ? c += len : c -= len;
                               return true;
                           });
     m_memmap.set_section_online(nr, online);
 }
 
-PageCount Kernel::take_free_pages(Pfn start, Pfn end, PageCount n, PageState as, AllocFrom from, PageFilter filter,
-                                  PageRanges* taken)
+PageCount PageAllocator::take_free_pages(Pfn start, Pfn end, PageCount n, PageState as, AllocFrom from,
+                                         PageFilter filter, PageRanges* taken)
 {
     struct Piece {
         Pfn start;
@@ -72,66 +141,172 @@ PageCount Kernel::take_free_pages(Pfn start, Pfn end, PageCount n, PageState as,
     return n - want;
 }
 
-KResult<void> Kernel::alloc_pages(NodeId nid, std::initializer_list<ZoneType> zonelist, PageCount n, PageState as,
-                                  PageRanges* taken)
+// The lowmem_reserve a request whose highest zone is `highest` must leave in `zone`.
+uint64_t PageAllocator::zone_reserve(const Zone& zone, ZoneType highest) const
 {
-    // Check first, so a failed request takes nothing.
+    return zone.watermark[WMARK_MIN] + zone.lowmem_reserve[zone_idx(highest)];
+}
+
+std::vector<NodeId> PageAllocator::zonelist_nodes(NodeId nid, bool thisnode) const
+{
+    // QEMU's default SLIT: every other node at the same distance, so after the
+    // local node they come in id order (build_zonelists).
     std::vector<NodeId> order{nid};
+    if (thisnode) return order;
     for (const PgData& p : m_nodes)
         if (p.node_id != nid && p.online) order.push_back(p.node_id);
+    return order;
+}
+
+namespace {
+
+// Free pages of [zone] inside `exclude`, which a request must not count.
+PageCount free_in(const Memmap& memmap, const Zone& zone, std::optional<std::pair<Pfn, Pfn>> exclude)
+{
+    PageCount n;
+    if (!exclude) return n;
+    memmap.for_each_run(exclude->first, exclude->second, [&](Pfn, PageCount len, PageInfo info) {
+        if (info.state == PageState::Free && info.zone == zone.type && info.nid == zone.nid) n += len;
+        return true;
+    });
+    return n;
+}
+
+}  // namespace
+
+PageCount PageAllocator::allocatable_pages(NodeId nid, Gfp gfp, std::optional<std::pair<Pfn, Pfn>> exclude) const
+{
     PageCount available;
-    for (NodeId node : order)
-        for (ZoneType z : zonelist) {
-            const Zone& zone = m_nodes[node].zone(z);
-            // Allocations keep the min watermark free, as the allocator does for GFP_KERNEL.
-            const uint64_t reserve = zone.watermark[WMARK_MIN];
-            if (zone.nr_free_pages.value() > reserve) available += PageCount(zone.nr_free_pages.value() - reserve);
+    for (NodeId node : zonelist_nodes(nid, gfp.thisnode))
+        for (int z = zone_idx(gfp.highest_zone); z >= 0; --z) {
+            const Zone& zone = m_nodes[node].node_zones[z];
+            if (!zone.populated_zone()) continue;
+            const uint64_t reserve = zone_reserve(zone, gfp.highest_zone);
+            const uint64_t free = (zone.nr_free_pages - free_in(m_memmap, zone, exclude)).value();
+            if (free > reserve) available += PageCount(free - reserve);
         }
-    if (available < n) return kerr(ENOMEM, "page allocation failure");
+    return available;
+}
+
+KResult<void> PageAllocator::alloc_pages(NodeId nid, Gfp gfp, PageCount n, PageState as, PageRanges* taken,
+                                         std::optional<std::pair<Pfn, Pfn>> exclude)
+{
+    if (allocatable_pages(nid, gfp, exclude) < n) return kerr(ENOMEM, "page allocation failure");
     PageCount want = n;
-    for (NodeId node : order)
-        for (ZoneType z : zonelist) {
-            if (!want) return {};
-            Zone& zone = m_nodes[node].zone(z);
-            const uint64_t reserve = zone.watermark[WMARK_MIN];
-            if (zone.nr_free_pages.value() <= reserve) continue;
-            PageCount can = std::min(want, PageCount(zone.nr_free_pages.value() - reserve));
-            const PageFilter here{z, node};
+    for (NodeId node : zonelist_nodes(nid, gfp.thisnode))
+        for (int z = zone_idx(gfp.highest_zone); z >= 0 && want; --z) {
+            Zone& zone = m_nodes[node].node_zones[z];
+            if (!zone.populated_zone()) continue;
+            const uint64_t reserve = zone_reserve(zone, gfp.highest_zone);
+            const uint64_t free = (zone.nr_free_pages - free_in(m_memmap, zone, exclude)).value();
+            if (free <= reserve) continue;
             PageRanges got;
-            if (as == PageState::Unmovable && zone.unmovable_pageblock) {
-                const Pfn pb = *zone.unmovable_pageblock;
-                can -= take_free_pages(pb, pb + PageCount(pageblock_nr_pages), can, as, AllocFrom::Bottom, here, &got);
-            }
-            // The buddy hands out its lowest pages first: boot and onlining free
-            // pages to the tail of the free lists in ascending order.
-            const size_t before = got.size();
-            take_free_pages(zone.zone_start_pfn, zone.zone_end_pfn(), can, as, AllocFrom::Bottom, here, &got);
-            for (const auto& [b, len] : got) want -= len;
-            if (as == PageState::Unmovable && got.size() > before)
-                zone.unmovable_pageblock = Pfn(align_down((got.back().first + got.back().second).value() - 1,
-                                                          pageblock_nr_pages));
+            want -= rmqueue(zone, std::min(want, PageCount(free - reserve)), gfp.migratetype, as, got, exclude);
             if (taken) taken->insert(taken->end(), got.begin(), got.end());
         }
     return {};
 }
 
-void Kernel::process_exited()
+PageCount PageAllocator::take_from_pageblock(Zone& zone, Pfn pb, PageCount n, PageState as, PageRanges& got)
 {
-    // Calibrated on 6.1: a block onlined into an empty Normal zone offlines right
-    // away and after one forked command, but no longer after ten.
-    const NodeId nid = 0;
-    ZoneType preferred = ZoneType::DMA;
-    for (ZoneType z : {ZoneType::DMA32, ZoneType::Normal})
-        if (m_nodes.at(nid).zone(z).populated_zone()) preferred = z;
-    if (preferred != m_preferred_kernel_zone) {
-        m_preferred_kernel_zone = preferred;
-        m_processes = 0;
-    }
-    if (++m_processes % processes_per_kernel_page) return;
-    (void)alloc_pages(nid, {ZoneType::Normal, ZoneType::DMA32, ZoneType::DMA}, PageCount(1), PageState::Unmovable);
+    return take_free_pages(pb, pb + PageCount(pageblock_nr_pages), n, as, AllocFrom::Bottom, {zone.type, zone.nid},
+                           &got);
 }
 
-PageCount Kernel::totalram_pages() const
+// __rmqueue: the buddy hands out its lowest pages first (boot and onlining free
+// pages to the tail of the free lists in ascending order). A kernel request is
+// served from its own pageblocks first; then __rmqueue_fallback steals the
+// lowest wholly free pageblock (the largest free buddy) and converts it, as
+// steal_suitable_fallback does for unmovable and reclaimable requests. Movable
+// requests take from movable pageblocks, then from any, converting nothing.
+PageCount PageAllocator::rmqueue(Zone& zone, PageCount n, MigrateType mt, PageState as, PageRanges& got,
+                                 std::optional<std::pair<Pfn, Pfn>> exclude)
+{
+    const auto excluded = [&](Pfn pb) {
+        return exclude && pb + PageCount(pageblock_nr_pages) > exclude->first && pb < exclude->second;
+    };
+    PageCount want = n;
+    const int k = kernel_set_index(mt);
+    if (k >= 0) {
+        while (want) {
+            auto& own = zone.kernel_pageblocks_with_free[k];
+            auto it = std::find_if(own.begin(), own.end(), [&](Pfn pb) { return !excluded(pb); });
+            if (it == own.end()) break;
+            want -= take_from_pageblock(zone, *it, want, as, got);
+        }
+    }
+    const Pfn end = zone.zone_end_pfn();
+    // Scans from a hint that only moves forward past pageblocks that do not qualify.
+    auto scan = [&](Pfn& hint, auto&& qualifies) -> std::optional<Pfn> {
+        Pfn pb(std::max(align_down(zone.zone_start_pfn.value(), pageblock_nr_pages), hint.value() == ~uint64_t{0} ? end.value() : hint.value()));
+        bool moving = true;
+        for (; pb < end; pb += PageCount(pageblock_nr_pages)) {
+            if (!m_memmap.pfn_valid(pb)) {
+                pb = Pfn(align_down(pb.value(), PAGES_PER_SECTION) + PAGES_PER_SECTION) - PageCount(pageblock_nr_pages);
+                continue;
+            }
+            if (qualifies(pb) && !excluded(pb)) {
+                if (moving) hint = pb;
+                return pb;
+            }
+            // A pageblock that still holds free pages keeps the hint for others.
+            if (moving && (m_memmap.pageblock_nr_free(pb) != 0 || excluded(pb))) {
+                hint = pb;
+                moving = false;
+            }
+        }
+        if (moving) hint = Pfn(~uint64_t{0});
+        return std::nullopt;
+    };
+    // Isolated pageblocks (an offline in progress) give nothing.
+    auto usable = [&](Pfn pb) { return m_memmap.pageblock_migratetype(pb) != MigrateType::Isolate; };
+    auto same_zone = [&](Pfn pb) {
+        const PageInfo pi = m_memmap.at(pb + PageCount(pageblock_nr_pages - 1));
+        return pi.zone == zone.type && pi.nid == zone.nid;
+    };
+    while (want) {
+        std::optional<Pfn> pb;
+        if (k >= 0) {
+            Pfn hint = zone.whole_free_hint;
+            pb = scan(hint, [&](Pfn p) {
+                return m_memmap.pageblock_nr_free(p) == pageblock_nr_pages && same_zone(p) && usable(p);
+            });
+            zone.whole_free_hint = hint;
+            if (!pb) {
+                Pfn any = zone.free_hint;
+                pb = scan(any, [&](Pfn p) { return m_memmap.pageblock_nr_free(p) != 0 && usable(p); });
+            }
+            if (pb) set_pageblock_migratetype(*pb, PageCount(pageblock_nr_pages), mt);
+        } else {
+            // Movable pageblocks first; then any, converting nothing (order 0).
+            Pfn hint = zone.free_hint;
+            pb = scan(hint, [&](Pfn p) {
+                return m_memmap.pageblock_nr_free(p) != 0 && usable(p) &&
+                       m_memmap.pageblock_migratetype(p) == MigrateType::Movable;
+            });
+            zone.free_hint = hint;
+            if (!pb) {
+                Pfn any = zone.free_hint;
+                pb = scan(any, [&](Pfn p) { return m_memmap.pageblock_nr_free(p) != 0 && usable(p); });
+            }
+        }
+        if (!pb) break;
+        const PageCount took = take_from_pageblock(zone, *pb, want, as, got);
+        if (!took) break;  // free pages of another zone's or node's link in this pageblock
+        want -= took;
+    }
+    return n - want;
+}
+
+void PageAllocator::free_pages(Pfn start, PageCount n)
+{
+    m_memmap.for_each_run(start, start + n, [&](Pfn b, PageCount len, PageInfo info) {
+        set_page_state(b, len, PageInfo{PageState::Free, info.zone, info.nid});
+        return true;
+    });
+}
+
+PageCount PageAllocator::totalram_pages() const
 {
     PageCount total;
     for (const PgData& p : m_nodes)
@@ -139,12 +314,65 @@ PageCount Kernel::totalram_pages() const
     return total;
 }
 
-PageCount Kernel::nr_free_pages() const
+PageCount PageAllocator::nr_free_pages() const
 {
     PageCount total;
     for (const PgData& p : m_nodes)
         for (const Zone& z : p.node_zones) total += z.nr_free_pages;
     return total;
+}
+
+std::optional<Pfn> PageAllocator::has_unmovable_pages(Pfn start, Pfn end) const
+{
+    std::optional<Pfn> found;
+    m_memmap.for_each_run(start, end, [&](Pfn b, PageCount, PageInfo info) {
+        switch (info.state) {
+        case PageState::Reserved:
+        case PageState::Hole: found = b; break;
+        case PageState::Vmemmap:
+        case PageState::Unmovable:
+            // Inside ZONE_MOVABLE only PageReserved counts (the zone is trusted).
+            if (info.zone != ZoneType::Movable) found = b;
+            break;
+        default: break;
+        }
+        return !found;
+    });
+    return found;
+}
+
+PageAllocator::FreeArea PageAllocator::free_area(const Zone& z) const
+{
+    FreeArea area{};
+    m_memmap.for_each_run(z.zone_start_pfn, z.zone_end_pfn(), [&](Pfn b, PageCount len, PageInfo info) {
+        if (info.state != PageState::Free || info.zone != z.type || info.nid != z.nid) return true;
+        uint64_t pfn = b.value();
+        const uint64_t end = pfn + len.value();
+        while (pfn < end) {
+            unsigned order = MAX_ORDER - 1;
+            while (order && ((pfn & ((uint64_t{1} << order) - 1)) || pfn + (uint64_t{1} << order) > end)) --order;
+            ++area[int(m_memmap.pageblock_migratetype(Pfn(pfn)))][order];
+            pfn += uint64_t{1} << order;
+        }
+        return true;
+    });
+    return area;
+}
+
+std::array<uint64_t, MIGRATE_TYPES> PageAllocator::nr_pageblocks(const Zone& z) const
+{
+    std::array<uint64_t, MIGRATE_TYPES> n{};
+    for (uint64_t pb = align_up(z.zone_start_pfn.value(), pageblock_nr_pages); pb < z.zone_end_pfn().value();
+         pb += pageblock_nr_pages) {
+        const Pfn p(pb);
+        if (!m_memmap.online_section(pfn_to_section_nr(p))) {
+            pb = align_down(pb, PAGES_PER_SECTION) + PAGES_PER_SECTION - pageblock_nr_pages;
+            continue;
+        }
+        const PageInfo pi = m_memmap.at(p);
+        if (pi.zone == z.type && pi.nid == z.nid) ++n[int(m_memmap.pageblock_migratetype(p))];
+    }
+    return n;
 }
 
 namespace {
@@ -164,7 +392,7 @@ bool is_lowmem(ZoneType z) { return z != ZoneType::Movable && z != ZoneType::Dev
 
 // init_per_zone_wmark_min(): min_free_kbytes, watermarks, lowmem_reserve and
 // khugepaged's recommended minimum, recomputed after every online and offline.
-void Kernel::init_per_zone_wmark_min()
+void PageAllocator::init_per_zone_wmark_min()
 {
     constexpr std::array<uint64_t, MAX_NR_ZONES> lowmem_reserve_ratio = {256, 256, 32, 0, 0};
     constexpr uint64_t watermark_scale_factor = 10;
@@ -239,7 +467,7 @@ void Kernel::init_per_zone_wmark_min()
 }
 
 // zone_batchsize() / zone_highsize() and refresh_zone_stat_thresholds().
-void Kernel::setup_zone_pagesets()
+void PageAllocator::setup_zone_pagesets()
 {
     for (PgData& p : m_nodes)
         for (Zone& z : p.node_zones) {

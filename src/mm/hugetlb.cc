@@ -1,0 +1,208 @@
+#include "mm/hugetlb.h"
+
+#include <algorithm>
+
+#include "mm/shmem.h"
+
+namespace memplug::mm {
+
+void Hugetlb::init(int nr_nodes)
+{
+    m_hstates[HSTATE_2M].order = pageblock_order;
+    m_hstates[HSTATE_1G].order = 18;
+    for (Hstate& h : m_hstates) {
+        h.nr_huge_pages_node.assign(size_t(nr_nodes), 0);
+        h.free_list.assign(size_t(nr_nodes), {});
+    }
+}
+
+std::vector<NodeId> Hugetlb::nodes_with_memory(const PageAllocator& pa) const
+{
+    std::vector<NodeId> out;
+    for (const PgData& p : pa.nodes())
+        if (p.online && p.node_present_pages) out.push_back(p.node_id);
+    return out;
+}
+
+void Hugetlb::enqueue(Hstate& h, NodeId nid, Pfn head)
+{
+    h.free_list[size_t(nid)].emplace(h.seq++, head);
+    ++h.nr_huge_pages;
+    ++h.free_huge_pages;
+    ++h.nr_huge_pages_node[size_t(nid)];
+}
+
+namespace {
+
+// A free or migratable range for alloc_contig_range(): every page online, in
+// the zone and not reserved (pfn_range_valid_contig), nothing unmovable for
+// isolation, no huge page already there.
+bool contig_range_usable(const PageAllocator& pa, const Zone& zone, Pfn start, Pfn end)
+{
+    bool ok = true;
+    PageCount covered;
+    pa.memmap().for_each_run(start, end, [&](Pfn, PageCount len, PageInfo info) {
+        covered += len;
+        ok = info.zone == zone.type && info.nid == zone.nid &&
+             (info.state == PageState::Free || info.state == PageState::Movable);
+        return ok;
+    });
+    if (!ok || covered != end - start) return false;
+    for (Pfn s = start; s < end; s += PageCount(PAGES_PER_SECTION))
+        if (!pa.memmap().online_section(pfn_to_section_nr(s))) return false;
+    return true;
+}
+
+}  // namespace
+
+// alloc_fresh_huge_page() with __GFP_THISNODE: a 2 MiB page from the buddy
+// (Movable down to DMA: GFP_HIGHUSER_MOVABLE), compaction making one out of
+// movable pages when no pageblock is wholly free; a gigantic page through
+// alloc_contig_pages() from Normal down, never Movable.
+bool Hugetlb::alloc_fresh_huge_page(PageAllocator& pa, ShmemFs& shmem, Hstate& h, NodeId nid)
+{
+    const PageCount n = h.pages_per_huge_page();
+    const ZoneType highest = h.gigantic() ? ZoneType::Normal : ZoneType::Movable;
+    PgData& pgdat = pa.nodes().at(size_t(nid));
+    for (int zi = zone_idx(highest); zi >= 0; --zi) {
+        Zone& zone = pgdat.node_zones[zi];
+        if (!zone.populated_zone()) continue;
+        if (!h.gigantic()) {
+            // __zone_watermark_ok for an order-9 request after reclaim: above min.
+            const uint64_t mark = zone.watermark[WMARK_MIN] + zone.lowmem_reserve[zone_idx(highest)];
+            if (zone.nr_free_pages.value() < n.value() + mark) continue;
+        }
+        const Pfn first(align_up(zone.zone_start_pfn.value(), n.value()));
+        // Wholly free candidates first, then ones compaction can empty.
+        for (int pass = 0; pass < 2; ++pass) {
+            Pfn begin = first;
+            if (pass == 0 && !h.gigantic()) {
+                // The lowest wholly free pageblock is where the buddy's order-9 list starts.
+                if (zone.whole_free_hint.value() == ~uint64_t{0}) continue;
+                begin = std::max(first, Pfn(align_up(zone.whole_free_hint.value(), n.value())));
+            }
+            for (Pfn p = begin; p + n <= zone.zone_end_pfn(); p += n) {
+                if (!pa.memmap().pfn_valid(p)) continue;
+                if (!h.gigantic() && pass == 0 && pa.memmap().pageblock_nr_free(p) != pageblock_nr_pages) continue;
+                if (!contig_range_usable(pa, zone, p, p + n)) continue;
+                if (pass == 1 && shmem.pages_in(p, p + n)) {
+                    if (!shmem.migrate_range(pa, p, p + n, nid, !h.gigantic())) continue;
+                }
+                pa.take_free_pages(p, p + n, n, PageState::Hugetlb, PageAllocator::AllocFrom::Bottom);
+                enqueue(h, nid, p);
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+void Hugetlb::set_max_huge_pages(PageAllocator& pa, ShmemFs& shmem, HstateIdx idx, uint64_t count,
+                                 std::optional<NodeId> node)
+{
+    Hstate& h = m_hstates[idx];
+    std::vector<NodeId> allowed = node ? std::vector<NodeId>{*node} : nodes_with_memory(pa);
+    if (node) count += h.nr_huge_pages - h.nr_huge_pages_node[size_t(*node)];
+    h.max_huge_pages = count;
+    auto next_in = [&](NodeId& next) {
+        // get_valid_node_allowed + next_node_allowed: the node at or after `next`, then step past it.
+        auto it = std::lower_bound(allowed.begin(), allowed.end(), next);
+        if (it == allowed.end()) it = allowed.begin();
+        const NodeId nid = *it;
+        ++it;
+        next = it == allowed.end() ? allowed.front() : *it;
+        return nid;
+    };
+    if (allowed.empty()) return;
+    while (count > h.nr_huge_pages) {
+        bool got = false;
+        for (size_t tries = 0; tries < allowed.size() && !got; ++tries) {
+            const NodeId nid = next_in(h.next_nid_to_alloc);
+            got = alloc_fresh_huge_page(pa, shmem, h, nid);
+        }
+        if (!got) break;
+    }
+    while (count < h.nr_huge_pages) {
+        bool freed = false;
+        for (size_t tries = 0; tries < allowed.size() && !freed; ++tries) {
+            const NodeId nid = next_in(h.next_nid_to_free);
+            auto& list = h.free_list[size_t(nid)];
+            if (list.empty()) continue;
+            const Pfn head = std::prev(list.end())->second;
+            list.erase(std::prev(list.end()));
+            --h.nr_huge_pages;
+            --h.free_huge_pages;
+            --h.nr_huge_pages_node[size_t(nid)];
+            pa.free_pages(head, h.pages_per_huge_page());
+            freed = true;
+        }
+        if (!freed) break;
+    }
+    pa.init_per_zone_wmark_min();
+}
+
+void Hugetlb::dissolve_free_huge_pages(PageAllocator& pa, Pfn start, Pfn end)
+{
+    for (Hstate& h : m_hstates)
+        for (size_t nid = 0; nid < h.free_list.size(); ++nid) {
+            auto& list = h.free_list[nid];
+            for (auto it = list.begin(); it != list.end();) {
+                const Pfn head = it->second;
+                if (head + h.pages_per_huge_page() <= start || head >= end) {
+                    ++it;
+                    continue;
+                }
+                it = list.erase(it);
+                --h.nr_huge_pages;
+                --h.free_huge_pages;
+                --h.nr_huge_pages_node[nid];
+                if (h.max_huge_pages) --h.max_huge_pages;
+                pa.free_pages(head, h.pages_per_huge_page());
+            }
+        }
+}
+
+bool Hugetlb::has_huge_pages(const PageAllocator& pa, Pfn start, Pfn end) const
+{
+    bool found = false;
+    pa.memmap().for_each_run(start, end, [&](Pfn, PageCount, PageInfo info) {
+        found = info.state == PageState::Hugetlb;
+        return !found;
+    });
+    return found;
+}
+
+KResult<void> Hugetlb::check(const PageAllocator& pa) const
+{
+    uint64_t pool_pages = 0;
+    for (const Hstate& h : m_hstates) {
+        uint64_t listed = 0, per_node = 0;
+        for (size_t nid = 0; nid < h.free_list.size(); ++nid) {
+            listed += h.free_list[nid].size();
+            per_node += h.nr_huge_pages_node[nid];
+            for (const auto& [seq, head] : h.free_list[nid]) {
+                bool ok = true;
+                pa.memmap().for_each_run(head, head + h.pages_per_huge_page(), [&](Pfn, PageCount, PageInfo info) {
+                    ok = info.state == PageState::Hugetlb && info.nid == NodeId(nid);
+                    return ok;
+                });
+                if (!ok) return kerr(EFAULT, "a free huge page is not Hugetlb in the memmap");
+            }
+        }
+        if (listed != h.free_huge_pages || h.free_huge_pages != h.nr_huge_pages || per_node != h.nr_huge_pages)
+            return kerr(EFAULT, "hugetlb pool counts out of step");
+        pool_pages += h.nr_huge_pages << h.order;
+    }
+    uint64_t in_memmap = 0;
+    for (uint64_t nr = 0; nr < pa.memmap().nr_section_slots(); ++nr) {
+        const Pfn b = section_nr_to_pfn(SectionNr(nr));
+        pa.memmap().for_each_run(b, b + PageCount(PAGES_PER_SECTION), [&](Pfn, PageCount len, PageInfo info) {
+            if (info.state == PageState::Hugetlb) in_memmap += len.value();
+            return true;
+        });
+    }
+    if (in_memmap != pool_pages) return kerr(EFAULT, "Hugetlb pages in the memmap and the pools disagree");
+    return {};
+}
+
+}  // namespace memplug::mm

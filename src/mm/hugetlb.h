@@ -1,0 +1,66 @@
+// hugetlb pools (mm/hugetlb.c): one hstate per huge page size, 2 MiB (order 9)
+// and 1 GiB (order 18, gigantic), each a pool of pages taken from the page
+// allocator per node. Nothing in a busybox guest maps them, so every pool page
+// is a free huge page; resv and surplus stay 0.
+#pragma once
+
+#include <array>
+#include <map>
+#include <vector>
+
+#include "mm/page_alloc.h"
+#include "mm/types.h"
+
+namespace memplug::mm {
+
+class ShmemFs;
+
+struct Hstate {
+    unsigned order = 0;
+    uint64_t nr_huge_pages = 0;
+    uint64_t free_huge_pages = 0;
+    uint64_t max_huge_pages = 0;
+    uint64_t nr_overcommit_huge_pages = 0;
+    std::vector<uint64_t> nr_huge_pages_node;
+    NodeId next_nid_to_alloc = 0;
+    NodeId next_nid_to_free = 0;
+    // Free huge pages per node, most recently enqueued last (the kernel's list
+    // head): the pool frees and hands out from there.
+    std::vector<std::map<uint64_t, Pfn>> free_list;  // sequence -> head pfn
+    uint64_t seq = 0;
+
+    PageCount pages_per_huge_page() const { return PageCount(uint64_t{1} << order); }
+    uint64_t size_kb() const { return (PAGE_SIZE << order) >> 10; }
+    bool gigantic() const { return order >= MAX_ORDER; }
+};
+
+class Hugetlb {
+public:
+    enum HstateIdx { HSTATE_2M, HSTATE_1G, HUGE_MAX_HSTATE };
+
+    void init(int nr_nodes);
+    const Hstate& hstate(HstateIdx h) const { return m_hstates[h]; }
+
+    // set_max_huge_pages(): grow or shrink the pool to `count` pages, on every
+    // node with memory (round-robin) or on one node. Growth stops at the first
+    // page no node can give, keeping what it got (the write still succeeds).
+    void set_max_huge_pages(PageAllocator& pa, ShmemFs& shmem, HstateIdx h, uint64_t count,
+                            std::optional<NodeId> node);
+    void set_nr_overcommit(HstateIdx h, uint64_t n) { m_hstates[h].nr_overcommit_huge_pages = n; }
+
+    // dissolve_free_huge_pages(): free huge pages in [start, end) go back to the
+    // buddy and the pool shrinks for good (max_huge_pages too).
+    void dissolve_free_huge_pages(PageAllocator& pa, Pfn start, Pfn end);
+    // Huge pages whose head is in [start, end) (offline and virtio-mem checks).
+    bool has_huge_pages(const PageAllocator& pa, Pfn start, Pfn end) const;
+
+    KResult<void> check(const PageAllocator& pa) const;
+
+private:
+    bool alloc_fresh_huge_page(PageAllocator& pa, ShmemFs& shmem, Hstate& h, NodeId nid);
+    void enqueue(Hstate& h, NodeId nid, Pfn head);
+    std::array<Hstate, HUGE_MAX_HSTATE> m_hstates;
+    std::vector<NodeId> nodes_with_memory(const PageAllocator& pa) const;
+};
+
+}  // namespace memplug::mm
