@@ -67,7 +67,7 @@ bool Ctx::flush_out()
     return false;
 }
 
-Ctx::File Ctx::read_file(std::string_view operand)
+Ctx::File Ctx::read_file(std::string_view operand, std::optional<uint64_t> limit)
 {
     File f;
     if (operand == "-") {
@@ -75,7 +75,7 @@ Ctx::File Ctx::read_file(std::string_view operand)
         f.read_error = in.error;
         return f;
     }
-    KResult<std::string> r = shell.read_path(operand);
+    KResult<std::string> r = limit ? shell.fs().read_range(shell.resolve(operand), 0, *limit) : shell.read_path(operand);
     if (r) {
         f.data = std::move(*r);
         return f;
@@ -906,13 +906,18 @@ constexpr AppletInfo k_applets[] = {
     // busybox applets
     {"basename", applet_basename, AppletKind::Applet, WriteFailure::Silent},
     {"cat", applet_cat, AppletKind::Applet, WriteFailure::WriteError},
+    {"cmp", applet_cmp, AppletKind::Applet, WriteFailure::Ignore},
+    {"cp", applet_cp, AppletKind::Applet, WriteFailure::Ignore},
     {"cut", applet_cut, AppletKind::Applet, WriteFailure::Ignore},
     {"dirname", applet_dirname, AppletKind::Applet, WriteFailure::Ignore},
+    {"dd", applet_dd, AppletKind::Applet, WriteFailure::Ignore},
     {"dmesg", applet_dmesg, AppletKind::Applet, WriteFailure::Ignore},
     {"grep", applet_grep, AppletKind::Applet, WriteFailure::Ignore},
     {"head", applet_head, AppletKind::Applet, WriteFailure::StdoutIoError},
     {"ls", applet_ls, AppletKind::Applet, WriteFailure::Ignore},
+    {"md5sum", applet_md5sum, AppletKind::Applet, WriteFailure::Ignore},
     {"readlink", applet_readlink, AppletKind::Applet, WriteFailure::Ignore},
+    {"rm", applet_rm, AppletKind::Applet, WriteFailure::Ignore},
     {"seq", applet_seq, AppletKind::Applet, WriteFailure::Ignore},
     {"sh", applet_sh, AppletKind::Applet, WriteFailure::Ignore},
     {"sleep", applet_sleep, AppletKind::Applet, WriteFailure::Ignore},
@@ -921,6 +926,7 @@ constexpr AppletInfo k_applets[] = {
     {"tail", applet_tail, AppletKind::Applet, WriteFailure::WriteError},
     {"tee", applet_tee, AppletKind::Applet, WriteFailure::Ignore},
     {"tr", applet_tr, AppletKind::Applet, WriteFailure::WriteError},
+    {"truncate", applet_truncate, AppletKind::Applet, WriteFailure::Ignore},
     {"uniq", applet_uniq, AppletKind::Applet, WriteFailure::StdoutError},
     {"wc", applet_wc, AppletKind::Applet, WriteFailure::StdoutError},
 };

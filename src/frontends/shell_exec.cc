@@ -86,17 +86,30 @@ void StringSink::write(std::string_view data)
 
 void FileSink::write(std::string_view data)
 {
-    if (m_pending.size() < StringSink::k_limit)
-        m_pending.append(data);
+    m_pending.append(data);
+    // Big outputs (a file copied into tmpfs) go out in pieces, as stdio's do;
+    // a sysfs store is never this large.
+    if (m_pending.size() >= k_chunk)
+        (void)flush_pending();
+}
+
+int FileSink::flush_pending()
+{
+    if (m_pending.empty() || m_error)
+        return m_error;
+    KResult<void> r = m_fs.write(m_path, m_pending);
+    m_pending.clear();
+    if (!r)
+        m_error = r.error().err;
+    return m_error;
 }
 
 int FileSink::flush()
 {
-    if (m_pending.empty())
-        return 0;
-    KResult<void> r = m_fs.write(m_path, m_pending);
+    const int err = flush_pending();
     m_pending.clear();
-    return r ? 0 : r.error().err;
+    m_error = 0;
+    return err;
 }
 
 int ClosedSink::flush()
@@ -536,12 +549,12 @@ KResult<std::string> Shell::read_path(std::string_view operand)
     return m_fs.read(path);
 }
 
-KResult<std::string> Shell::open_write_path(std::string_view operand)
+KResult<std::string> Shell::open_write_path(std::string_view operand, bool append)
 {
     std::string path = resolve(operand);
     if (operand.size() > 1 && operand.back() == '/')
         return kerr(EISDIR);  // open(O_CREAT) of "name/"
-    KResult<void> r = m_fs.open_write(path);
+    KResult<void> r = append ? m_fs.open_append(path) : m_fs.open_write(path);
     if (!r)
         return tl::unexpected(r.error());
     return path;
@@ -591,7 +604,7 @@ std::optional<Io> Shell::redirect(const std::vector<Redir>& redirs, const Io& io
         case RedirOp::Out:
         case RedirOp::Clobber:
         case RedirOp::Append: {
-            KResult<std::string> path = open_write_path(target);
+            KResult<std::string> path = open_write_path(target, redir.op == RedirOp::Append);
             if (!path)
                 return fail(fmt::format("can't create {}: {}", target,
                                         errmsg(path.error().err, "nonexistent directory")));

@@ -59,9 +59,13 @@ public:
     int flush() override;
 
 private:
+    static constexpr size_t k_chunk = size_t{1} << 20;
+    int flush_pending();  // the first error sticks until flush() reports it
+
     views::Vfs& m_fs;
     std::string m_path;
     std::string m_pending;
+    int m_error = 0;
 };
 
 // `>&-`: every write fails with EBADF.
@@ -149,7 +153,8 @@ struct Ctx {
         int open_error = 0;
         int read_error = 0;
     };
-    File read_file(std::string_view operand);
+    // At most `limit` bytes: what `head -c` reads of an endless /dev/zero.
+    File read_file(std::string_view operand, std::optional<uint64_t> limit = std::nullopt);
 };
 
 using AppletFn = int (*)(Ctx&);
@@ -216,6 +221,12 @@ int applet_uniq(Ctx&);
 int applet_cut(Ctx&);
 int applet_tr(Ctx&);
 int applet_tee(Ctx&);
+int applet_dd(Ctx&);
+int applet_md5sum(Ctx&);
+int applet_cmp(Ctx&);
+int applet_rm(Ctx&);
+int applet_cp(Ctx&);
+int applet_truncate(Ctx&);
 int builtin_printf(Ctx&);
 int builtin_test(Ctx&);
 
@@ -263,7 +274,8 @@ public:
     // The file operations every reader and redirection share: the operand is
     // resolved against cwd, and a trailing '/' means "a directory" as open(2) has it.
     KResult<std::string> read_path(std::string_view operand);
-    KResult<std::string> open_write_path(std::string_view operand);  // the resolved path
+    // The resolved path; `append`: O_APPEND instead of O_TRUNC.
+    KResult<std::string> open_write_path(std::string_view operand, bool append = false);
 
 private:
     friend struct Ctx;

@@ -59,9 +59,9 @@ std::optional<unsigned long> parse_count(std::string_view s)
 
 // Opens every operand the way fopen_or_warn_stdin() does: a missing file is
 // reported ("NAME: strerror") and skipped.
-std::optional<Ctx::File> open_or_warn(Ctx& ctx, std::string_view name)
+std::optional<Ctx::File> open_or_warn(Ctx& ctx, std::string_view name, std::optional<uint64_t> limit = std::nullopt)
 {
-    Ctx::File f = ctx.read_file(name);
+    Ctx::File f = ctx.read_file(name, limit);
     if (f.open_error) {
         ctx.perror(name, f.open_error);
         return std::nullopt;
@@ -239,7 +239,9 @@ int applet_head(Ctx& ctx)
     bool first = true;
     int st = 0;
     for (const std::string& name : files) {
-        std::optional<Ctx::File> f = open_or_warn(ctx, name);
+        // head -c N reads no more than N bytes: /dev/zero has no end.
+        std::optional<Ctx::File> f =
+            open_or_warn(ctx, name, bytes && !all_but ? std::optional<uint64_t>(count) : std::nullopt);
         bool was_first = std::exchange(first, false);  // a failed file counts too
         if (!f) {
             st = 1;

@@ -33,6 +33,34 @@ constexpr Usage k_usages[] = {
      "\t-t\t...and tabs as ^I\n"
      "\t-e\t...and end lines with $\n"
      "\t-A\tSame as -vte\n"},
+    {"cmp",
+     "Usage: cmp [-ls] [-n NUM] FILE1 [FILE2 [SKIP1 [SKIP2]]]\n"
+     "\n"
+     "Compare FILE1 with FILE2 (or stdin)\n"
+     "\n"
+     "\t-l\tWrite the byte numbers (decimal) and values (octal)\n"
+     "\t\tfor all differing bytes\n"
+     "\t-s\tQuiet\n"
+     "\t-n NUM\tCompare at most NUM bytes\n"},
+    {"cp",
+     "Usage: cp [-arPLHpfinlsTu] SOURCE DEST\n"
+     "or: cp [-arPLHpfinlsu] SOURCE... { -t DIRECTORY | DIRECTORY }\n"
+     "\n"
+     "Copy SOURCEs to DEST\n"
+     "\n"
+     "\t-a\tSame as -dpR\n"
+     "\t-R,-r\tRecurse\n"
+     "\t-d,-P\tPreserve symlinks (default if -R)\n"
+     "\t-L\tFollow all symlinks\n"
+     "\t-H\tFollow symlinks on command line\n"
+     "\t-p\tPreserve file attributes if possible\n"
+     "\t-f\tOverwrite\n"
+     "\t-i\tPrompt before overwrite\n"
+     "\t-n\tDon't overwrite\n"
+     "\t-l,-s\tCreate (sym)links\n"
+     "\t-T\tRefuse to copy if DEST is a directory\n"
+     "\t-t DIR\tCopy all SOURCEs into DIR\n"
+     "\t-u\tCopy only newer files\n"},
     {"cut",
      "Usage: cut [OPTIONS] [FILE]...\n"
      "\n"
@@ -47,6 +75,37 @@ constexpr Usage k_usages[] = {
      "\t-F LIST\tPrint only these fields (-d is regex)\n"
      "\t-s\tOutput only lines containing delimiter\n"
      "\t-n\tIgnored\n"},
+    {"dd",
+     "Usage: dd [if=FILE] [of=FILE] [ibs=N obs=N/bs=N] [count=N] [skip=N] [seek=N]\n"
+     "\t[conv=notrunc|noerror|sync|fsync]\n"
+     "\t[iflag=skip_bytes|count_bytes|fullblock|direct] [oflag=seek_bytes|append|direct]\n"
+     "\n"
+     "Copy a file with converting and formatting\n"
+     "\n"
+     "\tif=FILE\t\tRead from FILE instead of stdin\n"
+     "\tof=FILE\t\tWrite to FILE instead of stdout\n"
+     "\tbs=N\t\tRead and write N bytes at a time\n"
+     "\tibs=N\t\tRead N bytes at a time\n"
+     "\tobs=N\t\tWrite N bytes at a time\n"
+     "\tcount=N\t\tCopy only N input blocks\n"
+     "\tskip=N\t\tSkip N input blocks\n"
+     "\tseek=N\t\tSkip N output blocks\n"
+     "\tconv=notrunc\tDon't truncate output file\n"
+     "\tconv=noerror\tContinue after read errors\n"
+     "\tconv=sync\tPad blocks with zeros\n"
+     "\tconv=fsync\tPhysically write data out before finishing\n"
+     "\tconv=swab\tSwap every pair of bytes\n"
+     "\tiflag=skip_bytes\tskip=N is in bytes\n"
+     "\tiflag=count_bytes\tcount=N is in bytes\n"
+     "\toflag=seek_bytes\tseek=N is in bytes\n"
+     "\tiflag=direct\tO_DIRECT input\n"
+     "\toflag=direct\tO_DIRECT output\n"
+     "\tiflag=fullblock\tRead full blocks\n"
+     "\toflag=append\tOpen output in append mode\n"
+     "\tstatus=noxfer\tSuppress rate output\n"
+     "\tstatus=none\tSuppress all output\n"
+     "\n"
+     "N may be suffixed by c (1), w (2), b (512), kB (1000), k (1024), MB, M, GB, G\n"},
     {"dirname",
      "Usage: dirname FILENAME\n"
      "\n"
@@ -134,6 +193,14 @@ constexpr Usage k_usages[] = {
      "\t-r\tReverse sort order\n"
      "\t-w N\tFormat N columns wide\n"
      "\t--color[={always,never,auto}]\n"},
+    {"md5sum",
+     "Usage: md5sum [-c[sw]] [FILE]...\n"
+     "\n"
+     "Print or check MD5 checksums\n"
+     "\n"
+     "\t-c\tCheck sums against list in FILEs\n"
+     "\t-s\tDon't output anything, status code shows success\n"
+     "\t-w\tWarn about improperly formatted checksum lines\n"},
     {"readlink",
      "Usage: readlink [-fnv] FILE\n"
      "\n"
@@ -142,6 +209,14 @@ constexpr Usage k_usages[] = {
      "\t-f\tCanonicalize by following all symlinks\n"
      "\t-n\tDon't add newline\n"
      "\t-v\tVerbose\n"},
+    {"rm",
+     "Usage: rm [-irf] FILE...\n"
+     "\n"
+     "Remove (unlink) FILEs\n"
+     "\n"
+     "\t-i\tAlways prompt before removing\n"
+     "\t-f\tNever prompt\n"
+     "\t-R,-r\tRecurse\n"},
     {"seq",
      "Usage: seq [-w] [-s SEP] [FIRST [INC]] LAST\n"
      "\n"
@@ -216,6 +291,13 @@ constexpr Usage k_usages[] = {
      "\t-c\tTake complement of STRING1\n"
      "\t-d\tDelete input characters coded STRING1\n"
      "\t-s\tSqueeze multiple output characters of STRING2 into one character\n"},
+    {"truncate",
+     "Usage: truncate [-c] -s SIZE FILE...\n"
+     "\n"
+     "Truncate FILEs to SIZE\n"
+     "\n"
+     "\t-c\tDo not create files\n"
+     "\t-s SIZE\n"},
     {"uniq",
      "Usage: uniq [-cduiz] [-f,s,w N] [FILE [OUTFILE]]\n"
      "\n"

@@ -139,6 +139,8 @@ public:
     const PageAllocator& page_alloc() const { return m_pa; }
     const ShmemFs& shmem() const { return m_shmem; }
     const Hugetlb& hugetlb() const { return m_hugetlb; }
+    // The idle guest's own tmpfs pages (the unpacked initramfs), not a file the guest made.
+    InodeId initramfs_inode() const { return m_initramfs; }
     const HotplugParams& params() const { return m_params; }
     HotplugParams& params() { return m_params; }
     const VirtioMemParams& virtio_mem_params() const { return m_virtio_mem_params; }

@@ -361,12 +361,12 @@ PageAllocator::FreeArea PageAllocator::free_area(const Zone& z) const
 
 std::array<uint64_t, MIGRATE_TYPES> PageAllocator::nr_pageblocks(const Zone& z) const
 {
+    // pagetypeinfo_showblockcount walks from zone_start_pfn in pageblock steps.
     std::array<uint64_t, MIGRATE_TYPES> n{};
-    for (uint64_t pb = align_up(z.zone_start_pfn.value(), pageblock_nr_pages); pb < z.zone_end_pfn().value();
-         pb += pageblock_nr_pages) {
-        const Pfn p(pb);
+    for (uint64_t pfn = z.zone_start_pfn.value(); pfn < z.zone_end_pfn().value(); pfn += pageblock_nr_pages) {
+        const Pfn p(pfn);
         if (!m_memmap.online_section(pfn_to_section_nr(p))) {
-            pb = align_down(pb, PAGES_PER_SECTION) + PAGES_PER_SECTION - pageblock_nr_pages;
+            pfn = align_down(pfn, PAGES_PER_SECTION) + PAGES_PER_SECTION + pfn % pageblock_nr_pages - pageblock_nr_pages;
             continue;
         }
         const PageInfo pi = m_memmap.at(p);

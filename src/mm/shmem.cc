@@ -177,6 +177,8 @@ KResult<uint64_t> ShmemFs::write(PageAllocator& pa, NodeId nid, InodeId ino, uin
         pos += chunk;
     }
     inode.size = std::max(inode.size, written_end);
+    // A short write keeps what it wrote; the caller's next write would fail.
+    if (error) return kerr(error, error == ENOSPC ? "no space left on tmpfs" : "page allocation failure");
     return n;
 }
 

@@ -36,8 +36,9 @@ public:
 
     // shmem_write_begin/end for [offset, offset + data.size()): missing pages are
     // allocated on nid (GFP_HIGHUSER_MOVABLE); ENOSPC over the size limit, ENOMEM
-    // when the allocator cannot give them. Returns how many bytes were written:
-    // a short write stops at the first page that could not be had, as write(2).
+    // when the allocator cannot give them. Returns how many bytes were written;
+    // a write that stops short (at the first page that could not be had) keeps
+    // what it wrote and returns the error, as write(2) followed by a retry does.
     KResult<uint64_t> write(PageAllocator& pa, NodeId nid, InodeId ino, uint64_t offset, std::string_view data);
     // shmem_setattr: shrinking frees whole pages past the end and zeroes the tail
     // of the last; growing only moves the end (a hole).

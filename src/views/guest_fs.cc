@@ -32,6 +32,18 @@ std::vector<std::string> split_path(std::string_view path)
     return out;
 }
 
+std::string join_path(const std::vector<std::string>& c)
+{
+    std::string path;
+    for (const std::string& s : c) path += "/" + s;
+    return path.empty() ? "/" : path;
+}
+
+bool in_tmpfs(const std::vector<std::string>& c)
+{
+    return c.empty() || (c[0] != "dev" && c[0] != "proc" && c[0] != "sys");
+}
+
 // /sys/bus/<subsys>/devices: links back into /sys/devices/system.
 std::optional<VNode> lookup_bus(mm::Kernel& k, Path rest)
 {
@@ -79,21 +91,61 @@ std::optional<VNode> lookup_firmware_nodes(mm::Kernel& k, Path rest)
 
 }  // namespace
 
+GuestFs::GuestFs(mm::Kernel& kernel) : m_kernel(kernel)
+{
+    for (const char* d : {"/", "/bin", "/etc", "/lib", "/root", "/sbin", "/tmp", "/usr"}) m_tmpfs[d] = {true, 0};
+}
+
+const GuestFs::TmpfsEntry* GuestFs::tmpfs_file(std::string_view path) const
+{
+    auto c = resolve(path, true);
+    if (!c || !in_tmpfs(*c)) return nullptr;
+    auto it = m_tmpfs.find(join_path(*c));
+    return it == m_tmpfs.end() || it->second.is_dir ? nullptr : &it->second;
+}
+
+std::optional<VNode> GuestFs::lookup_tmpfs(const std::vector<std::string>& c) const
+{
+    const std::string path = join_path(c);
+    auto it = m_tmpfs.find(path);
+    if (it == m_tmpfs.end()) return std::nullopt;
+    if (it->second.is_dir) {
+        return dir([this, prefix = path == "/" ? path : path + "/", root = c.empty()] {
+            std::vector<std::string> names;
+            if (root) names = {"dev", "proc", "sys"};
+            for (auto e = m_tmpfs.lower_bound(prefix); e != m_tmpfs.end() && e->first.starts_with(prefix); ++e) {
+                const std::string_view rest = std::string_view(e->first).substr(prefix.size());
+                if (!rest.empty() && rest.find('/') == std::string_view::npos) names.emplace_back(rest);
+            }
+            std::sort(names.begin(), names.end());
+            return names;
+        });
+    }
+    const mm::InodeId ino = it->second.ino;
+    mm::Kernel& k = m_kernel;
+    return attr_rw([&k, ino] { return k.shmem().read(ino, 0, k.shmem().size(ino)); },
+                   [&k, ino](std::string_view data) -> KResult<void> {
+                       auto n = k.shmem_write(ino, k.shmem().size(ino), data);
+                       if (!n) return tl::unexpected(n.error());
+                       return {};
+                   });
+}
+
 std::optional<VNode> GuestFs::lookup(const std::vector<std::string>& c) const
 {
     const Path p(c);
     auto fixed_dir = [](std::vector<std::string> names) { return dir([names] { return names; }); };
-    if (p.empty()) return fixed_dir({"dev", "proc", "sys"});
+    if (in_tmpfs(c)) return lookup_tmpfs(c);
     if (p[0] == "dev") {
-        if (p.size() == 1) return fixed_dir({"null"});
-        if (p.size() == 2 && p[1] == "null")
+        if (p.size() == 1) return fixed_dir({"null", "zero"});
+        if (p.size() == 2 && (p[1] == "null" || p[1] == "zero"))
             return attr_rw([] { return std::string(); }, [](std::string_view) -> KResult<void> { return {}; });
         return std::nullopt;
     }
     if (p[0] == "proc") return lookup_proc(m_kernel, p.subspan(1));
-    if (p[0] != "sys") return std::nullopt;
-    if (p.size() == 1) return fixed_dir({"bus", "devices", "module"});
+    if (p.size() == 1) return fixed_dir({"bus", "devices", "kernel", "module"});
     if (p[1] == "bus") return lookup_bus(m_kernel, p.subspan(2));
+    if (p[1] == "kernel") return lookup_sys_kernel(m_kernel, p.subspan(2));
     if (p[1] == "module") return lookup_sys_module(m_kernel, p.subspan(2));
     if (p[1] != "devices") return std::nullopt;
     if (p.size() == 2 || p[2] != "system") return lookup_firmware_nodes(m_kernel, p.subspan(2));
@@ -173,8 +225,83 @@ KResult<std::string> GuestFs::read(std::string_view path) const
     return node->show();
 }
 
+KResult<void> GuestFs::open_tmpfs(std::string_view path, bool truncate)
+{
+    if (const TmpfsEntry* f = tmpfs_file(path)) {
+        if (truncate) m_kernel.shmem_truncate(f->ino, 0);
+        return {};
+    }
+    // O_CREAT in a tmpfs directory.
+    std::vector<std::string> c = split_path(path);
+    if (c.empty()) return kerr(EISDIR);
+    const std::string name = c.back();
+    c.pop_back();
+    auto parent = resolve(join_path(c), true);
+    if (!parent) return tl::unexpected(parent.error());
+    auto it = m_tmpfs.find(join_path(*parent));
+    if (it == m_tmpfs.end()) return kerr(EACCES);  // sysfs and procfs cannot create
+    if (!it->second.is_dir) return kerr(ENOTDIR);
+    parent->push_back(name);
+    const std::string full = join_path(*parent);
+    if (auto e = m_tmpfs.find(full); e != m_tmpfs.end()) return kerr(e->second.is_dir ? EISDIR : EEXIST);
+    m_tmpfs[full] = {false, m_kernel.shmem_create()};
+    return {};
+}
+
+KResult<void> GuestFs::open_append(std::string_view path)
+{
+    if (in_tmpfs(split_path(path))) return open_tmpfs(path, false);
+    return open_write(path);
+}
+
+KResult<std::string> GuestFs::read_range(std::string_view path, uint64_t offset, uint64_t len) const
+{
+    if (const TmpfsEntry* f = tmpfs_file(path)) return m_kernel.shmem().read(f->ino, offset, len);
+    // /dev/zero never ends: whatever is asked for.
+    if (auto c = resolve(path, true); c && *c == std::vector<std::string>{"dev", "zero"}) return std::string(len, '\0');
+    return Vfs::read_range(path, offset, len);
+}
+
+KResult<void> GuestFs::write_at(std::string_view path, uint64_t offset, std::string_view data)
+{
+    if (const TmpfsEntry* f = tmpfs_file(path)) {
+        auto n = m_kernel.shmem_write(f->ino, offset, data);
+        if (!n) return tl::unexpected(n.error());
+        return {};
+    }
+    return write(path, data);
+}
+
+std::optional<uint64_t> GuestFs::regular_file_size(std::string_view path) const
+{
+    if (const TmpfsEntry* f = tmpfs_file(path)) return m_kernel.shmem().size(f->ino);
+    return std::nullopt;
+}
+
+KResult<void> GuestFs::unlink(std::string_view path)
+{
+    auto c = MP_TRY(resolve(path, false));
+    if (!in_tmpfs(c)) return Vfs::unlink(path);
+    auto it = m_tmpfs.find(join_path(c));
+    if (it == m_tmpfs.end()) return kerr(ENOENT);
+    if (it->second.is_dir) return kerr(EISDIR);
+    m_kernel.shmem_unlink(it->second.ino);
+    m_tmpfs.erase(it);
+    return {};
+}
+
+KResult<void> GuestFs::truncate(std::string_view path, uint64_t size)
+{
+    if (const TmpfsEntry* f = tmpfs_file(path)) {
+        m_kernel.shmem_truncate(f->ino, size);
+        return {};
+    }
+    return Vfs::truncate(path, size);
+}
+
 KResult<void> GuestFs::open_write(std::string_view path)
 {
+    if (in_tmpfs(split_path(path))) return open_tmpfs(path, true);
     auto c = resolve(path, true);
     if (!c) {
         // The file is missing: sysfs and procfs cannot create one; a missing directory is ENOENT.
@@ -195,6 +322,11 @@ KResult<void> GuestFs::open_write(std::string_view path)
 
 KResult<void> GuestFs::write(std::string_view path, std::string_view data)
 {
+    if (const TmpfsEntry* f = tmpfs_file(path)) {
+        auto n = m_kernel.shmem_write(f->ino, m_kernel.shmem().size(f->ino), data);
+        if (!n) return tl::unexpected(n.error());
+        return {};
+    }
     MP_TRY(open_write(path));
     auto c = MP_TRY(resolve(path, true));
     return lookup(c)->store(data);

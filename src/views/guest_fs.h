@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,7 +27,7 @@ struct VNode {
 
 class GuestFs final : public Vfs {
 public:
-    explicit GuestFs(mm::Kernel& kernel) : m_kernel(kernel) {}
+    explicit GuestFs(mm::Kernel& kernel);
 
     KResult<NodeKind> stat(std::string_view path, bool follow_last) const override;
     KResult<std::string> readlink(std::string_view path) const override;
@@ -35,13 +36,30 @@ public:
     KResult<std::string> read(std::string_view path) const override;
     KResult<void> open_write(std::string_view path) override;
     KResult<void> write(std::string_view path, std::string_view data) override;
+    KResult<void> open_append(std::string_view path) override;
+    KResult<std::string> read_range(std::string_view path, uint64_t offset, uint64_t len) const override;
+    KResult<void> write_at(std::string_view path, uint64_t offset, std::string_view data) override;
+    std::optional<uint64_t> regular_file_size(std::string_view path) const override;
+    KResult<void> unlink(std::string_view path) override;
+    KResult<void> truncate(std::string_view path, uint64_t size) override;
 
 private:
+    // The tmpfs root: the recorder's initramfs directories, and the files the
+    // guest makes, each a shmem inode of the kernel model. Keyed by canonical path.
+    struct TmpfsEntry {
+        bool is_dir = false;
+        mm::InodeId ino = 0;
+    };
+    std::optional<VNode> lookup_tmpfs(const std::vector<std::string>& components) const;
+    const TmpfsEntry* tmpfs_file(std::string_view path) const;
+    KResult<void> open_tmpfs(std::string_view path, bool truncate);
+
     // Canonical components with every symlink resolved (the last one only if follow_last).
     KResult<std::vector<std::string>> resolve(std::string_view path, bool follow_last) const;
     std::optional<VNode> lookup(const std::vector<std::string>& components) const;
 
     mm::Kernel& m_kernel;
+    std::map<std::string, TmpfsEntry, std::less<>> m_tmpfs;
 
 };
 

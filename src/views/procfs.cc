@@ -32,11 +32,26 @@ void row(std::string& out, std::string_view prefix, std::string_view label, uint
     out += fmt::format("{}{:<16}{:>8} kB\n", prefix, label, value_kb);
 }
 
+// tmpfs pages beyond the idle guest's own (the initramfs inode holds those).
+uint64_t user_shmem_pages(const Kernel& k)
+{
+    return (k.shmem().nr_shmem_pages() - k.shmem().nr_pages(k.initramfs_inode())).value();
+}
+
+uint64_t hugetlb_kb(const Kernel& k)
+{
+    uint64_t kb = 0;
+    for (auto h : {mm::Hugetlb::HSTATE_2M, mm::Hugetlb::HSTATE_1G})
+        kb += k.hugetlb().hstate(h).nr_huge_pages * k.hugetlb().hstate(h).size_kb();
+    return kb;
+}
+
 }  // namespace
 
 std::string meminfo_show(const Kernel& k)
 {
     const uint64_t total = k.totalram_pages().value(), free = k.nr_free_pages().value();
+    const uint64_t shmem = IdleGuest::shmem + user_shmem_pages(k);
     const uint64_t reserve = k.totalreserve_pages().value();
     const uint64_t available = free > reserve ? free - reserve + IdleGuest::slab_reclaimable / 2 : 0;
     using G = IdleGuest;
@@ -46,12 +61,13 @@ std::string meminfo_show(const Kernel& k)
     r("MemFree:", kb(free));
     r("MemAvailable:", kb(available));
     r("Buffers:", 0);
-    r("Cached:", kb(G::shmem));
+    r("Cached:", kb(shmem));
     r("SwapCached:", 0);
+    // tmpfs pages are swap-backed: they sit on the anon LRU, new ones inactive.
     r("Active:", kb(G::active_anon));
-    r("Inactive:", kb(G::inactive_anon));
+    r("Inactive:", kb(G::inactive_anon + user_shmem_pages(k)));
     r("Active(anon):", kb(G::active_anon));
-    r("Inactive(anon):", kb(G::inactive_anon));
+    r("Inactive(anon):", kb(G::inactive_anon + user_shmem_pages(k)));
     r("Active(file):", 0);
     r("Inactive(file):", 0);
     r("Unevictable:", 0);
@@ -64,7 +80,7 @@ std::string meminfo_show(const Kernel& k)
     r("Writeback:", 0);
     r("AnonPages:", kb(G::anon_pages));
     r("Mapped:", kb(G::mapped));
-    r("Shmem:", kb(G::shmem));
+    r("Shmem:", kb(shmem));
     r("KReclaimable:", kb(G::slab_reclaimable));
     r("Slab:", kb(G::slab_reclaimable + G::slab_unreclaimable));
     r("SReclaimable:", kb(G::slab_reclaimable));
@@ -87,10 +103,12 @@ std::string meminfo_show(const Kernel& k)
     r("ShmemPmdMapped:", 0);
     r("FileHugePages:", 0);
     r("FilePmdMapped:", 0);
-    for (std::string_view l : {"HugePages_Total:", "HugePages_Free:", "HugePages_Rsvd:", "HugePages_Surp:"})
-        out += fmt::format("{:<16}{:>8}\n", l, 0);
-    r("Hugepagesize:", 2048);
-    r("Hugetlb:", 0);
+    const mm::Hstate& h = k.hugetlb().hstate(mm::Hugetlb::HSTATE_2M);
+    for (auto [l, v] : {std::pair{"HugePages_Total:", h.nr_huge_pages}, {"HugePages_Free:", h.free_huge_pages},
+                        {"HugePages_Rsvd:", uint64_t{0}}, {"HugePages_Surp:", uint64_t{0}}})
+        out += fmt::format("{:<16}{:>8}\n", l, v);
+    r("Hugepagesize:", h.size_kb());
+    r("Hugetlb:", hugetlb_kb(k));
     // The direct map: 4 KiB pages for the first 2 MiB and odd edges, 2 MiB pages elsewhere.
     uint64_t ram_kb = 0;
     for (const mm::PgData& p : k.nodes())
@@ -127,10 +145,12 @@ std::string node_meminfo_show(const Kernel& k, mm::NodeId nid)
     r("Mlocked:", 0);
     r("Dirty:", 0);
     r("Writeback:", 0);
-    r("FilePages:", first ? kb(G::shmem) : 0);
+    const uint64_t node_shmem = k.shmem().nr_shmem_pages(k.page_alloc(), nid).value();
+    const uint64_t user_shmem = node_shmem - std::min(node_shmem, k.shmem().nr_pages(k.initramfs_inode()).value());
+    r("FilePages:", kb((first ? G::shmem : 0) + user_shmem));
     r("Mapped:", first ? kb(G::mapped) : 0);
     r("AnonPages:", first ? kb(G::anon_pages) : 0);
-    r("Shmem:", first ? kb(G::shmem) : 0);
+    r("Shmem:", kb((first ? G::shmem : 0) + user_shmem));
     r("KernelStack:", first ? G::kernel_stack_kb : 0);
     r("PageTables:", first ? kb(G::page_tables) : 0);
     r("SecPageTables:", 0);
@@ -145,8 +165,10 @@ std::string node_meminfo_show(const Kernel& k, mm::NodeId nid)
     for (std::string_view l : {"AnonHugePages:  ", "ShmemHugePages: ", "ShmemPmdMapped: ", "FileHugePages: ",
                                "FilePmdMapped: "})
         out += fmt::format("{}{}{:>8} kB\n", prefix, l, 0);
-    for (std::string_view l : {"HugePages_Total: ", "HugePages_Free:  ", "HugePages_Surp:  "})
-        out += fmt::format("{}{}{:>5}\n", prefix, l, 0);
+    const uint64_t node_huge = k.hugetlb().hstate(mm::Hugetlb::HSTATE_2M).nr_huge_pages_node.at(size_t(nid));
+    for (auto [l, v] : {std::pair{"HugePages_Total: ", node_huge}, {"HugePages_Free:  ", node_huge},
+                        {"HugePages_Surp:  ", uint64_t{0}}})
+        out += fmt::format("{}{}{:>5}\n", prefix, l, v);
     return out;
 }
 
@@ -168,16 +190,17 @@ std::string zoneinfo_show(const Kernel& k)
         "nr_zone_active_file", "nr_zone_unevictable", "nr_zone_write_pending", "nr_mlock", "nr_bounce",
         "nr_zspages", "nr_free_cma", "numa_hit", "numa_miss", "numa_foreign", "numa_interleave", "numa_local",
         "numa_other"};
-    auto node_stat_value = [](mm::NodeId nid, std::string_view name) -> uint64_t {
+    const uint64_t user_shmem = user_shmem_pages(k);
+    auto node_stat_value = [user_shmem](mm::NodeId nid, std::string_view name) -> uint64_t {
         if (nid != 0) return 0;
         using G = IdleGuest;
-        if (name == "nr_inactive_anon") return G::inactive_anon;
         if (name == "nr_active_anon") return G::active_anon;
         if (name == "nr_slab_reclaimable") return G::slab_reclaimable;
         if (name == "nr_slab_unreclaimable") return G::slab_unreclaimable;
         if (name == "nr_anon_pages") return G::anon_pages;
         if (name == "nr_mapped") return G::mapped;
-        if (name == "nr_file_pages" || name == "nr_shmem") return G::shmem;
+        if (name == "nr_file_pages" || name == "nr_shmem") return G::shmem + user_shmem;
+        if (name == "nr_inactive_anon") return G::inactive_anon + user_shmem;
         if (name == "nr_kernel_stack") return G::kernel_stack_kb;
         if (name == "nr_page_table_pages") return G::page_tables;
         return 0;
@@ -236,22 +259,49 @@ std::string buddyinfo_show(const Kernel& k)
         if (!k.node_online(p.node_id)) continue;
         for (const mm::Zone& z : p.node_zones) {
             if (!z.populated_zone()) continue;
-            // A free run splits into the largest naturally aligned blocks, as the buddy merges them.
-            std::array<uint64_t, mm::MAX_ORDER> nr_free{};
-            k.memmap().for_each_run(z.zone_start_pfn, z.zone_end_pfn(), [&](mm::Pfn b, PageCount len, mm::PageInfo info) {
-                if (info.state != mm::PageState::Free || info.zone != z.type || info.nid != p.node_id) return true;
-                uint64_t pfn = b.value();
-                const uint64_t end = pfn + len.value();
-                while (pfn < end) {
-                    unsigned order = mm::MAX_ORDER - 1;
-                    while (order && ((pfn & ((uint64_t{1} << order) - 1)) || pfn + (uint64_t{1} << order) > end)) --order;
-                    ++nr_free[order];
-                    pfn += uint64_t{1} << order;
-                }
-                return true;
-            });
+            const auto area = k.page_alloc().free_area(z);
             out += fmt::format("Node {}, zone {:>8} ", p.node_id, mm::zone_name(z.type));
-            for (uint64_t n : nr_free) out += fmt::format("{:>6} ", n);
+            for (unsigned order = 0; order < mm::MAX_ORDER; ++order) {
+                uint64_t n = 0;
+                for (const auto& per_type : area) n += per_type[order];
+                out += fmt::format("{:>6} ", n);
+            }
+            out += "\n";
+        }
+    }
+    return out;
+}
+
+// mm/vmstat.c: pagetypeinfo_show, once per node with memory.
+std::string pagetypeinfo_show(const Kernel& k)
+{
+    static constexpr std::array<std::string_view, mm::MIGRATE_TYPES> names = {"Unmovable", "Movable", "Reclaimable",
+                                                                               "HighAtomic", "Isolate"};
+    std::string out;
+    for (const mm::PgData& p : k.nodes()) {
+        if (!k.node_online(p.node_id) || !p.node_present_pages) continue;
+        out += fmt::format("Page block order: {}\nPages per block:  {}\n\n", mm::pageblock_order,
+                           mm::pageblock_nr_pages);
+        out += fmt::format("{:<43} ", "Free pages count per migrate type at order");
+        for (unsigned order = 0; order < mm::MAX_ORDER; ++order) out += fmt::format("{:>6} ", order);
+        out += "\n";
+        for (const mm::Zone& z : p.node_zones) {
+            if (!z.populated_zone()) continue;
+            const auto area = k.page_alloc().free_area(z);
+            for (int t = 0; t < mm::MIGRATE_TYPES; ++t) {
+                out += fmt::format("Node {:>4}, zone {:>8}, type {:>12} ", p.node_id, mm::zone_name(z.type), names[t]);
+                // The kernel stops counting a list at 100000 entries.
+                for (uint64_t n : area[t]) out += n > 100000 ? fmt::format(">{:>6} ", 100000) : fmt::format("{:>6} ", n);
+                out += "\n";
+            }
+        }
+        out += fmt::format("\n{:<23}", "Number of blocks type ");
+        for (std::string_view n : names) out += fmt::format("{:>12} ", n);
+        out += "\n";
+        for (const mm::Zone& z : p.node_zones) {
+            if (!z.populated_zone()) continue;
+            out += fmt::format("Node {}, zone {:>8} ", p.node_id, mm::zone_name(z.type));
+            for (uint64_t n : k.page_alloc().nr_pageblocks(z)) out += fmt::format("{:>12} ", n);
             out += "\n";
         }
     }
@@ -271,14 +321,64 @@ std::string iomem_show(const Kernel& k)
     return out;
 }
 
-std::optional<VNode> lookup_proc(Kernel& k, Path rest)
+namespace {
+
+// /proc/sys/vm: the hugetlb sysctls and drop_caches (proc_dointvec_minmax, 1..4).
+std::optional<VNode> lookup_proc_sys_vm(Kernel& k, Path rest)
 {
-    if (rest.empty()) return dir([] { return std::vector<std::string>{"buddyinfo", "iomem", "meminfo", "zoneinfo"}; });
+    if (rest.empty())
+        return dir([] {
+            return std::vector<std::string>{"drop_caches", "nr_hugepages", "nr_hugepages_mempolicy",
+                                            "nr_overcommit_hugepages"};
+        });
     if (rest.size() != 1) return std::nullopt;
     const std::string& f = rest[0];
+    const mm::Hstate& h = k.hugetlb().hstate(mm::Hugetlb::HSTATE_2M);
+    auto ulong = [](std::string_view b) -> KResult<uint64_t> {
+        while (!b.empty() && (b.front() == ' ' || b.front() == '\t')) b.remove_prefix(1);
+        return kstrtoull(b, 10, UINT64_MAX);
+    };
+    if (f == "nr_hugepages" || f == "nr_hugepages_mempolicy")
+        return attr_rw([&h] { return fmt::format("{}\n", h.nr_huge_pages); },
+                       [&k, ulong](std::string_view b) -> KResult<void> {
+                           k.set_nr_hugepages(mm::Hugetlb::HSTATE_2M, MP_TRY(ulong(b)));
+                           return {};
+                       });
+    if (f == "nr_overcommit_hugepages")
+        return attr_rw([&h] { return fmt::format("{}\n", h.nr_overcommit_huge_pages); },
+                       [&k, ulong](std::string_view b) -> KResult<void> {
+                           k.set_nr_overcommit_hugepages(mm::Hugetlb::HSTATE_2M, MP_TRY(ulong(b)));
+                           return {};
+                       });
+    if (f == "drop_caches")
+        // Nothing the model keeps is clean page cache: tmpfs pages are not dropped.
+        return attr_wo([ulong](std::string_view b) -> KResult<void> {
+            const uint64_t v = MP_TRY(ulong(b));
+            if (v < 1 || v > 4) return kerr(EINVAL, "drop_caches takes 1 to 4");
+            return {};
+        });
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<VNode> lookup_proc(Kernel& k, Path rest)
+{
+    if (rest.empty())
+        return dir([] {
+            return std::vector<std::string>{"buddyinfo", "iomem", "meminfo", "pagetypeinfo", "sys", "zoneinfo"};
+        });
+    const std::string& f = rest[0];
+    if (f == "sys") {
+        if (rest.size() == 1) return dir([] { return std::vector<std::string>{"vm"}; });
+        if (rest[1] == "vm") return lookup_proc_sys_vm(k, rest.subspan(2));
+        return std::nullopt;
+    }
+    if (rest.size() != 1) return std::nullopt;
     if (f == "meminfo") return attr_ro([&k] { return meminfo_show(k); });
     if (f == "zoneinfo") return attr_ro([&k] { return zoneinfo_show(k); });
     if (f == "buddyinfo") return attr_ro([&k] { return buddyinfo_show(k); });
+    if (f == "pagetypeinfo") return attr_ro([&k] { return pagetypeinfo_show(k); });
     if (f == "iomem") return attr_ro([&k] { return iomem_show(k); });
     return std::nullopt;
 }

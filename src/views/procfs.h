@@ -12,6 +12,7 @@ std::string meminfo_show(const mm::Kernel& k);
 std::string node_meminfo_show(const mm::Kernel& k, mm::NodeId nid);
 std::string zoneinfo_show(const mm::Kernel& k);
 std::string buddyinfo_show(const mm::Kernel& k);
+std::string pagetypeinfo_show(const mm::Kernel& k);
 std::string iomem_show(const mm::Kernel& k);
 
 }  // namespace memplug::views

@@ -48,5 +48,7 @@ std::optional<VNode> lookup_sys_memory(mm::Kernel& k, Path rest);
 std::optional<VNode> lookup_sys_node(mm::Kernel& k, Path rest);
 std::optional<VNode> lookup_sys_module(mm::Kernel& k, Path rest);
 std::optional<VNode> lookup_proc(mm::Kernel& k, Path rest);
+std::optional<VNode> lookup_sys_kernel(mm::Kernel& k, Path rest);
+std::optional<VNode> lookup_node_hugepages(mm::Kernel& k, mm::NodeId nid, Path rest);
 
 }  // namespace memplug::views

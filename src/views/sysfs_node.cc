@@ -56,6 +56,7 @@ std::optional<VNode> lookup_one_node(Kernel& k, int nid, Path rest)
         });
     }
     const std::string& f = rest[0];
+    if (f == "hugepages") return lookup_node_hugepages(k, nid, rest.subspan(1));
     if (rest.size() != 1) return std::nullopt;
     if (f.starts_with("memory")) {
         for (const auto& [id, mem] : k.memory_blocks())
@@ -85,7 +86,7 @@ std::optional<VNode> lookup_one_node(Kernel& k, int nid, Path rest)
     if (f == "meminfo") return attr_ro([&k, nid] { return node_meminfo_show(k, nid); });
     if (f == "uevent") return attr_rw([] { return std::string(); }, [](std::string_view) -> KResult<void> { return {}; });
     if (f == "compact") return attr_wo([](std::string_view) -> KResult<void> { return {}; });
-    if (f == "hugepages" || f == "power" || f == "x86") return dir([] { return std::vector<std::string>{}; });
+    if (f == "power" || f == "x86") return dir([] { return std::vector<std::string>{}; });
     if (f == "numastat" || f == "vmstat") return attr_ro([] { return std::string(); });
     return std::nullopt;
 }

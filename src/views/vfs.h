@@ -4,6 +4,8 @@
 // are followed by the implementation; errors are the errno the syscall would give.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,8 +43,39 @@ public:
     virtual KResult<void> open_write(std::string_view path) = 0;
 
     // One write(2) of `data` to a file that open_write() accepted; the store's errno
-    // (EINVAL, EBUSY, ...). A refused write changes nothing.
+    // (EINVAL, EBUSY, ...). A refused write changes nothing. Regular files take
+    // the data at their end, as the file offset of a sequential writer is.
     virtual KResult<void> write(std::string_view path, std::string_view data) = 0;
+
+    // --- regular files (the guest's tmpfs root); sysfs and procfs have none ---
+
+    // open(O_WRONLY|O_CREAT|O_APPEND): as open_write() but keeps what is there.
+    virtual KResult<void> open_append(std::string_view path) { return open_write(path); }
+    // pread(2) of up to len bytes from offset; "" past the end.
+    virtual KResult<std::string> read_range(std::string_view path, uint64_t offset, uint64_t len) const
+    {
+        auto all = read(path);
+        if (!all) return all;
+        return offset >= all->size() ? std::string() : all->substr(offset, len);
+    }
+    // pwrite(2) at `offset` of a regular file (the end of the file for others).
+    virtual KResult<void> write_at(std::string_view path, uint64_t, std::string_view data) { return write(path, data); }
+    // st_size of a regular file; nullopt for attributes, directories and links.
+    virtual std::optional<uint64_t> regular_file_size(std::string_view) const { return std::nullopt; }
+    // unlink(2): EPERM where the filesystem cannot remove (sysfs, procfs), ENOENT, EISDIR.
+    virtual KResult<void> unlink(std::string_view path)
+    {
+        auto kind = stat(path, false);
+        if (!kind) return tl::unexpected(kind.error());
+        return kerr(*kind == NodeKind::Dir ? EISDIR : EPERM);
+    }
+    // truncate(2) to `size`, creating nothing: ENOENT, EISDIR, EPERM for attributes.
+    virtual KResult<void> truncate(std::string_view path, uint64_t)
+    {
+        auto kind = stat(path, true);
+        if (!kind) return tl::unexpected(kind.error());
+        return kerr(*kind == NodeKind::Dir ? EISDIR : EPERM);
+    }
 };
 
 }  // namespace memplug::views
