@@ -362,9 +362,11 @@ void Machine::virtio_mem_probe(VirtioMemSlot& slot)
 std::vector<std::pair<mm::Pfn, mm::PageCount>> Machine::logically_offline(mm::Pfn start, mm::PageCount n) const
 {
     std::vector<std::pair<mm::Pfn, mm::PageCount>> out;
+    // The device's own bitmap decides, also while the driver is still probing
+    // (a cold-plugged device plugs and onlines its first blocks from probe).
     for (const VirtioMemSlot& s : m_virtio_mems) {
-        if (!s.driver || start.phys() >= s.dev.addr + s.dev.region_size || (start + n).phys() <= s.dev.addr) continue;
-        auto r = s.driver->unplugged_ranges(s.dev, start, n);
+        if (start.phys() >= s.dev.addr + s.dev.region_size || (start + n).phys() <= s.dev.addr) continue;
+        auto r = VirtioMemDriver::unplugged_ranges(s.dev, start, n);
         out.insert(out.end(), r.begin(), r.end());
     }
     return out;

@@ -77,7 +77,7 @@ std::optional<VirtioMemDriver::Class> VirtioMemDriver::class_of(const mm::Kernel
 }
 
 std::vector<std::pair<Pfn, PageCount>> VirtioMemDriver::unplugged_ranges(const VirtioMem& dev, Pfn start,
-                                                                          PageCount n) const
+                                                                          PageCount n)
 {
     std::vector<std::pair<Pfn, PageCount>> out;
     const uint64_t begin = std::max(start.phys(), dev.addr), end = std::min((start + n).phys(), dev.addr + dev.region_size);

@@ -50,8 +50,8 @@ public:
     void run(mm::Kernel& k, VirtioMem& dev);
 
     // Which parts of [start, start + n) stay logically offline when onlined.
-    std::vector<std::pair<mm::Pfn, mm::PageCount>> unplugged_ranges(const VirtioMem& dev, mm::Pfn start,
-                                                                    mm::PageCount n) const;
+    static std::vector<std::pair<mm::Pfn, mm::PageCount>> unplugged_ranges(const VirtioMem& dev, mm::Pfn start,
+                                                                    mm::PageCount n);
 
 private:
     enum class Class { OfflinePartial, Offline, MovablePartial, KernelPartial, Movable, Kernel };

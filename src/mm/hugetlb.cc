@@ -64,34 +64,46 @@ bool Hugetlb::alloc_fresh_huge_page(PageAllocator& pa, ShmemFs& shmem, Hstate& h
     const PageCount n = h.pages_per_huge_page();
     const ZoneType highest = h.gigantic() ? ZoneType::Normal : ZoneType::Movable;
     PgData& pgdat = pa.nodes().at(size_t(nid));
-    for (int zi = zone_idx(highest); zi >= 0; --zi) {
-        Zone& zone = pgdat.node_zones[zi];
-        if (!zone.populated_zone()) continue;
-        if (!h.gigantic()) {
-            // __zone_watermark_ok for an order-9 request after reclaim: above min.
-            const uint64_t mark = zone.watermark[WMARK_MIN] + zone.lowmem_reserve[zone_idx(highest)];
-            if (zone.nr_free_pages.value() < n.value() + mark) continue;
+    // alloc_contig_pages has no watermark; the buddy's fast path keeps the low
+    // one in every zone before the slow path takes a zone down to min.
+    for (WatermarkIdx mark : {WMARK_LOW, WMARK_MIN}) {
+        for (int zi = zone_idx(highest); zi >= 0; --zi) {
+            Zone& zone = pgdat.node_zones[zi];
+            if (!zone.populated_zone()) continue;
+            if (!h.gigantic()) {
+                // __zone_watermark_ok for an order-9 request.
+                const uint64_t reserve = zone.watermark[mark] + zone.lowmem_reserve[zone_idx(highest)];
+                if (zone.nr_free_pages.value() < n.value() + reserve) continue;
+            }
+            if (alloc_in_zone(pa, shmem, h, zone, nid)) return true;
         }
-        const Pfn first(align_up(zone.zone_start_pfn.value(), n.value()));
-        // Wholly free candidates first, then ones compaction can empty.
-        for (int pass = 0; pass < 2; ++pass) {
-            Pfn begin = first;
-            if (pass == 0 && !h.gigantic()) {
-                // The lowest wholly free pageblock is where the buddy's order-9 list starts.
-                if (zone.whole_free_hint.value() == ~uint64_t{0}) continue;
-                begin = std::max(first, Pfn(align_up(zone.whole_free_hint.value(), n.value())));
+        if (h.gigantic()) break;
+    }
+    return false;
+}
+
+bool Hugetlb::alloc_in_zone(PageAllocator& pa, ShmemFs& shmem, Hstate& h, Zone& zone, NodeId nid)
+{
+    const PageCount n = h.pages_per_huge_page();
+    const Pfn first(align_up(zone.zone_start_pfn.value(), n.value()));
+    // Wholly free candidates first, then ones compaction can empty.
+    for (int pass = 0; pass < 2; ++pass) {
+        Pfn begin = first;
+        if (pass == 0 && !h.gigantic()) {
+            // The lowest wholly free pageblock is where the buddy's order-9 list starts.
+            if (zone.whole_free_hint.value() == ~uint64_t{0}) continue;
+            begin = std::max(first, Pfn(align_up(zone.whole_free_hint.value(), n.value())));
+        }
+        for (Pfn p = begin; p + n <= zone.zone_end_pfn(); p += n) {
+            if (!pa.memmap().pfn_valid(p)) continue;
+            if (!h.gigantic() && pass == 0 && pa.memmap().pageblock_nr_free(p) != pageblock_nr_pages) continue;
+            if (!contig_range_usable(pa, zone, p, p + n)) continue;
+            if (pass == 1 && shmem.pages_in(p, p + n)) {
+                if (!shmem.migrate_range(pa, p, p + n, nid, !h.gigantic())) continue;
             }
-            for (Pfn p = begin; p + n <= zone.zone_end_pfn(); p += n) {
-                if (!pa.memmap().pfn_valid(p)) continue;
-                if (!h.gigantic() && pass == 0 && pa.memmap().pageblock_nr_free(p) != pageblock_nr_pages) continue;
-                if (!contig_range_usable(pa, zone, p, p + n)) continue;
-                if (pass == 1 && shmem.pages_in(p, p + n)) {
-                    if (!shmem.migrate_range(pa, p, p + n, nid, !h.gigantic())) continue;
-                }
-                pa.take_free_pages(p, p + n, n, PageState::Hugetlb, PageAllocator::AllocFrom::Bottom);
-                enqueue(h, nid, p);
-                return true;
-            }
+            pa.take_free_pages(p, p + n, n, PageState::Hugetlb, PageAllocator::AllocFrom::Bottom);
+            enqueue(h, nid, p);
+            return true;
         }
     }
     return false;

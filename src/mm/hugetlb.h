@@ -58,6 +58,7 @@ public:
 
 private:
     bool alloc_fresh_huge_page(PageAllocator& pa, ShmemFs& shmem, Hstate& h, NodeId nid);
+    bool alloc_in_zone(PageAllocator& pa, ShmemFs& shmem, Hstate& h, Zone& zone, NodeId nid);
     void enqueue(Hstate& h, NodeId nid, Pfn head);
     std::array<Hstate, HUGE_MAX_HSTATE> m_hstates;
     std::vector<NodeId> nodes_with_memory(const PageAllocator& pa) const;

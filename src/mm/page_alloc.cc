@@ -141,10 +141,11 @@ PageCount PageAllocator::take_free_pages(Pfn start, Pfn end, PageCount n, PageSt
     return n - want;
 }
 
-// The lowmem_reserve a request whose highest zone is `highest` must leave in `zone`.
-uint64_t PageAllocator::zone_reserve(const Zone& zone, ZoneType highest) const
+// What a request whose highest zone is `highest` must leave free in `zone`:
+// the watermark plus the lowmem_reserve that protects it from such requests.
+uint64_t PageAllocator::zone_reserve(const Zone& zone, ZoneType highest, WatermarkIdx mark) const
 {
-    return zone.watermark[WMARK_MIN] + zone.lowmem_reserve[zone_idx(highest)];
+    return zone.watermark[mark] + zone.lowmem_reserve[zone_idx(highest)];
 }
 
 std::vector<NodeId> PageAllocator::zonelist_nodes(NodeId nid, bool thisnode) const
@@ -181,7 +182,7 @@ PageCount PageAllocator::allocatable_pages(NodeId nid, Gfp gfp, std::optional<st
         for (int z = zone_idx(gfp.highest_zone); z >= 0; --z) {
             const Zone& zone = m_nodes[node].node_zones[z];
             if (!zone.populated_zone()) continue;
-            const uint64_t reserve = zone_reserve(zone, gfp.highest_zone);
+            const uint64_t reserve = zone_reserve(zone, gfp.highest_zone, WMARK_MIN);
             const uint64_t free = (zone.nr_free_pages - free_in(m_memmap, zone, exclude)).value();
             if (free > reserve) available += PageCount(free - reserve);
         }
@@ -193,17 +194,21 @@ KResult<void> PageAllocator::alloc_pages(NodeId nid, Gfp gfp, PageCount n, PageS
 {
     if (allocatable_pages(nid, gfp, exclude) < n) return kerr(ENOMEM, "page allocation failure");
     PageCount want = n;
-    for (NodeId node : zonelist_nodes(nid, gfp.thisnode))
-        for (int z = zone_idx(gfp.highest_zone); z >= 0 && want; --z) {
-            Zone& zone = m_nodes[node].node_zones[z];
-            if (!zone.populated_zone()) continue;
-            const uint64_t reserve = zone_reserve(zone, gfp.highest_zone);
-            const uint64_t free = (zone.nr_free_pages - free_in(m_memmap, zone, exclude)).value();
-            if (free <= reserve) continue;
-            PageRanges got;
-            want -= rmqueue(zone, std::min(want, PageCount(free - reserve)), gfp.migratetype, as, got, exclude);
-            if (taken) taken->insert(taken->end(), got.begin(), got.end());
-        }
+    // get_page_from_freelist's fast path keeps every zone above its low
+    // watermark; only when the whole zonelist is there does the slow path go
+    // down to min.
+    for (WatermarkIdx mark : {WMARK_LOW, WMARK_MIN})
+        for (NodeId node : zonelist_nodes(nid, gfp.thisnode))
+            for (int z = zone_idx(gfp.highest_zone); z >= 0 && want; --z) {
+                Zone& zone = m_nodes[node].node_zones[z];
+                if (!zone.populated_zone()) continue;
+                const uint64_t reserve = zone_reserve(zone, gfp.highest_zone, mark);
+                const uint64_t free = (zone.nr_free_pages - free_in(m_memmap, zone, exclude)).value();
+                if (free <= reserve) continue;
+                PageRanges got;
+                want -= rmqueue(zone, std::min(want, PageCount(free - reserve)), gfp.migratetype, as, got, exclude);
+                if (taken) taken->insert(taken->end(), got.begin(), got.end());
+            }
     return {};
 }
 

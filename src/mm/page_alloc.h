@@ -102,7 +102,7 @@ private:
     PageCount rmqueue(Zone& zone, PageCount n, MigrateType mt, PageState as, PageRanges& got,
                       std::optional<std::pair<Pfn, Pfn>> exclude);
     PageCount take_from_pageblock(Zone& zone, Pfn pb, PageCount n, PageState as, PageRanges& got);
-    uint64_t zone_reserve(const Zone& zone, ZoneType highest) const;
+    uint64_t zone_reserve(const Zone& zone, ZoneType highest, WatermarkIdx mark) const;
     std::vector<NodeId> zonelist_nodes(NodeId nid, bool thisnode) const;
 
     std::vector<PgData> m_nodes;
