@@ -202,6 +202,9 @@ std::optional<Options> get_options(Ctx& ctx, std::string_view spec, int usage_st
 // after the backslash and is advanced past the sequence.
 char process_escape(const char*& p);
 
+// Lines without their '\n'; a last line without one still counts (xmalloc_fgetline).
+std::vector<std::string_view> split_lines(std::string_view data);
+
 // glibc's strerror text (busybox-static links glibc).
 std::string errno_text(int err);
 

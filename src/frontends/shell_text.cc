@@ -12,8 +12,6 @@
 
 namespace memplug::fe::sh {
 
-namespace {
-
 // Lines without their '\n'; a last line without one still counts (xmalloc_fgetline).
 std::vector<std::string_view> split_lines(std::string_view data)
 {
@@ -30,6 +28,9 @@ std::vector<std::string_view> split_lines(std::string_view data)
     }
     return lines;
 }
+
+namespace {
+
 
 // libbb's xatoul_sfx(p, bkm_suffixes) for head/tail counts.
 std::optional<unsigned long> parse_count(std::string_view s)

@@ -137,8 +137,8 @@ std::optional<VNode> GuestFs::lookup(const std::vector<std::string>& c) const
     auto fixed_dir = [](std::vector<std::string> names) { return dir([names] { return names; }); };
     if (in_tmpfs(c)) return lookup_tmpfs(c);
     if (p[0] == "dev") {
-        if (p.size() == 1) return fixed_dir({"null", "zero"});
-        if (p.size() == 2 && (p[1] == "null" || p[1] == "zero"))
+        if (p.size() == 1) return fixed_dir({"null", "urandom", "zero"});
+        if (p.size() == 2 && (p[1] == "null" || p[1] == "zero" || p[1] == "urandom"))
             return attr_rw([] { return std::string(); }, [](std::string_view) -> KResult<void> { return {}; });
         return std::nullopt;
     }
@@ -257,8 +257,22 @@ KResult<void> GuestFs::open_append(std::string_view path)
 KResult<std::string> GuestFs::read_range(std::string_view path, uint64_t offset, uint64_t len) const
 {
     if (const TmpfsEntry* f = tmpfs_file(path)) return m_kernel.shmem().read(f->ino, offset, len);
-    // /dev/zero never ends: whatever is asked for.
-    if (auto c = resolve(path, true); c && *c == std::vector<std::string>{"dev", "zero"}) return std::string(len, '\0');
+    // /dev/zero and /dev/urandom never end: whatever is asked for. urandom's
+    // bytes are a fixed function of the offset (splitmix64), so a transcript
+    // replays the same, unlike the real device.
+    if (auto c = resolve(path, true); c && c->size() == 2 && (*c)[0] == "dev") {
+        if ((*c)[1] == "zero") return std::string(len, '\0');
+        if ((*c)[1] == "urandom") {
+            std::string out(len, '\0');
+            for (uint64_t i = 0; i < len; ++i) {
+                uint64_t z = (offset + i) / 8 + 0x9e3779b97f4a7c15ULL;
+                z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+                z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+                out[i] = char((z ^ (z >> 31)) >> (8 * ((offset + i) % 8)));
+            }
+            return out;
+        }
+    }
     return Vfs::read_range(path, offset, len);
 }
 
