@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,7 +43,8 @@ private:
     std::optional<VNode> lookup(const std::vector<std::string>& components) const;
 
     mm::Kernel& m_kernel;
-
+    // /sys/devices/<firmware path> -> a block whose firmware_node is there or below.
+    mutable std::map<std::string, mm::BlockId> m_firmware_witness;
 };
 
 }  // namespace memplug::views
