@@ -1,11 +1,12 @@
-# memplug: two entry points for a fresh Debian 12 machine.
+# memplug: the entry points for a fresh Debian 12 machine.
 #   make demo   installs what is missing, builds, and replays the examples
 #   make test   installs what is missing, builds (plus an ASan/UBSan build) and runs every test
+#   make bench  builds and runs the benchmarks (medians of 5 repetitions)
 JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps build build-asan demo test conformance conformance-record clean
+.PHONY: all deps build build-asan demo test bench conformance conformance-record clean
 
 all: build
 
@@ -28,6 +29,10 @@ demo: build
 test: build build-asan
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	@cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Whole transcripts as `memplug run` runs them; BENCH_ARGS adds options (e.g. --benchmark_filter=64t).
+bench: build
+	@$(BUILD)/bench/memplug_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true $(BENCH_ARGS)
 
 # Replays every conformance case on the real kernel (needs QEMU; slow).
 conformance-record:

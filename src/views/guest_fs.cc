@@ -52,41 +52,69 @@ std::optional<VNode> lookup_bus(mm::Kernel& k, Path rest)
     if (subsys != "memory" && subsys != "node") return std::nullopt;
     if (rest.size() == 1) return dir([] { return std::vector<std::string>{"devices"}; });
     if (rest[1] != "devices") return std::nullopt;
-    auto names = [&k, subsys] {
-        auto d = subsys == "memory" ? lookup_sys_memory(k, {}) : lookup_sys_node(k, {});
-        std::vector<std::string> out;
-        for (std::string& n : d->children())
-            if (n.starts_with(subsys) && n.size() > subsys.size() && std::isdigit(static_cast<unsigned char>(n[subsys.size()])))
-                out.push_back(std::move(n));
-        return out;
+    auto is_device = [subsys](const std::string& n) {
+        return n.starts_with(subsys) && n.size() > subsys.size() && std::isdigit(static_cast<unsigned char>(n[subsys.size()]));
     };
-    if (rest.size() == 2) return dir(names);
-    if (rest.size() != 3) return std::nullopt;
-    for (const std::string& n : names())
-        if (n == rest[2]) return symlink(fmt::format("../../../devices/system/{}/{}", subsys, n));
-    return std::nullopt;
+    auto lookup_device_dir = [&k, subsys](Path p) { return subsys == "memory" ? lookup_sys_memory(k, p) : lookup_sys_node(k, p); };
+    if (rest.size() == 2) {
+        return dir([lookup_device_dir, is_device] {
+            std::vector<std::string> out;
+            for (std::string& n : lookup_device_dir({})->children())
+                if (is_device(n)) out.push_back(std::move(n));
+            return out;
+        });
+    }
+    if (rest.size() != 3 || !is_device(rest[2])) return std::nullopt;
+    // The device itself, not the listing: one lookup stays O(log blocks).
+    const auto d = lookup_device_dir(rest.subspan(2));
+    if (!d || d->kind != NodeKind::Dir) return std::nullopt;
+    return symlink(fmt::format("../../../devices/system/{}/{}", subsys, rest[2]));
 }
 
 // /sys/devices itself and the ACPI devices memory blocks link to as their
-// firmware_node (only the path is modelled, not the devices' attributes).
-std::optional<VNode> lookup_firmware_nodes(mm::Kernel& k, Path rest)
+// firmware_node (only the path is modelled, not the devices' attributes). A
+// device exists while a block links to it or below it: `witness` keeps one such
+// block per path, so that a lookup checks one block rather than all of them.
+std::optional<VNode> lookup_firmware_nodes(mm::Kernel& k, Path rest, std::map<std::string, mm::BlockId>& witness)
 {
-    std::set<std::vector<std::string>> fw_paths;
-    for (const auto& [id, mem] : k.memory_blocks())
-        if (!mem.firmware_node.empty())
-            fw_paths.insert(split_path("/sys/devices/system/memory/memory0/" + mem.firmware_node));
     std::vector<std::string> want{"sys", "devices"};
     want.insert(want.end(), rest.begin(), rest.end());
-    std::set<std::string> children;
-    bool found = rest.empty();
-    for (const auto& fw : fw_paths) {
-        if (fw.size() < want.size() || !std::equal(want.begin(), want.end(), fw.begin())) continue;
-        found = true;
-        if (fw.size() > want.size()) children.insert(fw[want.size()]);
+    auto fw_path = [](const mm::MemoryBlock& mem) {
+        return split_path("/sys/devices/system/memory/memory0/" + mem.firmware_node);
+    };
+    if (!rest.empty()) {
+        auto below = [&](const mm::MemoryBlock& mem) {
+            if (mem.firmware_node.empty()) return false;
+            const auto fw = fw_path(mem);
+            return fw.size() >= want.size() && std::equal(want.begin(), want.end(), fw.begin());
+        };
+        std::string key;
+        for (const std::string& c : rest) key += "/" + c;
+        const auto it = witness.find(key);
+        const mm::MemoryBlock* seen = it == witness.end() ? nullptr : k.find_memory_block(it->second);
+        if (!seen || !below(*seen)) {
+            const auto& blocks = k.memory_blocks();
+            const auto b = std::find_if(blocks.begin(), blocks.end(), [&](const auto& kv) { return below(kv.second); });
+            if (b == blocks.end()) {
+                if (it != witness.end()) witness.erase(it);
+                return std::nullopt;
+            }
+            witness[key] = b->first;
+        }
     }
-    if (!found) return std::nullopt;
-    if (rest.empty()) children.insert("system");
-    return dir([names = std::vector<std::string>(children.begin(), children.end())] { return names; });
+    return dir([&k, want, fw_path] {
+        std::set<std::string> children;
+        if (want.size() == 2) children.insert("system");
+        const std::string* prev = nullptr;
+        for (const auto& [id, mem] : k.memory_blocks()) {
+            // A DIMM's blocks are adjacent and share one node: split each path once.
+            if (mem.firmware_node.empty() || (prev && *prev == mem.firmware_node)) continue;
+            prev = &mem.firmware_node;
+            const auto fw = fw_path(mem);
+            if (fw.size() > want.size() && std::equal(want.begin(), want.end(), fw.begin())) children.insert(fw[want.size()]);
+        }
+        return std::vector<std::string>(children.begin(), children.end());
+    });
 }
 
 }  // namespace
@@ -148,7 +176,7 @@ std::optional<VNode> GuestFs::lookup(const std::vector<std::string>& c) const
     if (p[1] == "kernel") return lookup_sys_kernel(m_kernel, p.subspan(2));
     if (p[1] == "module") return lookup_sys_module(m_kernel, p.subspan(2));
     if (p[1] != "devices") return std::nullopt;
-    if (p.size() == 2 || p[2] != "system") return lookup_firmware_nodes(m_kernel, p.subspan(2));
+    if (p.size() == 2 || p[2] != "system") return lookup_firmware_nodes(m_kernel, p.subspan(2), m_firmware_witness);
     if (p.size() == 3) return fixed_dir({"memory", "node"});
     if (p[3] == "memory") return lookup_sys_memory(m_kernel, p.subspan(4));
     if (p[3] == "node") return lookup_sys_node(m_kernel, p.subspan(4));

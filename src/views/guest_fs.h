@@ -60,7 +60,8 @@ private:
 
     mm::Kernel& m_kernel;
     std::map<std::string, TmpfsEntry, std::less<>> m_tmpfs;
-
+    // /sys/devices/<firmware path> -> a block whose firmware_node is there or below.
+    mutable std::map<std::string, mm::BlockId> m_firmware_witness;
 };
 
 }  // namespace memplug::views

@@ -25,4 +25,17 @@ std::optional<mm::MmopType> mhp_online_type_from_str(std::string_view s)
 
 std::string_view online_type_to_str(mm::MmopType t) { return online_type_names[static_cast<size_t>(t)]; }
 
+std::optional<mm::BlockId> parse_block_name(std::string_view name)
+{
+    if (!name.starts_with("memory") || name.size() == 6) return std::nullopt;
+    name.remove_prefix(6);
+    if ((name.size() > 1 && name[0] == '0') || name.size() > 19) return std::nullopt;  // no leading zeros, no overflow
+    uint64_t v = 0;
+    for (char c : name) {
+        if (c < '0' || c > '9') return std::nullopt;
+        v = v * 10 + uint64_t(c - '0');
+    }
+    return mm::BlockId(v);
+}
+
 }  // namespace memplug::views

@@ -43,6 +43,10 @@ using mm::kstrtoull;
 std::optional<mm::MmopType> mhp_online_type_from_str(std::string_view s);
 std::string_view online_type_to_str(mm::MmopType t);
 
+// "memoryN" as drivers/base/memory.c names a block device (no leading zeros):
+// the block id, found without listing the directory.
+std::optional<mm::BlockId> parse_block_name(std::string_view name);
+
 // Each subtree answers for the components below its root.
 std::optional<VNode> lookup_sys_memory(mm::Kernel& k, Path rest);
 std::optional<VNode> lookup_sys_node(mm::Kernel& k, Path rest);

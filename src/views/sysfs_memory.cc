@@ -14,19 +14,6 @@ using mm::MemoryBlock;
 using mm::MemState;
 using mm::MmopType;
 
-std::optional<BlockId> parse_block_name(std::string_view name)
-{
-    if (!name.starts_with("memory") || name.size() == 6) return std::nullopt;
-    name.remove_prefix(6);
-    if ((name.size() > 1 && name[0] == '0') || name.size() > 19) return std::nullopt;  // no leading zeros, no overflow
-    uint64_t v = 0;
-    for (char c : name) {
-        if (c < '0' || c > '9') return std::nullopt;
-        v = v * 10 + uint64_t(c - '0');
-    }
-    return BlockId(v);
-}
-
 std::string_view state_name(MemState s)
 {
     switch (s) {

@@ -59,10 +59,11 @@ std::optional<VNode> lookup_one_node(Kernel& k, int nid, Path rest)
     if (f == "hugepages") return lookup_node_hugepages(k, nid, rest.subspan(1));
     if (rest.size() != 1) return std::nullopt;
     if (f.starts_with("memory")) {
-        for (const auto& [id, mem] : k.memory_blocks())
-            if (mem.nid == nid && f == fmt::format("memory{}", id.value()))
-                return symlink(fmt::format("../../memory/memory{}", id.value()));
-        return std::nullopt;
+        // One block by its id, not by scanning the node's blocks: loops over links stay linear.
+        const auto id = parse_block_name(f);
+        const mm::MemoryBlock* mem = id ? k.find_memory_block(*id) : nullptr;
+        if (!mem || mem->nid != nid) return std::nullopt;
+        return symlink(fmt::format("../../memory/{}", f));
     }
     if (f == "subsystem") return symlink("../../../../bus/node");
     for (int cpu : k.node_cpus(nid))

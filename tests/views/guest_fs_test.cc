@@ -139,6 +139,78 @@ TEST_F(GuestFsTest, ListingsAndLinks)
     EXPECT_EQ(read("/sys/devices/system/node/online"), "0\n");
 }
 
+// /sys/bus/*/devices/NAME is found by its name, not by listing the directory.
+TEST_F(GuestFsTest, BusDeviceLinks)
+{
+    EXPECT_EQ(fs->readlink("/sys/bus/memory/devices/memory32").value(), "../../../devices/system/memory/memory32");
+    EXPECT_EQ(read("/sys/bus/memory/devices/memory32/phys_index"), "00000020\n");
+    EXPECT_EQ(fs->readlink("/sys/bus/node/devices/node0").value(), "../../../devices/system/node/node0");
+    for (const char* name : {"memory032", "memory16", "memory", "memory32x", "block_size_bytes", "power", "node0"})
+        EXPECT_EQ(fs->stat(std::string("/sys/bus/memory/devices/") + name, false).error().err, ENOENT) << name;
+    for (const char* name : {"node1", "node00", "has_memory", "memory32"})
+        EXPECT_EQ(fs->stat(std::string("/sys/bus/node/devices/") + name, false).error().err, ENOENT) << name;
+    EXPECT_EQ(fs->stat("/sys/bus/memory/devices/memory32/state", false).value(), NodeKind::File);
+    EXPECT_EQ(fs->stat("/sys/bus/memory/devices/memory32/nothing", false).error().err, ENOENT);
+
+    auto names = fs->list("/sys/bus/memory/devices").value();
+    std::vector<std::string> blocks;
+    for (const auto& [id, mem] : machine->kernel().memory_blocks()) blocks.push_back("memory" + std::to_string(id.value()));
+    std::sort(names.begin(), names.end());
+    std::sort(blocks.begin(), blocks.end());
+    EXPECT_EQ(names, blocks);
+    EXPECT_EQ(fs->list("/sys/bus/node/devices").value(), std::vector<std::string>{"node0"});
+}
+
+// A node's memoryN links: the block must exist and belong to that node.
+TEST(GuestFsNodes, MemoryLinksPerNode)
+{
+    auto m = machine::Machine::create({"-m", "2G,slots=4,maxmem=16G", "-machine", "q35", "-smp", "2", "-object",
+                                       "memory-backend-ram,id=m0,size=1G", "-object", "memory-backend-ram,id=m1,size=1G",
+                                       "-numa", "node,nodeid=0,cpus=0,memdev=m0", "-numa", "node,nodeid=1,cpus=1,memdev=m1"});
+    ASSERT_TRUE(m);
+    GuestFs fs((*m)->kernel());
+    EXPECT_EQ(fs.readlink("/sys/devices/system/node/node0/memory7").value(), "../../memory/memory7");
+    EXPECT_EQ(fs.readlink("/sys/devices/system/node/node1/memory8").value(), "../../memory/memory8");
+    EXPECT_EQ(fs.read("/sys/devices/system/node/node1/memory8/phys_index").value(), "00000008\n");
+    for (const char* path : {"node0/memory8", "node1/memory7", "node1/memory08", "node1/memory", "node1/memory16",
+                             "node1/memory8x", "node1/memory99999999999999999999"})
+        EXPECT_EQ(fs.stat(std::string("/sys/devices/system/node/") + path, false).error().err, ENOENT) << path;
+}
+
+// The ACPI devices of DIMMs exist while a block links to them, and go with the DIMM.
+TEST_F(GuestFsTest, FirmwareNodesFollowTheDimms)
+{
+    const std::string container = "/sys/devices/LNXSYSTM:00/LNXSYBUS:00/PNP0A06:04";
+    auto sorted_list = [this](const std::string& p) {
+        auto names = fs->list(p).value();
+        std::sort(names.begin(), names.end());
+        return names;
+    };
+    EXPECT_EQ(sorted_list("/sys/devices"), (std::vector<std::string>{"LNXSYSTM:00", "system"}));
+    EXPECT_EQ(fs->stat(mem(32, "firmware_node"), true).value(), NodeKind::Dir);
+    EXPECT_EQ(fs->stat(container + "/PNP0C80:01", false).error().err, ENOENT);
+
+    ASSERT_EQ(machine->hmp("object_add memory-backend-ram,id=mem2,size=512M"), "");
+    ASSERT_EQ(machine->hmp("device_add pc-dimm,id=dimm2,memdev=mem2"), "");
+    EXPECT_EQ(fs->readlink(mem(36, "firmware_node")).value(), "../../../LNXSYSTM:00/LNXSYBUS:00/PNP0A06:04/PNP0C80:01");
+    EXPECT_EQ(fs->stat(container + "/PNP0C80:01", false).value(), NodeKind::Dir);
+    EXPECT_EQ(sorted_list(container), (std::vector<std::string>{"PNP0C80:00", "PNP0C80:01"}));
+    EXPECT_EQ(fs->list(container + "/PNP0C80:01").value(), std::vector<std::string>{});
+    EXPECT_EQ(fs->stat(container + "/PNP0C80:01/x", false).error().err, ENOENT);
+
+    // Both go; one larger DIMM takes the first name and the blocks of both.
+    ASSERT_EQ(machine->hmp("device_del dimm1"), "");
+    ASSERT_EQ(machine->hmp("device_del dimm2"), "");
+    EXPECT_EQ(sorted_list("/sys/devices"), std::vector<std::string>{"system"});
+    EXPECT_EQ(fs->stat(container, false).error().err, ENOENT);
+    ASSERT_EQ(machine->hmp("object_add memory-backend-ram,id=mem3,size=1G"), "");
+    ASSERT_EQ(machine->hmp("device_add pc-dimm,id=dimm3,memdev=mem3"), "");
+    EXPECT_EQ(fs->readlink(mem(36, "firmware_node")).value(), "../../../LNXSYSTM:00/LNXSYBUS:00/PNP0A06:04/PNP0C80:00");
+    EXPECT_EQ(fs->stat(container + "/PNP0C80:01", false).error().err, ENOENT);
+    EXPECT_EQ(fs->stat(container + "/PNP0C80:00", false).value(), NodeKind::Dir);
+    EXPECT_EQ(sorted_list(container), std::vector<std::string>{"PNP0C80:00"});
+}
+
 TEST_F(GuestFsTest, ZoneinfoAndMeminfoFollowOnlining)
 {
     const std::string before = read("/proc/meminfo");
