@@ -130,8 +130,22 @@ void Kernel::set_zone_contiguous(Zone& zone, PageCount pending)
     if (m_params.zone_contiguous == HotplugParams::ZoneContiguity::Counter) {
         // The seed-000 series: one comparison, counting the range whose memmap
         // was just initialised.
+        // The count is of pages linked to the zone; those in the span's edge
+        // sections but outside the span (DMA's pfn 0) are not the span's.
         ++m_work.contiguity_checks;
-        zone.contiguous = zone.pages_with_online_memmap + pending == zone.spanned_pages;
+        PageCount outside;
+        const Pfn first_section(align_down(zone.zone_start_pfn.value(), PAGES_PER_SECTION));
+        const Pfn last_section_end(align_up(zone.zone_end_pfn().value(), PAGES_PER_SECTION));
+        auto count_linked = [&](Pfn b, Pfn e) {
+            if (b >= e || !m_pa.memmap().online_section(pfn_to_section_nr(b))) return;
+            m_pa.memmap().for_each_run(b, e, [&](Pfn, PageCount len, PageInfo info) {
+                if (info.zone == zone.type && info.nid == zone.nid) outside += len;
+                return true;
+            });
+        };
+        count_linked(first_section, zone.zone_start_pfn);
+        count_linked(zone.zone_end_pfn(), last_section_end);
+        zone.contiguous = zone.pages_with_online_memmap + pending == zone.spanned_pages + outside;
         return;
     }
     // 6.1's rescan: every pageblock's first and last pfn online and in the zone.
@@ -390,7 +404,11 @@ KResult<void> Kernel::memory_block_online(MemoryBlock& mem)
         }
         return r;
     }
-    if (nr_vmemmap_pages) adjust_present_page_count(start_pfn, mem.group, int64_t(nr_vmemmap_pages.value()));
+    if (nr_vmemmap_pages) {
+        adjust_present_page_count(start_pfn, mem.group, int64_t(nr_vmemmap_pages.value()));
+        // The counter sees the self-hosted memmap online only now.
+        if (m_params.zone_contiguous == HotplugParams::ZoneContiguity::Counter) set_zone_contiguous(zone_of(mem.nid, zone));
+    }
     mem.zone = zone;
     return {};
 }
@@ -755,6 +773,40 @@ KResult<void> Kernel::check_invariants() const
             node_present += z.present_pages;
         }
         if (node_present != p.node_present_pages) return kerr(EFAULT, "node present pages out of step");
+    }
+    // zone->contiguous (the counter the default keeps) against a walk of the span:
+    // every page of every section online and linked to this zone and node.
+    if (m_params.zone_contiguous == HotplugParams::ZoneContiguity::Counter)
+        for (const PgData& p : m_pa.nodes())
+            for (const Zone& z : p.node_zones) {
+                bool contiguous = !z.zone_is_empty();
+                for (Pfn s(align_down(z.zone_start_pfn.value(), PAGES_PER_SECTION)); contiguous && s < z.zone_end_pfn();
+                     s += PageCount(PAGES_PER_SECTION)) {
+                    if (!m_pa.memmap().online_section(pfn_to_section_nr(s))) {
+                        contiguous = false;
+                        break;
+                    }
+                    m_pa.memmap().for_each_run(std::max(s, z.zone_start_pfn),
+                                               std::min(s + PageCount(PAGES_PER_SECTION), z.zone_end_pfn()),
+                                               [&](Pfn, PageCount, PageInfo info) {
+                                                   contiguous = info.zone == z.type && info.nid == z.nid;
+                                                   return contiguous;
+                                               });
+                }
+                if (contiguous != z.contiguous)
+                    return kerr(EFAULT, "node " + std::to_string(p.node_id) + " zone " + std::string(zone_name(z.type)) +
+                                            ": contiguous differs from a walk of the span");
+            }
+    // A self-hosted memmap is never handed to the buddy.
+    for (const auto& [id, mem] : m_blocks) {
+        if (!mem.nr_vmemmap_pages) continue;
+        const Pfn start = section_nr_to_pfn(mem.start_section_nr);
+        bool ok = true;
+        m_pa.memmap().for_each_run(start, start + mem.nr_vmemmap_pages, [&](Pfn, PageCount, PageInfo info) {
+            ok = info.state == PageState::Vmemmap;
+            return ok;
+        });
+        if (!ok) return kerr(EFAULT, "memory" + std::to_string(id.value()) + ": vmemmap pages left their state");
     }
     MP_TRY(m_shmem.check(m_pa));
     MP_TRY(m_hugetlb.check(m_pa));

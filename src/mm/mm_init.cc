@@ -281,12 +281,27 @@ void Kernel::free_area_init(const BootConfig& cfg)
                 m_pa.set_page_state(lo, r.end - lo, PageInfo{PageState::Free, zt, int8_t(r.nid)});
         }
     }
-    // Pages from where ZONE_MOVABLE starts belong to it.
+    // Pages from where ZONE_MOVABLE starts belong to it, holes in its span too
+    // (memmap_init links every pfn of a zone's span, and the rest of the last
+    // section, to the zone).
     for (const PfnRange& r : ram) {
         const Pfn movable_start = zone_movable_pfn[size_t(r.nid)];
         if (!movable_start.value() || r.end <= movable_start) continue;
         const Pfn b = std::max(r.start, movable_start);
         m_pa.set_page_state(b, r.end - b, PageInfo{PageState::Free, ZoneType::Movable, int8_t(r.nid)});
+    }
+    for (const PgData& pgdat : m_pa.nodes()) {
+        const Zone& movable = pgdat.zone(ZoneType::Movable);
+        if (movable.zone_is_empty()) continue;
+        PageRanges holes;
+        // The tail of the last section too: memmap_init ends with the zone it was in.
+        const Pfn end(align_up(movable.zone_end_pfn().value(), PAGES_PER_SECTION));
+        m_pa.memmap().for_each_run(movable.zone_start_pfn, end, [&](Pfn b, PageCount len, PageInfo info) {
+            if (info.state == PageState::Hole && info.nid == pgdat.node_id) holes.emplace_back(b, len);
+            return true;
+        });
+        for (const auto& [b, len] : holes)
+            m_pa.set_page_state(b, len, PageInfo{PageState::Hole, ZoneType::Movable, int8_t(pgdat.node_id)});
     }
 }
 
