@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps build build-asan demo test bench conformance conformance-record clean
+.PHONY: all deps build build-asan demo test bench conformance conformance-record invariants-long clean
 
 all: build
 
@@ -33,6 +33,11 @@ test: build build-asan
 # Whole transcripts as `memplug run` runs them; BENCH_ARGS adds options (e.g. --benchmark_filter=64t).
 bench: build
 	@$(BUILD)/bench/memplug_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true $(BENCH_ARGS)
+
+# The long randomized run of the model's invariants (10^6 operations by default).
+INVARIANT_OPS ?= 1000000
+invariants-long: build
+	@$(BUILD)/tests/invariants_long $(INVARIANT_OPS)
 
 # Replays every conformance case on the real kernel (needs QEMU; slow).
 conformance-record:
