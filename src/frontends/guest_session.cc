@@ -53,6 +53,7 @@ tl::expected<std::string, std::string> GuestSession::start_machine(std::string_v
     m_shell.reset();
     m_fs.reset();
     m_machine.reset();
+    m_memplug_lines = MemplugLines();
     words->erase(words->begin());
     auto m = machine::Machine::create(*words);
     if (!m) {
@@ -85,6 +86,8 @@ tl::expected<std::string, std::string> GuestSession::run_command(CommandKind kin
         return tl::unexpected(std::string("no machine is running: start one with '$ qemu-system-x86_64 ...'"));
     } else if (kind == CommandKind::Monitor) {
         out = m_machine->hmp(command);
+    } else if (kind == CommandKind::Memplug) {
+        out = m_memplug_lines.run(m_machine->kernel(), command);
     } else {
         out = m_shell->run(command);
     }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "frontends/memplug_lines.h"
 #include "frontends/session.h"
 #include "frontends/shell.h"
 #include "machine/machine.h"
@@ -33,6 +34,7 @@ private:
     std::unique_ptr<machine::Machine> m_machine;
     std::unique_ptr<views::GuestFs> m_fs;
     std::unique_ptr<GuestShell> m_shell;
+    MemplugLines m_memplug_lines;
 };
 
 }  // namespace memplug::fe

@@ -61,6 +61,8 @@ int repl(bool check_invariants, const std::string& machine)
             execute(fe::CommandKind::Host, line);
         else if (line.starts_with("(qemu) "))
             execute(fe::CommandKind::Monitor, line.substr(7));
+        else if (line.starts_with("(memplug) "))
+            execute(fe::CommandKind::Memplug, line.substr(10));
         else if (line.starts_with("# "))
             execute(fe::CommandKind::Guest, line.substr(2));
         else

@@ -10,7 +10,9 @@
 namespace memplug::fe {
 
 // Which prompt a transcript line carries: `$ ` (host), `(qemu) ` (monitor), `# ` (guest).
-enum class CommandKind { Host, Monitor, Guest };
+// Memplug: memplug's own lines, for what a busybox guest cannot express
+// (pinned kernel memory, a process's anonymous memory); the recorder skips them.
+enum class CommandKind { Host, Monitor, Guest, Memplug };
 
 class Session {
 public:

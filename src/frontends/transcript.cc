@@ -25,6 +25,7 @@ struct Prompt {
 constexpr Prompt k_prompts[] = {
     {"$", CommandKind::Host},
     {"(qemu)", CommandKind::Monitor},
+    {"(memplug)", CommandKind::Memplug},
     {"#", CommandKind::Guest},
 };
 

@@ -2,6 +2,7 @@
 //
 //   $ qemu-system-x86_64 ARGS     host command: (re)start a machine
 //   (qemu) CMD                    QEMU monitor command
+//   (memplug) CMD                 memplug's own workload line (pin, anon, free)
 //   # CMD                         guest shell command
 //   // text                       comment
 //   anything else                 expected output of the command above

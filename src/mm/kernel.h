@@ -179,6 +179,14 @@ public:
     // /proc/sys/vm/nr_hugepages, hugepages-*/nr_hugepages, nodeN/hugepages/...
     void set_nr_hugepages(Hugetlb::HstateIdx h, uint64_t count, std::optional<NodeId> node = std::nullopt);
     void set_nr_overcommit_hugepages(Hugetlb::HstateIdx h, uint64_t count) { m_hugetlb.set_nr_overcommit(h, count); }
+    // What transcripts' (memplug) lines hold: pinned kernel memory (unmovable,
+    // GFP_KERNEL) and a process's anonymous memory (movable, migrates as tmpfs
+    // pages do). ENOMEM takes nothing.
+    using AllocId = uint64_t;
+    KResult<AllocId> pin_kernel_memory(NodeId nid, PageCount n);
+    KResult<AllocId> alloc_anon_memory(NodeId nid, PageCount n);
+    void free_workload(AllocId id);
+    PageCount anon_pages() const;
     MemoryNotifierErrorInject& notifier_error_inject() { return m_inject; }
     const MemoryNotifierErrorInject& notifier_error_inject() const { return m_inject; }
 
@@ -262,6 +270,9 @@ private:
     Hugetlb m_hugetlb;
     MemoryNotifierErrorInject m_inject;
     InodeId m_initramfs = 0;  // the idle guest's own tmpfs pages
+    std::map<AllocId, PageRanges> m_pinned;
+    std::map<AllocId, InodeId> m_anon;
+    AllocId m_next_alloc = 1;
     std::map<BlockId, MemoryBlock> m_blocks;
     std::map<int, MemoryGroup> m_groups;
     int m_next_group_id = 0;

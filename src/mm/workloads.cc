@@ -52,4 +52,46 @@ void Kernel::set_nr_hugepages(Hugetlb::HstateIdx h, uint64_t count, std::optiona
     m_hugetlb.set_max_huge_pages(m_pa, m_shmem, h, count, node);
 }
 
+KResult<Kernel::AllocId> Kernel::pin_kernel_memory(NodeId nid, PageCount n)
+{
+    PageRanges got;
+    MP_TRY(m_pa.alloc_pages(nid, GFP_KERNEL, n, PageState::Unmovable, &got));
+    m_pa.init_per_zone_wmark_min();
+    m_pinned.emplace(m_next_alloc, std::move(got));
+    return m_next_alloc++;
+}
+
+KResult<Kernel::AllocId> Kernel::alloc_anon_memory(NodeId nid, PageCount n)
+{
+    if (m_pa.allocatable_pages(nid, GFP_HIGHUSER_MOVABLE) < n) return kerr(ENOMEM, "page allocation failure");
+    // Anonymous memory is swap-backed and migrates like tmpfs: an unnamed inode
+    // outside the mount's size limit.
+    const InodeId ino = m_shmem.create();
+    PageRanges got;
+    (void)m_pa.alloc_pages(nid, GFP_HIGHUSER_MOVABLE, n, PageState::Movable, &got);
+    m_shmem.adopt(ino, got);
+    m_pa.init_per_zone_wmark_min();
+    m_anon.emplace(m_next_alloc, ino);
+    return m_next_alloc++;
+}
+
+void Kernel::free_workload(AllocId id)
+{
+    if (auto it = m_pinned.find(id); it != m_pinned.end()) {
+        for (const auto& [b, len] : it->second) m_pa.free_pages(b, len);
+        m_pinned.erase(it);
+    } else if (auto a = m_anon.find(id); a != m_anon.end()) {
+        m_shmem.unlink(m_pa, a->second);
+        m_anon.erase(a);
+    }
+    m_pa.init_per_zone_wmark_min();
+}
+
+PageCount Kernel::anon_pages() const
+{
+    PageCount n;
+    for (const auto& [id, ino] : m_anon) n += m_shmem.nr_pages(ino);
+    return n;
+}
+
 }  // namespace memplug::mm

@@ -35,7 +35,7 @@ void row(std::string& out, std::string_view prefix, std::string_view label, uint
 // tmpfs pages beyond the idle guest's own (the initramfs inode holds those).
 uint64_t user_shmem_pages(const Kernel& k)
 {
-    return (k.shmem().nr_shmem_pages() - k.shmem().nr_pages(k.initramfs_inode())).value();
+    return (k.shmem().nr_shmem_pages() - k.shmem().nr_pages(k.initramfs_inode()) - k.anon_pages()).value();
 }
 
 uint64_t hugetlb_kb(const Kernel& k)
@@ -78,7 +78,7 @@ std::string meminfo_show(const Kernel& k)
     r("Zswapped:", 0);
     r("Dirty:", 0);
     r("Writeback:", 0);
-    r("AnonPages:", kb(G::anon_pages));
+    r("AnonPages:", kb(G::anon_pages + k.anon_pages().value()));
     r("Mapped:", kb(G::mapped));
     r("Shmem:", kb(shmem));
     r("KReclaimable:", kb(G::slab_reclaimable));

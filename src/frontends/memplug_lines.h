@@ -1,0 +1,32 @@
+// memplug's own transcript lines, `(memplug) CMD`, for the workloads a busybox
+// guest cannot express; the recorder skips them, so a transcript that uses them
+// has no real-kernel golden past that point.
+//
+//   (memplug) pin NAME SIZE [node=N]    kernel memory that never moves (GFP_KERNEL)
+//   (memplug) anon NAME SIZE [node=N]   a process's anonymous memory (movable)
+//   (memplug) free NAME                 gives either back
+//
+// SIZE takes the kernel's memparse suffixes (K, M, G, T). A request the guest
+// cannot satisfy prints "memplug: NAME: <strerror>" and allocates nothing.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+
+#include <tl/expected.hpp>
+
+#include "mm/kernel.h"
+
+namespace memplug::fe {
+
+class MemplugLines {
+public:
+    // The command without its prompt; output text, or an error naming what was wrong.
+    tl::expected<std::string, std::string> run(mm::Kernel& k, std::string_view command);
+
+private:
+    std::map<std::string, mm::Kernel::AllocId, std::less<>> m_names;
+};
+
+}  // namespace memplug::fe
