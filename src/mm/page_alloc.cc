@@ -65,6 +65,8 @@ void PageAllocator::set_page_state(Pfn start, PageCount n, PageInfo info)
         else
             z.kernel_pageblocks_with_free[k].erase(pb);
     };
+    // Only free counts move the hints: nothing to do when no page was or becomes free.
+    if (info.state != PageState::Free && old_pageblocks.empty()) return;
     const uint64_t first_pb = align_down(start.value(), pageblock_nr_pages);
     for (uint64_t pb = first_pb; pb < (start + n).value(); pb += pageblock_nr_pages) refresh(Pfn(pb), info);
     for (const auto& [b, old] : old_pageblocks)
@@ -91,11 +93,13 @@ void PageAllocator::set_pageblock_migratetype(Pfn start, PageCount n, MigrateTyp
         const MigrateType old = m_memmap.pageblock_migratetype(p);
         if (old == mt) continue;
         m_memmap.set_pageblock_migratetype(p, mt);
-        if (!m_memmap.pageblock_nr_free(p)) continue;
+        // Only kernel pageblocks with free pages are tracked.
+        const int k_old = kernel_set_index(old), k_new = kernel_set_index(mt);
+        if ((k_old < 0 && k_new < 0) || !m_memmap.pageblock_nr_free(p)) continue;
         const PageInfo pi = m_memmap.at(p);
         Zone& z = zone(pi.nid, pi.zone);
-        if (const int k = kernel_set_index(old); k >= 0) z.kernel_pageblocks_with_free[k].erase(p);
-        if (const int k = kernel_set_index(mt); k >= 0) z.kernel_pageblocks_with_free[k].insert(p);
+        if (k_old >= 0) z.kernel_pageblocks_with_free[k_old].erase(p);
+        if (k_new >= 0) z.kernel_pageblocks_with_free[k_new].insert(p);
     }
 }
 
