@@ -77,21 +77,12 @@ public:
             m_read_error = m_ctx.in.error;
             return rest;
         }
-        if (!m_size && !m_whole) {
-            // A directory, or a device such as /dev/zero.
-            auto r = m_ctx.shell.fs().read_range(m_path, m_pos, n);
-            if (!r) {
-                m_read_error = r.error().err;
-                return {};
-            }
-            m_pos += r->size();
-            return std::move(*r);
-        }
         if (m_whole) {
             std::string out = m_pos < m_whole->size() ? m_whole->substr(m_pos, n) : std::string();
             m_pos += out.size();
             return out;
         }
+        // A tmpfs file, a directory (read(2) fails), or a device such as /dev/zero.
         auto r = m_ctx.shell.fs().read_range(m_path, m_pos, n);
         if (!r) {
             m_read_error = r.error().err;
