@@ -471,6 +471,17 @@ int Shell::run_command(std::vector<std::string> args, const Io& io, bool use_fun
     }
     if (applet)
         return run_applet(*applet, std::move(args), io);
+    // /bin/NAME and the like are busybox's links: exec'd in a child process.
+    if (const size_t slash = name.rfind('/'); slash != std::string::npos) {
+        const std::string dir = resolve(name.substr(0, slash + 1));
+        const AppletInfo* linked = find_applet(name.substr(slash + 1));
+        if (linked && (dir == "/bin" || dir == "/sbin" || dir == "/usr/bin" || dir == "/usr/sbin")) {
+            const int st = run_applet(*linked, std::move(args), io);
+            if (linked->kind != AppletKind::Applet && m_on_process_exit)
+                m_on_process_exit();
+            return st;
+        }
+    }
     // A path names a program file; the guest has none in /sys or /proc.
     if (name.find('/') != std::string::npos && m_fs.stat(resolve(name), true)) {
         io.err->write(fmt::format("sh: {}: Permission denied\n", name));
