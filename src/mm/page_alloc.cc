@@ -245,9 +245,13 @@ PageCount PageAllocator::rmqueue(Zone& zone, PageCount n, MigrateType mt, PageSt
         }
     }
     const Pfn end = zone.zone_end_pfn();
-    // Scans from a hint that only moves forward past pageblocks that do not qualify.
-    auto scan = [&](Pfn& hint, auto&& qualifies) -> std::optional<Pfn> {
-        Pfn pb(std::max(align_down(zone.zone_start_pfn.value(), pageblock_nr_pages), hint.value() == ~uint64_t{0} ? end.value() : hint.value()));
+    // Scans from a hint, a lower bound that moves forward past every pageblock
+    // that can never qualify until pages are freed there (`skippable`); freeing
+    // lowers it again (set_page_state), so each pageblock is passed once between
+    // frees and requests stay linear.
+    auto scan = [&](Pfn& hint, auto&& qualifies, auto&& skippable) -> std::optional<Pfn> {
+        Pfn pb(std::max(align_down(zone.zone_start_pfn.value(), pageblock_nr_pages),
+                        hint.value() == ~uint64_t{0} ? end.value() : hint.value()));
         bool moving = true;
         for (; pb < end; pb += PageCount(pageblock_nr_pages)) {
             if (!m_memmap.pfn_valid(pb)) {
@@ -258,8 +262,7 @@ PageCount PageAllocator::rmqueue(Zone& zone, PageCount n, MigrateType mt, PageSt
                 if (moving) hint = pb;
                 return pb;
             }
-            // A pageblock that still holds free pages keeps the hint for others.
-            if (moving && (m_memmap.pageblock_nr_free(pb) != 0 || excluded(pb))) {
+            if (moving && (!skippable(pb) || excluded(pb))) {
                 hint = pb;
                 moving = false;
             }
@@ -267,6 +270,8 @@ PageCount PageAllocator::rmqueue(Zone& zone, PageCount n, MigrateType mt, PageSt
         if (moving) hint = Pfn(~uint64_t{0});
         return std::nullopt;
     };
+    auto not_wholly_free = [&](Pfn p) { return m_memmap.pageblock_nr_free(p) != pageblock_nr_pages; };
+    auto nothing_free = [&](Pfn p) { return m_memmap.pageblock_nr_free(p) == 0; };
     // Isolated pageblocks (an offline in progress) give nothing.
     auto usable = [&](Pfn pb) { return m_memmap.pageblock_migratetype(pb) != MigrateType::Isolate; };
     auto same_zone = [&](Pfn pb) {
@@ -277,26 +282,31 @@ PageCount PageAllocator::rmqueue(Zone& zone, PageCount n, MigrateType mt, PageSt
         std::optional<Pfn> pb;
         if (k >= 0) {
             Pfn hint = zone.whole_free_hint;
-            pb = scan(hint, [&](Pfn p) {
-                return m_memmap.pageblock_nr_free(p) == pageblock_nr_pages && same_zone(p) && usable(p);
-            });
+            pb = scan(
+                hint,
+                [&](Pfn p) { return m_memmap.pageblock_nr_free(p) == pageblock_nr_pages && same_zone(p) && usable(p); },
+                not_wholly_free);
             zone.whole_free_hint = hint;
             if (!pb) {
                 Pfn any = zone.free_hint;
-                pb = scan(any, [&](Pfn p) { return m_memmap.pageblock_nr_free(p) != 0 && usable(p); });
+                pb = scan(any, [&](Pfn p) { return m_memmap.pageblock_nr_free(p) != 0 && usable(p); }, nothing_free);
+                zone.free_hint = any;
             }
             if (pb) set_pageblock_migratetype(*pb, PageCount(pageblock_nr_pages), mt);
         } else {
             // Movable pageblocks first; then any, converting nothing (order 0).
             Pfn hint = zone.free_hint;
-            pb = scan(hint, [&](Pfn p) {
-                return m_memmap.pageblock_nr_free(p) != 0 && usable(p) &&
-                       m_memmap.pageblock_migratetype(p) == MigrateType::Movable;
-            });
+            pb = scan(
+                hint,
+                [&](Pfn p) {
+                    return m_memmap.pageblock_nr_free(p) != 0 && usable(p) &&
+                           m_memmap.pageblock_migratetype(p) == MigrateType::Movable;
+                },
+                nothing_free);
             zone.free_hint = hint;
             if (!pb) {
                 Pfn any = zone.free_hint;
-                pb = scan(any, [&](Pfn p) { return m_memmap.pageblock_nr_free(p) != 0 && usable(p); });
+                pb = scan(any, [&](Pfn p) { return m_memmap.pageblock_nr_free(p) != 0 && usable(p); }, nothing_free);
             }
         }
         if (!pb) break;

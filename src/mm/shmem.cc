@@ -171,7 +171,8 @@ KResult<uint64_t> ShmemFs::write(PageAllocator& pa, NodeId nid, InodeId ino, uin
         const std::string_view bytes = data.substr(pos - offset, chunk);
         const Pfn pfn = *lookup(inode, index);
         auto it = m_content.find(pfn.value());
-        const bool zeros = std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
+        static const Page zero_page{};
+        const bool zeros = std::memcmp(bytes.data(), zero_page.data(), chunk) == 0;
         if (it == m_content.end() && !zeros) it = m_content.emplace(pfn.value(), std::make_unique<Page>()).first;
         if (it != m_content.end()) std::memcpy(it->second->data() + in_page, bytes.data(), chunk);
         pos += chunk;
