@@ -63,7 +63,7 @@ tl::expected<std::string, std::string> GuestSession::start_machine(std::string_v
     }
     m_machine = std::move(*m);
     m_fs = std::make_unique<views::GuestFs>(m_machine->kernel());
-    m_shell = std::make_unique<GuestShell>(*m_fs, [k = &m_machine->kernel()] { k->process_exited(); });
+    m_shell = std::make_unique<GuestShell>(*m_fs);
     return std::string();
 }
 

@@ -5,8 +5,8 @@
 
 namespace memplug::fe {
 
-GuestShell::GuestShell(views::Vfs& fs, std::function<void()> on_process_exit)
-    : m_shell(std::make_unique<sh::Shell>(fs, std::move(on_process_exit)))
+GuestShell::GuestShell(views::Vfs& fs)
+    : m_shell(std::make_unique<sh::Shell>(fs))
 {
 }
 GuestShell::~GuestShell() = default;

@@ -4,7 +4,6 @@
 // writes are the guest's /sys, /proc and /dev/null behind views::Vfs.
 #pragma once
 
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -21,9 +20,7 @@ class Shell;
 
 class GuestShell {
 public:
-    // on_process_exit runs after each command ash would fork for (the kernel
-    // model's caches grow with processes).
-    explicit GuestShell(views::Vfs& fs, std::function<void()> on_process_exit = {});
+    explicit GuestShell(views::Vfs& fs);
     ~GuestShell();
     GuestShell(GuestShell&&) noexcept;
     GuestShell& operator=(GuestShell&&) noexcept;

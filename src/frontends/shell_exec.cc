@@ -121,8 +121,8 @@ int ClosedSink::flush()
 
 // ---- the shell ----
 
-Shell::Shell(views::Vfs& fs, std::function<void()> on_process_exit)
-    : m_fs(fs), m_on_process_exit(std::move(on_process_exit))
+Shell::Shell(views::Vfs& fs)
+    : m_fs(fs)
 {
     set_var("HOME", "/", true);
     set_var("PATH", "/sbin:/usr/sbin:/bin:/usr/bin", true);
@@ -475,12 +475,8 @@ int Shell::run_command(std::vector<std::string> args, const Io& io, bool use_fun
     if (const size_t slash = name.rfind('/'); slash != std::string::npos) {
         const std::string dir = resolve(name.substr(0, slash + 1));
         const AppletInfo* linked = find_applet(name.substr(slash + 1));
-        if (linked && (dir == "/bin" || dir == "/sbin" || dir == "/usr/bin" || dir == "/usr/sbin")) {
-            const int st = run_applet(*linked, std::move(args), io);
-            if (linked->kind != AppletKind::Applet && m_on_process_exit)
-                m_on_process_exit();
-            return st;
-        }
+        if (linked && (dir == "/bin" || dir == "/sbin" || dir == "/usr/bin" || dir == "/usr/sbin"))
+            return run_applet(*linked, std::move(args), io);
     }
     // A path names a program file; the guest has none in /sys or /proc.
     if (name.find('/') != std::string::npos && m_fs.stat(resolve(name), true)) {
@@ -510,9 +506,6 @@ int Shell::run_applet(const AppletInfo& a, std::vector<std::string> args, const 
         }
     }
     io.err->flush();
-    // A busybox applet ran as a child process, which exits once its output is out.
-    if (a.kind == AppletKind::Applet && m_on_process_exit)
-        m_on_process_exit();
     return st;
 }
 

@@ -237,7 +237,7 @@ int builtin_test(Ctx&);
 
 class Shell {
 public:
-    explicit Shell(views::Vfs& fs, std::function<void()> on_process_exit = {});
+    explicit Shell(views::Vfs& fs);
 
     std::string run_line(std::string_view line);
     int last_status() const { return m_status; }
@@ -335,7 +335,6 @@ private:
     std::vector<std::string> glob(const std::string& pattern) const;
 
     views::Vfs& m_fs;
-    std::function<void()> m_on_process_exit;  // each applet busybox runs as a child process
     std::map<std::string, Var, std::less<>> m_vars;
     std::vector<std::string> m_positional;
     std::string m_arg0 = "sh";

@@ -112,9 +112,6 @@ enum MhpFlags : unsigned {
 
 class Kernel {
 public:
-    // Guest processes per page of slab or page-table cache they leave behind.
-    static constexpr uint64_t processes_per_kernel_page = 4;
-
     static KResult<Kernel> boot(const BootConfig& cfg);
     // A copy would share the drivers' callbacks (online page callback, notifiers).
     Kernel(const Kernel&) = delete;
@@ -164,15 +161,18 @@ public:
     KResult<int> device_online(BlockId id);
     KResult<int> device_offline(BlockId id);
     void set_online_type(BlockId id, MmopType type);
-    // A guest process ran and exited. The kernel's caches keep some of what it
-    // allocated, from the preferred kernel zone: this is how kernel pages find
-    // their way into memory hot-added to a Normal zone that was empty.
-    void process_exited();
+    // The slab caches that only grow in an idle guest (inodes, dentries, the page
+    // cache's tree nodes): an object needs a new slab, pages from the preferred
+    // kernel zone of the shell's node, once the cache's last slab is full. This
+    // is how kernel pages find their way into memory hot-added to a Normal zone
+    // that was empty (calibration and validation: docs/MODEL.md).
+    enum class SlabCache { InodeCache, ProcInodeCache, Dentry, ShmemInodeCache, RadixTreeNode };
+    void kmem_cache_alloc(SlabCache cache, uint64_t nr_objects = 1);
 
     // --- workloads: the guest's tmpfs root and hugetlb pools ---
     // Files live on the node the shell's CPU is on (node of cpu 0).
     NodeId shell_node() const;
-    InodeId shmem_create() { return m_shmem.create(); }
+    InodeId shmem_create();
     KResult<uint64_t> shmem_write(InodeId ino, uint64_t offset, std::string_view data);
     void shmem_truncate(InodeId ino, uint64_t size);
     void shmem_unlink(InodeId ino);
@@ -282,8 +282,8 @@ private:
     WorkCounters m_work;
     OnlinePageCallback m_online_page_callback;
     std::vector<MemoryNotifier> m_memory_notifiers;
-    uint64_t m_processes = 0;           // since the preferred kernel zone last changed
-    ZoneType m_preferred_kernel_zone = ZoneType::DMA;
+    // Free objects in each cache's newest slab (0 when the shell starts: packed).
+    std::array<uint64_t, 5> m_slab_free{};
 };
 
 }  // namespace memplug::mm

@@ -4,20 +4,40 @@
 
 namespace memplug::mm {
 
-void Kernel::process_exited()
+namespace {
+
+// /proc/slabinfo of the recorder's guest (objects per slab, pages per slab) and
+// whether the cache is SLAB_RECLAIM_ACCOUNT (its slabs are MIGRATE_RECLAIMABLE).
+struct SlabGeometry {
+    uint64_t objs_per_slab;
+    uint64_t pages_per_slab;
+    bool reclaimable;
+};
+constexpr std::array<SlabGeometry, 5> slab_geometry = {{
+    {26, 4, true},   // inode_cache (kernfs inodes: sysfs)
+    {24, 4, true},   // proc_inode_cache
+    {21, 1, true},   // dentry
+    {21, 4, true},   // shmem_inode_cache
+    {28, 4, true},   // radix_tree_node (xarray nodes of the page cache)
+}};
+
+}  // namespace
+
+void Kernel::kmem_cache_alloc(SlabCache cache, uint64_t nr_objects)
 {
-    // Calibrated on 6.1: a block onlined into an empty Normal zone offlines right
-    // away and after one forked command, but no longer after ten.
-    const NodeId nid = 0;
-    ZoneType preferred = ZoneType::DMA;
-    for (ZoneType z : {ZoneType::DMA32, ZoneType::Normal})
-        if (node_data(nid).zone(z).populated_zone()) preferred = z;
-    if (preferred != m_preferred_kernel_zone) {
-        m_preferred_kernel_zone = preferred;
-        m_processes = 0;
+    const SlabGeometry& g = slab_geometry[size_t(cache)];
+    uint64_t& free = m_slab_free[size_t(cache)];
+    while (nr_objects) {
+        if (!free) {
+            // allocate_slab(): GFP_KERNEL (| __GFP_RECLAIMABLE) on the local node.
+            const Gfp gfp{ZoneType::Normal, g.reclaimable ? MigrateType::Reclaimable : MigrateType::Unmovable, false};
+            if (!m_pa.alloc_pages(shell_node(), gfp, PageCount(g.pages_per_slab), PageState::Unmovable)) return;
+            free = g.objs_per_slab;
+        }
+        const uint64_t n = std::min(free, nr_objects);
+        free -= n;
+        nr_objects -= n;
     }
-    if (++m_processes % processes_per_kernel_page) return;
-    (void)m_pa.alloc_pages(nid, GFP_KERNEL, PageCount(1), PageState::Unmovable);
 }
 
 NodeId Kernel::shell_node() const
@@ -30,9 +50,20 @@ NodeId Kernel::shell_node() const
     return 0;
 }
 
+InodeId Kernel::shmem_create()
+{
+    kmem_cache_alloc(SlabCache::ShmemInodeCache);
+    kmem_cache_alloc(SlabCache::Dentry);
+    return m_shmem.create();
+}
+
 KResult<uint64_t> Kernel::shmem_write(InodeId ino, uint64_t offset, std::string_view data)
 {
+    // One xarray node per 64 pages of page cache.
+    const uint64_t nodes_before = (m_shmem.nr_pages(ino).value() + 63) / 64;
     auto r = m_shmem.write(m_pa, shell_node(), ino, offset, data);
+    const uint64_t nodes_after = (m_shmem.nr_pages(ino).value() + 63) / 64;
+    if (nodes_after > nodes_before) kmem_cache_alloc(SlabCache::RadixTreeNode, nodes_after - nodes_before);
     m_pa.init_per_zone_wmark_min();
     return r;
 }

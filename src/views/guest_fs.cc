@@ -207,6 +207,18 @@ KResult<std::vector<std::string>> GuestFs::resolve(std::string_view path, bool f
         }
         if (!last && node->kind != NodeKind::Dir) return kerr(ENOTDIR);
     }
+    // d_alloc + iget on the first lookup of each sysfs and procfs component.
+    if (!in_tmpfs(done)) {
+        std::string prefix;
+        for (const std::string& c : done) {
+            prefix += '/';
+            prefix += c;
+            if (!m_instantiated.insert(prefix).second) continue;
+            m_kernel.kmem_cache_alloc(done[0] == "proc" ? mm::Kernel::SlabCache::ProcInodeCache
+                                                        : mm::Kernel::SlabCache::InodeCache);
+            m_kernel.kmem_cache_alloc(mm::Kernel::SlabCache::Dentry);
+        }
+    }
     return done;
 }
 

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,6 +60,9 @@ private:
     std::optional<VNode> lookup(const std::vector<std::string>& components) const;
 
     mm::Kernel& m_kernel;
+    // sysfs and procfs paths whose dentry and inode the guest has instantiated
+    // (the first lookup allocates them: kernel slab memory).
+    mutable std::set<std::string, std::less<>> m_instantiated;
     std::map<std::string, TmpfsEntry, std::less<>> m_tmpfs;
     // /sys/devices/<firmware path> -> a block whose firmware_node is there or below.
     mutable std::map<std::string, mm::BlockId> m_firmware_witness;
