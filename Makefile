@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps build build-asan demo test bench conformance conformance-record invariants-long clean
+.PHONY: all deps build build-asan demo test bench bench-long bench-rss conformance conformance-record invariants-long clean
 
 all: build
 
@@ -38,6 +38,17 @@ bench: build
 INVARIANT_OPS ?= 1000000
 invariants-long: build
 	@$(BUILD)/tests/invariants_long $(INVARIANT_OPS)
+
+# The sizes that take minutes today (run once each): 8 and 16 TiB of virtio-mem, 32 and 64
+# DIMMs, 4 to 16 GiB of tmpfs in a 1 TiB guest. BENCH_ARGS=--memplug_huge adds 32 and
+# 64 TiB, 128 and 255 DIMMs and 500 GiB of tmpfs (minutes).
+BENCH_LONG_FILTER ?= virtio_mem_plug/(8|16)T|dimm_plug/(32|64)/|fill_loop/(4|8|16)G
+bench-long: build
+	@$(BUILD)/bench/memplug_bench --memplug_long --benchmark_filter='$(BENCH_LONG_FILTER)' $(BENCH_ARGS)
+
+# Peak resident set (/usr/bin/time) of `memplug run` for KVM guests of 1 to 64 TiB.
+bench-rss: build
+	@bench/rss.sh $(BUILD)/memplug
 
 # Replays every conformance case on the real kernel (needs QEMU; slow).
 conformance-record:
