@@ -208,7 +208,8 @@ KResult<std::vector<std::string>> GuestFs::resolve(std::string_view path, bool f
         if (!last && node->kind != NodeKind::Dir) return kerr(ENOTDIR);
     }
     // d_alloc + iget on the first lookup of each sysfs and procfs component.
-    if (!in_tmpfs(done)) {
+    // A path seen before has all its components instantiated already.
+    if (!in_tmpfs(done) && !m_instantiated.contains(join_path(done))) {
         std::string prefix;
         for (const std::string& c : done) {
             prefix += '/';
