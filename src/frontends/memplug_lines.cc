@@ -10,28 +10,6 @@
 
 namespace memplug::fe {
 
-namespace {
-
-// memparse(): a number with an optional K, M, G or T (either case).
-std::optional<uint64_t> memparse(std::string_view s)
-{
-    uint64_t shift = 0;
-    if (!s.empty()) {
-        switch (s.back()) {
-        case 'K': case 'k': shift = 10; break;
-        case 'M': case 'm': shift = 20; break;
-        case 'G': case 'g': shift = 30; break;
-        case 'T': case 't': shift = 40; break;
-        default: break;
-        }
-        if (shift) s.remove_suffix(1);
-    }
-    auto v = mm::kstrtoull(s, 0);
-    if (!v || *v > (UINT64_MAX >> shift)) return std::nullopt;
-    return *v << shift;
-}
-
-}  // namespace
 
 tl::expected<std::string, std::string> MemplugLines::run(mm::Kernel& k, std::string_view command)
 {
@@ -53,7 +31,7 @@ tl::expected<std::string, std::string> MemplugLines::run(mm::Kernel& k, std::str
     if (w.size() < 3 || w.size() > 4)
         return tl::unexpected(fmt::format("usage: (memplug) {} NAME SIZE [node=N]", verb));
     if (m_names.count(w[1])) return tl::unexpected(fmt::format("(memplug) {}: '{}' exists already", verb, w[1]));
-    const auto size = memparse(w[2]);
+    const auto size = mm::memparse(w[2]);
     if (!size || !*size) return tl::unexpected(fmt::format("(memplug) {}: bad size '{}'", verb, w[2]));
     mm::NodeId nid = k.shell_node();
     if (w.size() == 4) {
@@ -63,7 +41,7 @@ tl::expected<std::string, std::string> MemplugLines::run(mm::Kernel& k, std::str
             return tl::unexpected(fmt::format("(memplug) {}: '{}' is not node=N of an online node", verb, w[3]));
         nid = mm::NodeId(*n);
     }
-    const mm::PageCount pages((*size + mm::PAGE_SIZE - 1) / mm::PAGE_SIZE);
+    const mm::PageCount pages(*size / mm::PAGE_SIZE + (*size % mm::PAGE_SIZE != 0));
     auto id = verb == "pin" ? k.pin_kernel_memory(nid, pages) : k.alloc_anon_memory(nid, pages);
     if (!id) return fmt::format("memplug: {}: {}\n", w[1], std::strerror(id.error().err));
     m_names.emplace(w[1], *id);

@@ -175,7 +175,7 @@ int applet_dd(Ctx& ctx)
         if (!notrunc && seek) (void)ctx.shell.fs().truncate(out_path, seek * obs);
     }
     in.skip(skip * ibs);
-    uint64_t in_full = 0, in_part = 0, out_full = 0, out_part = 0, out_pos = seek * obs;
+    uint64_t in_full = 0, in_part = 0, out_pos = seek * obs, written = 0;
     int status = 0;
     for (uint64_t n = 0; n < count; ++n) {
         std::string block = in.read(ibs);
@@ -200,10 +200,12 @@ int applet_dd(Ctx& ctx)
             break;
         }
         out_pos += block.size();
-        (block.size() == obs ? out_full : out_part)++;
+        written += block.size();
     }
+    // The output is re-blocked into obs-sized records, the last one partial.
     if (!quiet)
-        ctx.err.write(fmt::format("{}+{} records in\n{}+{} records out\n", in_full, in_part, out_full, out_part));
+        ctx.err.write(fmt::format("{}+{} records in\n{}+{} records out\n", in_full, in_part, written / obs,
+                                  uint64_t(written % obs != 0)));
     return status;
 }
 

@@ -101,7 +101,13 @@ bool Hugetlb::alloc_in_zone(PageAllocator& pa, ShmemFs& shmem, Hstate& h, Zone& 
             if (pass == 1 && shmem.pages_in(p, p + n)) {
                 if (!shmem.migrate_range(pa, p, p + n, nid, !h.gigantic())) continue;
             }
-            pa.take_free_pages(p, p + n, n, PageState::Hugetlb, PageAllocator::AllocFrom::Bottom);
+            PageRanges got;
+            if (pa.take_free_pages(p, p + n, n, PageState::Hugetlb, PageAllocator::AllocFrom::Bottom, {}, &got) != n) {
+                for (const auto& [b, len] : got) pa.free_pages(b, len);
+                continue;
+            }
+            // Nothing below is wholly free any more: the next search starts here.
+            if (!h.gigantic() && pass == 0) zone.whole_free_hint = p + n;
             enqueue(h, nid, p);
             return true;
         }
@@ -114,7 +120,12 @@ void Hugetlb::set_max_huge_pages(PageAllocator& pa, ShmemFs& shmem, HstateIdx id
 {
     Hstate& h = m_hstates[idx];
     std::vector<NodeId> allowed = node ? std::vector<NodeId>{*node} : nodes_with_memory(pa);
-    if (node) count += h.nr_huge_pages - h.nr_huge_pages_node[size_t(*node)];
+    // __nr_hugepages_store_common: the other nodes' pages stay; a count that
+    // overflows means "as many as there can be".
+    if (node) {
+        const uint64_t others = h.nr_huge_pages - h.nr_huge_pages_node[size_t(*node)];
+        count = count > UINT64_MAX - others ? UINT64_MAX : count + others;
+    }
     h.max_huge_pages = count;
     auto next_in = [&](NodeId& next) {
         // get_valid_node_allowed + next_node_allowed: the node at or after `next`, then step past it.
@@ -151,6 +162,33 @@ void Hugetlb::set_max_huge_pages(PageAllocator& pa, ShmemFs& shmem, HstateIdx id
         if (!freed) break;
     }
     pa.init_per_zone_wmark_min();
+}
+
+void Hugetlb::demote(HstateIdx idx, uint64_t n, std::optional<NodeId> node)
+{
+    if (idx != HSTATE_1G) return;  // 2 MiB is the smallest size: nothing to demote to
+    Hstate& h = m_hstates[HSTATE_1G];
+    Hstate& target = m_hstates[HSTATE_2M];
+    const uint64_t per = uint64_t{1} << (h.order - target.order);
+    for (; n; --n) {
+        // The next node with a free page, from next_nid_to_free.
+        std::optional<size_t> from;
+        for (size_t i = 0; i < h.free_list.size() && !from; ++i) {
+            const size_t nid = (size_t(h.next_nid_to_free) + i) % h.free_list.size();
+            if ((!node || NodeId(nid) == *node) && !h.free_list[nid].empty()) from = nid;
+        }
+        if (!from) return;
+        h.next_nid_to_free = NodeId((*from + 1) % h.free_list.size());
+        auto& list = h.free_list[*from];
+        const Pfn head = std::prev(list.end())->second;
+        list.erase(std::prev(list.end()));
+        --h.nr_huge_pages;
+        --h.free_huge_pages;
+        --h.nr_huge_pages_node[*from];
+        if (h.max_huge_pages) --h.max_huge_pages;
+        for (uint64_t i = 0; i < per; ++i) enqueue(target, NodeId(*from), head + PageCount(i << target.order));
+        target.max_huge_pages += per;
+    }
 }
 
 void Hugetlb::dissolve_free_huge_pages(PageAllocator& pa, Pfn start, Pfn end)

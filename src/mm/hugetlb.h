@@ -47,6 +47,9 @@ public:
     void set_max_huge_pages(PageAllocator& pa, ShmemFs& shmem, HstateIdx h, uint64_t count,
                             std::optional<NodeId> node);
     void set_nr_overcommit(HstateIdx h, uint64_t n) { m_hstates[h].nr_overcommit_huge_pages = n; }
+    // demote_store(): up to n free gigantic pages become free 2 MiB pages of the
+    // same node, round-robin over the nodes (or on one); nothing is allocated.
+    void demote(HstateIdx h, uint64_t n, std::optional<NodeId> node);
 
     // dissolve_free_huge_pages(): free huge pages in [start, end) go back to the
     // buddy and the pool shrinks for good (max_huge_pages too).

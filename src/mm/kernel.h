@@ -179,6 +179,10 @@ public:
     // /proc/sys/vm/nr_hugepages, hugepages-*/nr_hugepages, nodeN/hugepages/...
     void set_nr_hugepages(Hugetlb::HstateIdx h, uint64_t count, std::optional<NodeId> node = std::nullopt);
     void set_nr_overcommit_hugepages(Hugetlb::HstateIdx h, uint64_t count) { m_hugetlb.set_nr_overcommit(h, count); }
+    void demote_hugepages(Hugetlb::HstateIdx h, uint64_t count, std::optional<NodeId> node = std::nullopt)
+    {
+        m_hugetlb.demote(h, count, node);
+    }
     // What transcripts' (memplug) lines hold: pinned kernel memory (unmovable,
     // GFP_KERNEL) and a process's anonymous memory (movable, migrates as tmpfs
     // pages do). ENOMEM takes nothing.
@@ -240,7 +244,7 @@ private:
 
     // Movable pages of [start, end) elsewhere and free huge pages dissolved, as
     // offline_pages and alloc_contig_range need; nothing changes on failure.
-    KResult<void> migrate_and_dissolve(Pfn start, Pfn end, NodeId target);
+    KResult<void> migrate_and_dissolve(Pfn start, Pfn end, NodeId target, NodeId not_node);
 
     // memory_hotplug.cc
     Zone& zone_of(NodeId nid, ZoneType z) { return m_pa.zone(nid, z); }

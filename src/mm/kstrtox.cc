@@ -49,4 +49,24 @@ KResult<uint64_t> kstrtoull(std::string_view s, unsigned base, uint64_t max)
     return v;
 }
 
+std::optional<uint64_t> memparse(std::string_view s)
+{
+    unsigned shift = 0;
+    if (!s.empty()) {
+        switch (std::tolower(static_cast<unsigned char>(s.back()))) {
+        case 'e': shift += 10; [[fallthrough]];
+        case 'p': shift += 10; [[fallthrough]];
+        case 't': shift += 10; [[fallthrough]];
+        case 'g': shift += 10; [[fallthrough]];
+        case 'm': shift += 10; [[fallthrough]];
+        case 'k': shift += 10; break;
+        default: break;
+        }
+        if (shift) s.remove_suffix(1);
+    }
+    auto v = kstrtoull(s, 0);
+    if (!v || *v > (UINT64_MAX >> shift)) return std::nullopt;
+    return *v << shift;
+}
+
 }  // namespace memplug::mm

@@ -17,4 +17,8 @@ std::optional<bool> kstrtobool(std::string_view s);
 // EINVAL for anything that is not a number, ERANGE for one that does not fit `max`.
 KResult<uint64_t> kstrtoull(std::string_view s, unsigned base = 0, uint64_t max = UINT64_MAX);
 
+// memparse (lib/cmdline.c): a number (base 0) with an optional K, M, G, T, P or E
+// suffix in either case; nullopt when it is not one or does not fit.
+std::optional<uint64_t> memparse(std::string_view s);
+
 }  // namespace memplug::mm

@@ -305,10 +305,10 @@ KResult<void> Kernel::online_pages(Pfn pfn, PageCount nr_pages, ZoneType zone_ty
     return {};
 }
 
-KResult<void> Kernel::migrate_and_dissolve(Pfn start, Pfn end, NodeId target)
+KResult<void> Kernel::migrate_and_dissolve(Pfn start, Pfn end, NodeId target, NodeId not_node)
 {
     if (m_shmem.pages_in(start, end)) {
-        auto moved = m_shmem.migrate_range(m_pa, start, end, target);
+        auto moved = m_shmem.migrate_range(m_pa, start, end, target, false, not_node);
         if (!moved) return tl::unexpected(moved.error());
         m_work.pages_migrated += moved->value();
     }
@@ -350,15 +350,13 @@ KResult<void> Kernel::offline_pages(Pfn start_pfn, PageCount nr_pages, ZoneType 
         undo_isolation();
         return kerr(-m_inject.going_offline, "notifier failure (MEM_GOING_OFFLINE)");
     }
-    if (m_pa.has_unmovable_pages(start_pfn, end_pfn) ||
-        [&] {
-            bool unmovable = false;
-            m_pa.memmap().for_each_run(start_pfn, end_pfn, [&](Pfn, PageCount, PageInfo info) {
-                unmovable = info.state == PageState::Unmovable || info.state == PageState::Vmemmap;
-                return !unmovable;
-            });
-            return unmovable;
-        }()) {
+    // Inside ZONE_MOVABLE isolation trusts the zone; migration would not.
+    bool unmovable = false;
+    m_pa.memmap().for_each_run(start_pfn, end_pfn, [&](Pfn, PageCount, PageInfo info) {
+        unmovable = info.state == PageState::Unmovable || info.state == PageState::Vmemmap;
+        return !unmovable;
+    });
+    if (unmovable) {
         undo_isolation();
         return kerr(EBUSY, "unmovable page (6.1 would retry migration forever)");
     }
@@ -370,7 +368,7 @@ KResult<void> Kernel::offline_pages(Pfn start_pfn, PageCount nr_pages, ZoneType 
             target = p.node_id;
             break;
         }
-    if (auto r = migrate_and_dissolve(start_pfn, end_pfn, target); !r) {
+    if (auto r = migrate_and_dissolve(start_pfn, end_pfn, target, target == nid ? NUMA_NO_NODE : nid); !r) {
         undo_isolation();
         return kerr(EBUSY, r.error().reason + " (6.1 would retry forever)");
     }

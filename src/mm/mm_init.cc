@@ -431,7 +431,7 @@ void Kernel::reserve_boot_memory(const BootConfig& cfg)
         PageRanges initramfs;
         (void)m_pa.alloc_pages(nid, Gfp{ZoneType::Normal, MigrateType::Movable, false},
                                PageCount(idle_movable_pages / busy_nodes.size()), PageState::Movable, &initramfs);
-        m_shmem.adopt(m_initramfs, initramfs);
+        m_shmem.adopt(m_initramfs, initramfs, true);
     }
 }
 

@@ -152,14 +152,15 @@ uint64_t PageAllocator::zone_reserve(const Zone& zone, ZoneType highest, Waterma
     return zone.watermark[mark] + zone.lowmem_reserve[zone_idx(highest)];
 }
 
-std::vector<NodeId> PageAllocator::zonelist_nodes(NodeId nid, bool thisnode) const
+std::vector<NodeId> PageAllocator::zonelist_nodes(NodeId nid, const Gfp& gfp) const
 {
     // QEMU's default SLIT: every other node at the same distance, so after the
     // local node they come in id order (build_zonelists).
-    std::vector<NodeId> order{nid};
-    if (thisnode) return order;
+    std::vector<NodeId> order;
+    if (nid != gfp.not_node) order.push_back(nid);
+    if (gfp.thisnode) return order;
     for (const PgData& p : m_nodes)
-        if (p.node_id != nid && p.online) order.push_back(p.node_id);
+        if (p.node_id != nid && p.node_id != gfp.not_node && p.online) order.push_back(p.node_id);
     return order;
 }
 
@@ -182,7 +183,7 @@ PageCount free_in(const Memmap& memmap, const Zone& zone, std::optional<std::pai
 PageCount PageAllocator::allocatable_pages(NodeId nid, Gfp gfp, std::optional<std::pair<Pfn, Pfn>> exclude) const
 {
     PageCount available;
-    for (NodeId node : zonelist_nodes(nid, gfp.thisnode))
+    for (NodeId node : zonelist_nodes(nid, gfp))
         for (int z = zone_idx(gfp.highest_zone); z >= 0; --z) {
             const Zone& zone = m_nodes[node].node_zones[z];
             if (!zone.populated_zone()) continue;
@@ -198,21 +199,27 @@ KResult<void> PageAllocator::alloc_pages(NodeId nid, Gfp gfp, PageCount n, PageS
 {
     if (allocatable_pages(nid, gfp, exclude) < n) return kerr(ENOMEM, "page allocation failure");
     PageCount want = n;
+    PageRanges got;
     // get_page_from_freelist's fast path keeps every zone above its low
     // watermark; only when the whole zonelist is there does the slow path go
     // down to min.
     for (WatermarkIdx mark : {WMARK_LOW, WMARK_MIN})
-        for (NodeId node : zonelist_nodes(nid, gfp.thisnode))
+        for (NodeId node : zonelist_nodes(nid, gfp))
             for (int z = zone_idx(gfp.highest_zone); z >= 0 && want; --z) {
                 Zone& zone = m_nodes[node].node_zones[z];
                 if (!zone.populated_zone()) continue;
                 const uint64_t reserve = zone_reserve(zone, gfp.highest_zone, mark);
                 const uint64_t free = (zone.nr_free_pages - free_in(m_memmap, zone, exclude)).value();
                 if (free <= reserve) continue;
-                PageRanges got;
                 want -= rmqueue(zone, std::min(want, PageCount(free - reserve)), gfp.migratetype, as, got, exclude);
-                if (taken) taken->insert(taken->end(), got.begin(), got.end());
             }
+    if (want) {
+        // Free pages the zones count but cannot hand out here (isolated, or linked
+        // to another zone in a shared pageblock): all or nothing.
+        for (const auto& [b, len] : got) free_pages(b, len);
+        return kerr(ENOMEM, "page allocation failure");
+    }
+    if (taken) taken->insert(taken->end(), got.begin(), got.end());
     return {};
 }
 
@@ -237,11 +244,11 @@ PageCount PageAllocator::rmqueue(Zone& zone, PageCount n, MigrateType mt, PageSt
     PageCount want = n;
     const int k = kernel_set_index(mt);
     if (k >= 0) {
-        while (want) {
-            auto& own = zone.kernel_pageblocks_with_free[k];
-            auto it = std::find_if(own.begin(), own.end(), [&](Pfn pb) { return !excluded(pb); });
-            if (it == own.end()) break;
-            want -= take_from_pageblock(zone, *it, want, as, got);
+        // A copy: taking pages changes the set.
+        const std::vector<Pfn> own(zone.kernel_pageblocks_with_free[k].begin(), zone.kernel_pageblocks_with_free[k].end());
+        for (Pfn pb : own) {
+            if (!want) break;
+            if (!excluded(pb)) want -= take_from_pageblock(zone, pb, want, as, got);
         }
     }
     const Pfn end = zone.zone_end_pfn();

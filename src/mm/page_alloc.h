@@ -22,6 +22,8 @@ struct Gfp {
     ZoneType highest_zone = ZoneType::Normal;
     MigrateType migratetype = MigrateType::Unmovable;
     bool thisnode = false;
+    // A nodemask without this node (do_migrate_range leaves the source out).
+    NodeId not_node = NUMA_NO_NODE;
 };
 inline constexpr Gfp GFP_KERNEL{ZoneType::Normal, MigrateType::Unmovable, false};
 inline constexpr Gfp GFP_HIGHUSER_MOVABLE{ZoneType::Movable, MigrateType::Movable, false};
@@ -103,7 +105,7 @@ private:
                       std::optional<std::pair<Pfn, Pfn>> exclude);
     PageCount take_from_pageblock(Zone& zone, Pfn pb, PageCount n, PageState as, PageRanges& got);
     uint64_t zone_reserve(const Zone& zone, ZoneType highest, WatermarkIdx mark) const;
-    std::vector<NodeId> zonelist_nodes(NodeId nid, bool thisnode) const;
+    std::vector<NodeId> zonelist_nodes(NodeId nid, const Gfp& gfp) const;
 
     std::vector<PgData> m_nodes;
     Memmap m_memmap;

@@ -67,6 +67,7 @@ void ShmemFs::map_pages(InodeId ino, uint64_t index, const PageRanges& pages)
                 prev->second.len += len.value();
                 index += len.value();
                 m_nr_pages += len;
+                if (inode.charged) m_charged_pages += len;
                 continue;
             }
         }
@@ -74,6 +75,7 @@ void ShmemFs::map_pages(InodeId ino, uint64_t index, const PageRanges& pages)
         rmap_insert(pfn, len.value(), ino, index);
         index += len.value();
         m_nr_pages += len;
+        if (inode.charged) m_charged_pages += len;
     }
 }
 
@@ -118,6 +120,7 @@ PageRanges ShmemFs::unmap_pages(Inode& inode, uint64_t index, uint64_t end)
         out.emplace_back(pfn, PageCount(cut_e - cut_b));
         rmap_erase(pfn, cut_e - cut_b);
         m_nr_pages -= PageCount(cut_e - cut_b);
+        if (inode.charged) m_charged_pages -= PageCount(cut_e - cut_b);
         it = inode.pages.lower_bound(cut_e);
     }
     return out;
@@ -126,6 +129,8 @@ PageRanges ShmemFs::unmap_pages(Inode& inode, uint64_t index, uint64_t end)
 KResult<uint64_t> ShmemFs::write(PageAllocator& pa, NodeId nid, InodeId ino, uint64_t offset, std::string_view data)
 {
     if (data.empty()) return uint64_t{0};
+    // MAX_LFS_FILESIZE: tmpfs files end before 2^63.
+    if (offset > uint64_t(INT64_MAX) - data.size()) return kerr(EFBIG, "file too large");
     Inode& inode = m_inodes.at(ino);
     const uint64_t first = offset / PAGE_SIZE, last = (offset + data.size() - 1) / PAGE_SIZE;
     // shmem_get_folio for every missing page, in index order; runs of missing
@@ -140,7 +145,7 @@ KResult<uint64_t> ShmemFs::write(PageAllocator& pa, NodeId nid, InodeId ino, uin
         uint64_t run_end = index + 1;
         while (run_end <= last && !lookup(inode, run_end)) ++run_end;
         uint64_t want = run_end - index;
-        const uint64_t room = m_max_blocks > m_nr_pages ? (m_max_blocks - m_nr_pages).value() : 0;
+        const uint64_t room = m_max_blocks > m_charged_pages ? (m_max_blocks - m_charged_pages).value() : 0;
         if (want > room) {
             want = room;
             error = ENOSPC;
@@ -225,9 +230,10 @@ void ShmemFs::unlink(PageAllocator& pa, InodeId ino)
     m_inodes.erase(ino);
 }
 
-void ShmemFs::adopt(InodeId ino, const PageRanges& pages)
+void ShmemFs::adopt(InodeId ino, const PageRanges& pages, bool charged)
 {
     Inode& inode = m_inodes.at(ino);
+    inode.charged = charged;
     uint64_t index = 0;
     if (!inode.pages.empty()) index = std::prev(inode.pages.end())->first + std::prev(inode.pages.end())->second.len;
     map_pages(ino, index, pages);
@@ -250,7 +256,8 @@ PageCount ShmemFs::pages_in(Pfn start, Pfn end) const
     return n;
 }
 
-KResult<PageCount> ShmemFs::migrate_range(PageAllocator& pa, Pfn start, Pfn end, NodeId target, bool thisnode)
+KResult<PageCount> ShmemFs::migrate_range(PageAllocator& pa, Pfn start, Pfn end, NodeId target, bool thisnode,
+                                          NodeId not_node)
 {
     // The pieces to move, in pfn order, split at the range's edges.
     struct Piece {
@@ -270,7 +277,7 @@ KResult<PageCount> ShmemFs::migrate_range(PageAllocator& pa, Pfn start, Pfn end,
         total += (e - b).value();
     }
     if (!total) return PageCount();
-    const Gfp gfp{ZoneType::Movable, MigrateType::Movable, thisnode};
+    const Gfp gfp{ZoneType::Movable, MigrateType::Movable, thisnode, not_node};
     PageRanges to;
     if (!pa.alloc_pages(target, gfp, PageCount(total), PageState::Movable, &to, std::pair{start, end}))
         return kerr(EBUSY, "migration failure: no memory to migrate to");

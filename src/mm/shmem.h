@@ -48,14 +48,17 @@ public:
     std::string read(InodeId ino, uint64_t offset, uint64_t len) const;
 
     // Pages the allocator gave for a caller that keeps no contents (the idle
-    // guest's initramfs, processes' anonymous memory): owned by inode `ino`.
-    void adopt(InodeId ino, const PageRanges& pages);
+    // guest's initramfs, processes' anonymous memory): owned by inode `ino`;
+    // `charged`: they count against the mount's size limit (files do, anonymous
+    // memory does not).
+    void adopt(InodeId ino, const PageRanges& pages, bool charged);
 
     // migrate_pages() for every shmem page in [start, end): new pages from the
     // allocator outside the range, on target's zonelist (other nodes only when
     // `thisnode` is false), contents copied, the page cache and the reverse map
     // updated. All or nothing: EBUSY when there is nowhere to put them.
-    KResult<PageCount> migrate_range(PageAllocator& pa, Pfn start, Pfn end, NodeId target, bool thisnode = false);
+    KResult<PageCount> migrate_range(PageAllocator& pa, Pfn start, Pfn end, NodeId target, bool thisnode = false,
+                                     NodeId not_node = NUMA_NO_NODE);
     // Shmem pages in [start, end).
     PageCount pages_in(Pfn start, Pfn end) const;
 
@@ -70,6 +73,7 @@ private:
     };
     struct Inode {
         uint64_t size = 0;
+        bool charged = true;  // its pages count against m_max_blocks
         std::map<uint64_t, Extent> pages;  // first page index -> pfns
     };
     struct Rmap {
@@ -91,6 +95,7 @@ private:
     std::unordered_map<uint64_t, std::unique_ptr<Page>> m_content;  // pfn -> data (absent: zeros)
     InodeId m_next_ino = 1;
     PageCount m_nr_pages;
+    PageCount m_charged_pages;  // of inodes charged to the mount
     PageCount m_max_blocks{~uint64_t{0}};
 };
 

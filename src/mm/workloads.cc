@@ -100,7 +100,7 @@ KResult<Kernel::AllocId> Kernel::alloc_anon_memory(NodeId nid, PageCount n)
     const InodeId ino = m_shmem.create();
     PageRanges got;
     (void)m_pa.alloc_pages(nid, GFP_HIGHUSER_MOVABLE, n, PageState::Movable, &got);
-    m_shmem.adopt(ino, got);
+    m_shmem.adopt(ino, got, false);
     m_pa.init_per_zone_wmark_min();
     m_anon.emplace(m_next_alloc, ino);
     return m_next_alloc++;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -151,7 +152,14 @@ std::optional<VNode> GuestFs::lookup_tmpfs(const std::vector<std::string>& c) co
     }
     const mm::InodeId ino = it->second.ino;
     mm::Kernel& k = m_kernel;
-    return attr_rw([&k, ino] { return k.shmem().read(ino, 0, k.shmem().size(ino)); },
+    // Whole-file reads (cat, grep, wc) are for files that fit in memory; the
+    // streaming applets (md5sum, cmp, dd, cp) read any size in pieces.
+    return attr_rw([&k, ino] {
+                       constexpr uint64_t whole_read_limit = uint64_t{4} << 30;
+                       if (k.shmem().size(ino) > whole_read_limit)
+                           throw std::length_error("memplug reads files over 4 GiB whole only in md5sum, cmp, dd and cp");
+                       return k.shmem().read(ino, 0, k.shmem().size(ino));
+                   },
                    [&k, ino](std::string_view data) -> KResult<void> {
                        auto n = k.shmem_write(ino, k.shmem().size(ino), data);
                        if (!n) return tl::unexpected(n.error());
@@ -348,6 +356,7 @@ KResult<void> GuestFs::unlink(std::string_view path)
 KResult<void> GuestFs::truncate(std::string_view path, uint64_t size)
 {
     if (const TmpfsEntry* f = tmpfs_file(path)) {
+        if (size > uint64_t(INT64_MAX)) return kerr(EINVAL);  // a negative loff_t
         m_kernel.shmem_truncate(f->ino, size);
         return {};
     }

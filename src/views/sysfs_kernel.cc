@@ -45,16 +45,36 @@ KResult<void> store_nr_hugepages(Kernel& k, Hugetlb::HstateIdx h, std::optional<
 // hugepages-NkB/ under /sys/kernel/mm/hugepages, or under a node (fewer files).
 std::optional<VNode> lookup_hstate(Kernel& k, Hugetlb::HstateIdx h, std::optional<mm::NodeId> nid, Path rest)
 {
+    const mm::Hstate& hs = k.hugetlb().hstate(h);
+    // Gigantic pages can be demoted to the next smaller size (hugetlb_demote_attrs).
+    const bool demotable = hs.gigantic();
     if (rest.empty()) {
-        if (nid) return dir([] { return std::vector<std::string>{"free_hugepages", "nr_hugepages", "surplus_hugepages"}; });
-        return dir([] {
-            return std::vector<std::string>{"free_hugepages",  "nr_hugepages",  "nr_hugepages_mempolicy",
-                                            "nr_overcommit_hugepages", "resv_hugepages", "surplus_hugepages"};
+        return dir([nid, demotable] {
+            std::vector<std::string> names =
+                nid ? std::vector<std::string>{"free_hugepages", "nr_hugepages", "surplus_hugepages"}
+                    : std::vector<std::string>{"free_hugepages",          "nr_hugepages",   "nr_hugepages_mempolicy",
+                                               "nr_overcommit_hugepages", "resv_hugepages", "surplus_hugepages"};
+            if (demotable) names.insert(names.begin(), {"demote", "demote_size"});
+            return names;
         });
     }
     if (rest.size() != 1) return std::nullopt;
     const std::string& f = rest[0];
-    const mm::Hstate& hs = k.hugetlb().hstate(h);
+    if (demotable && f == "demote")
+        return attr_wo([&k, h, nid](std::string_view b) -> KResult<void> {
+            k.demote_hugepages(h, MP_TRY(kstrtoull(b, 10, UINT64_MAX)), nid);
+            return {};
+        });
+    if (demotable && f == "demote_size")
+        return attr_rw([] { return std::string("2048kB\n"); },
+                       [](std::string_view b) -> KResult<void> {
+                           // demote_size_store: memparse, then a smaller hstate of that size
+                           // (on x86 only 2 MiB is smaller than 1 GiB).
+                           std::string_view v = b;
+                           if (v.ends_with('\n')) v.remove_suffix(1);
+                           if (mm::memparse(v) != uint64_t{2} << 20) return kerr(EINVAL, "no such huge page size");
+                           return {};
+                       });
     // Every pool page is free (nothing maps them), so per node free == total.
     auto count = [&hs, nid](uint64_t all) { return nid ? hs.nr_huge_pages_node.at(size_t(*nid)) : all; };
     if (f == "nr_hugepages" || (!nid && f == "nr_hugepages_mempolicy"))
