@@ -1,5 +1,7 @@
 #include "frontends/guest_session.h"
 
+#include <stdexcept>
+
 #include <fmt/format.h>
 
 namespace memplug::fe {
@@ -72,6 +74,8 @@ tl::expected<std::string, std::string> GuestSession::run(CommandKind kind, std::
     // A bug in the model must not take the transcript's other outputs with it.
     try {
         return run_command(kind, command);
+    } catch (const std::length_error& e) {
+        return tl::unexpected(fmt::format("a limit of memplug: {}", e.what()));  // documented in the README
     } catch (const std::exception& e) {
         return tl::unexpected(fmt::format("memplug failed on this command ({}); please report it", e.what()));
     }

@@ -191,6 +191,7 @@ public:
     KResult<AllocId> alloc_anon_memory(NodeId nid, PageCount n);
     void free_workload(AllocId id);
     PageCount anon_pages() const;
+    PageCount anon_pages(NodeId nid) const;
     MemoryNotifierErrorInject& notifier_error_inject() { return m_inject; }
     const MemoryNotifierErrorInject& notifier_error_inject() const { return m_inject; }
 

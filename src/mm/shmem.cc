@@ -31,6 +31,17 @@ PageCount ShmemFs::nr_shmem_pages(const PageAllocator& pa, NodeId nid) const
     return n;
 }
 
+PageCount ShmemFs::inode_pages_on_node(const PageAllocator& pa, InodeId ino, NodeId nid) const
+{
+    PageCount n;
+    for (const auto& [index, e] : m_inodes.at(ino).pages)
+        pa.memmap().for_each_run(e.pfn, e.pfn + PageCount(e.len), [&](Pfn, PageCount len, PageInfo info) {
+            if (info.nid == nid) n += len;
+            return true;
+        });
+    return n;
+}
+
 void ShmemFs::rmap_insert(Pfn pfn, uint64_t len, InodeId ino, uint64_t index)
 {
     auto it = m_rmap.lower_bound(pfn);

@@ -33,6 +33,7 @@ public:
     // Pages of every inode, and those on one node (Shmem in meminfo).
     PageCount nr_shmem_pages() const { return m_nr_pages; }
     PageCount nr_shmem_pages(const PageAllocator& pa, NodeId nid) const;
+    PageCount inode_pages_on_node(const PageAllocator& pa, InodeId ino, NodeId nid) const;
 
     // shmem_write_begin/end for [offset, offset + data.size()): missing pages are
     // allocated on nid (GFP_HIGHUSER_MOVABLE); ENOSPC over the size limit, ENOMEM

@@ -118,6 +118,13 @@ void Kernel::free_workload(AllocId id)
     m_pa.init_per_zone_wmark_min();
 }
 
+PageCount Kernel::anon_pages(NodeId nid) const
+{
+    PageCount n;
+    for (const auto& [id, ino] : m_anon) n += m_shmem.inode_pages_on_node(m_pa, ino, nid);
+    return n;
+}
+
 PageCount Kernel::anon_pages() const
 {
     PageCount n;

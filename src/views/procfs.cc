@@ -145,8 +145,10 @@ std::string node_meminfo_show(const Kernel& k, mm::NodeId nid)
     r("Mlocked:", 0);
     r("Dirty:", 0);
     r("Writeback:", 0);
-    const uint64_t node_shmem = k.shmem().nr_shmem_pages(k.page_alloc(), nid).value();
-    const uint64_t user_shmem = node_shmem - std::min(node_shmem, k.shmem().nr_pages(k.initramfs_inode()).value());
+    // The node's tmpfs pages beyond the idle guest's own, anonymous memory apart.
+    const uint64_t node_shmem = (k.shmem().nr_shmem_pages(k.page_alloc(), nid) - k.anon_pages(nid)).value();
+    const uint64_t idle = k.shmem().inode_pages_on_node(k.page_alloc(), k.initramfs_inode(), nid).value();
+    const uint64_t user_shmem = node_shmem - std::min(node_shmem, idle);
     r("FilePages:", kb((first ? G::shmem : 0) + user_shmem));
     r("Mapped:", first ? kb(G::mapped) : 0);
     r("AnonPages:", first ? kb(G::anon_pages) : 0);
