@@ -151,7 +151,7 @@ std::string node_meminfo_show(const Kernel& k, mm::NodeId nid)
     const uint64_t user_shmem = node_shmem - std::min(node_shmem, idle);
     r("FilePages:", kb((first ? G::shmem : 0) + user_shmem));
     r("Mapped:", first ? kb(G::mapped) : 0);
-    r("AnonPages:", first ? kb(G::anon_pages) : 0);
+    r("AnonPages:", kb((first ? G::anon_pages : 0) + k.anon_pages(nid).value()));
     r("Shmem:", kb((first ? G::shmem : 0) + user_shmem));
     r("KernelStack:", first ? G::kernel_stack_kb : 0);
     r("PageTables:", first ? kb(G::page_tables) : 0);
