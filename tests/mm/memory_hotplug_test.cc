@@ -18,12 +18,7 @@ protected:
         auto r = k.check_invariants();
         EXPECT_TRUE(r) << (r ? "" : r.error().reason);
     }
-    // ACPI's path: one static group per DIMM, one add_memory.
-    void plug_dimm(uint64_t addr, uint64_t size)
-    {
-        const int g = k.memory_group_register_static(0, PageCount::from_bytes(size));
-        ASSERT_TRUE(k.add_memory(g, addr, size, MHP_NID_IS_MGID));
-    }
+    void plug_dimm(uint64_t addr, uint64_t size) { ASSERT_TRUE(test::plug_dimm(k, addr, size)); }
     int online(uint64_t block, MmopType t)
     {
         k.set_online_type(BlockId(block), t);

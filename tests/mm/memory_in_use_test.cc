@@ -23,8 +23,7 @@ protected:
     }
     void plug_dimm(uint64_t addr, uint64_t size, MmopType t)
     {
-        const int g = k.memory_group_register_static(0, PageCount::from_bytes(size));
-        ASSERT_TRUE(k.add_memory(g, addr, size, MHP_NID_IS_MGID));
+        ASSERT_TRUE(test::plug_dimm(k, addr, size));
         for (uint64_t b = addr / BLOCK; b < (addr + size) / BLOCK; ++b) {
             k.set_online_type(BlockId(b), t);
             ASSERT_TRUE(k.device_online(BlockId(b)));
@@ -46,7 +45,7 @@ protected:
         return ino;
     }
     std::string contents(InodeId ino) const { return k.shmem().read(ino, 0, k.shmem().size(ino)); }
-    // The pfns of a file's pages, in file order.
+    // tmpfs pages in a memory block.
     PageCount shmem_pages_in_block(uint64_t block) const
     {
         const Pfn b = Pfn::from_phys(block * BLOCK);
@@ -54,10 +53,7 @@ protected:
     }
     const Zone& zone(ZoneType z) const { return k.node_data(0).zone(z); }
 
-    Kernel k = test::boot(1 * GiB, [] {
-        HotplugParams p;
-        return p;
-    }());
+    Kernel k = test::boot(1 * GiB);
 };
 
 TEST_F(MemoryInUse, FilePagesAreMovableAndPreferZoneMovable)

@@ -27,4 +27,11 @@ inline Kernel boot(uint64_t ram_bytes, HotplugParams params = {})
     return std::move(*k);
 }
 
+// ACPI's path for a DIMM: one static memory group, one add_memory.
+inline KResult<void> plug_dimm(Kernel& k, uint64_t addr, uint64_t size)
+{
+    const int g = k.memory_group_register_static(0, PageCount::from_bytes(size));
+    return k.add_memory(g, addr, size, MHP_NID_IS_MGID);
+}
+
 }  // namespace memplug::mm::test
