@@ -65,7 +65,7 @@ tl::expected<std::string, std::string> GuestSession::start_machine(std::string_v
     }
     m_machine = std::move(*m);
     m_fs = std::make_unique<views::GuestFs>(m_machine->kernel());
-    m_shell = std::make_unique<GuestShell>(*m_fs);
+    m_shell = std::make_unique<shell::GuestShell>(*m_fs);
     return std::string();
 }
 

@@ -8,7 +8,7 @@
 
 #include "frontends/memplug_lines.h"
 #include "frontends/session.h"
-#include "frontends/shell.h"
+#include "shell/shell.h"
 #include "machine/machine.h"
 #include "views/guest_fs.h"
 
@@ -33,7 +33,7 @@ private:
     CheckInvariants m_check;
     std::unique_ptr<machine::Machine> m_machine;
     std::unique_ptr<views::GuestFs> m_fs;
-    std::unique_ptr<GuestShell> m_shell;
+    std::unique_ptr<shell::GuestShell> m_shell;
     MemplugLines m_memplug_lines;
 };
 

@@ -12,7 +12,7 @@ namespace memplug::views {
 class Vfs;
 }
 
-namespace memplug::fe {
+namespace memplug::shell {
 
 namespace sh {
 class Shell;
@@ -40,4 +40,4 @@ private:
     std::unique_ptr<sh::Shell> m_shell;
 };
 
-}  // namespace memplug::fe
+}  // namespace memplug::shell

@@ -8,10 +8,10 @@
 
 #include <fmt/format.h>
 
-#include "frontends/shell_arith.h"
-#include "frontends/shell_internal.h"
+#include "shell/arith.h"
+#include "shell/internal.h"
 
-namespace memplug::fe::sh {
+namespace memplug::shell::sh {
 
 // ---- variables ----
 
@@ -548,4 +548,4 @@ int64_t Shell::arith(const std::string& expr, const Io& io)
     return *r;
 }
 
-}  // namespace memplug::fe::sh
+}  // namespace memplug::shell::sh

@@ -8,9 +8,9 @@
 
 #include <fmt/format.h>
 
-#include "frontends/shell_internal.h"
+#include "shell/internal.h"
 
-namespace memplug::fe::sh {
+namespace memplug::shell::sh {
 
 std::string errno_text(int err)
 {
@@ -951,4 +951,4 @@ bool is_keyword(std::string_view word)
     return std::find(std::begin(k_keywords), std::end(k_keywords), word) != std::end(k_keywords);
 }
 
-}  // namespace memplug::fe::sh
+}  // namespace memplug::shell::sh

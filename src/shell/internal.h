@@ -14,10 +14,10 @@
 #include <string_view>
 #include <vector>
 
-#include "frontends/shell_ast.h"
+#include "shell/ast.h"
 #include "views/vfs.h"
 
-namespace memplug::fe::sh {
+namespace memplug::shell::sh {
 
 // ---- file descriptors ----
 
@@ -351,4 +351,4 @@ private:
     uint64_t m_steps = 0;      // commands run for the current line: a runaway loop ends
 };
 
-}  // namespace memplug::fe::sh
+}  // namespace memplug::shell::sh

@@ -8,9 +8,9 @@
 
 #include <fmt/format.h>
 
-#include "frontends/shell_internal.h"
+#include "shell/internal.h"
 
-namespace memplug::fe::sh {
+namespace memplug::shell::sh {
 
 // Lines without their '\n'; a last line without one still counts (xmalloc_fgetline).
 std::vector<std::string_view> split_lines(std::string_view data)
@@ -949,4 +949,4 @@ int applet_tee(Ctx& ctx)
     return st;
 }
 
-}  // namespace memplug::fe::sh
+}  // namespace memplug::shell::sh

@@ -11,7 +11,7 @@
 
 #include <tl/expected.hpp>
 
-namespace memplug::fe::sh {
+namespace memplug::shell::sh {
 
 struct ArithVars {
     std::function<std::optional<std::string>(const std::string&)> get;  // nullopt: unset
@@ -21,4 +21,4 @@ struct ArithVars {
 // The value, or the message ash prints after "sh: ".
 tl::expected<int64_t, std::string> arith_eval(std::string_view expr, const ArithVars& vars);
 
-}  // namespace memplug::fe::sh
+}  // namespace memplug::shell::sh

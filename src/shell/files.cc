@@ -5,9 +5,9 @@
 
 #include <fmt/format.h>
 
-#include "frontends/shell_internal.h"
+#include "shell/internal.h"
 
-namespace memplug::fe::sh {
+namespace memplug::shell::sh {
 
 namespace {
 
@@ -416,4 +416,4 @@ int applet_truncate(Ctx& ctx)
     return st;
 }
 
-}  // namespace memplug::fe::sh
+}  // namespace memplug::shell::sh

@@ -8,9 +8,9 @@
 
 #include <fmt/format.h>
 
-#include "frontends/shell_internal.h"
+#include "shell/internal.h"
 
-namespace memplug::fe::sh {
+namespace memplug::shell::sh {
 
 namespace {
 
@@ -662,4 +662,4 @@ std::optional<Io> Shell::redirect(const std::vector<Redir>& redirs, const Io& io
     return r;
 }
 
-}  // namespace memplug::fe::sh
+}  // namespace memplug::shell::sh

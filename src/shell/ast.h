@@ -10,7 +10,7 @@
 #include <variant>
 #include <vector>
 
-namespace memplug::fe::sh {
+namespace memplug::shell::sh {
 
 struct Node;
 using NodePtr = std::unique_ptr<Node>;
@@ -138,4 +138,4 @@ private:
 
 bool is_name(std::string_view s);  // ash's goodname(): [A-Za-z_][A-Za-z0-9_]*
 
-}  // namespace memplug::fe::sh
+}  // namespace memplug::shell::sh

@@ -10,9 +10,9 @@
 #include <fmt/format.h>
 #include <fmt/printf.h>
 
-#include "frontends/shell_internal.h"
+#include "shell/internal.h"
 
-namespace memplug::fe::sh {
+namespace memplug::shell::sh {
 
 namespace {
 
@@ -605,4 +605,4 @@ int builtin_test(Ctx& ctx)
     return t.run();
 }
 
-}  // namespace memplug::fe::sh
+}  // namespace memplug::shell::sh

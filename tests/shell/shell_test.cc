@@ -19,10 +19,10 @@
 #include <rapidcheck/gtest.h>
 
 #include "fake_vfs.h"
-#include "frontends/shell.h"
-#include "frontends/shell_arith.h"
+#include "shell/shell.h"
+#include "shell/arith.h"
 
-namespace memplug::fe {
+namespace memplug::shell {
 namespace {
 
 using testing::FakeVfs;
@@ -2613,4 +2613,4 @@ RC_GTEST_PROP(ShellProperty, AnyLineReturns, ())
 }
 
 }  // namespace
-}  // namespace memplug::fe
+}  // namespace memplug::shell

@@ -10,9 +10,9 @@
 
 #include <fmt/format.h>
 
-#include "frontends/shell_arith.h"
+#include "shell/arith.h"
 
-namespace memplug::fe::sh {
+namespace memplug::shell::sh {
 
 namespace {
 
@@ -470,4 +470,4 @@ tl::expected<int64_t, std::string> arith_eval(std::string_view expr, const Arith
     return v;
 }
 
-}  // namespace memplug::fe::sh
+}  // namespace memplug::shell::sh

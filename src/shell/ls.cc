@@ -9,9 +9,9 @@
 
 #include <fmt/format.h>
 
-#include "frontends/shell_internal.h"
+#include "shell/internal.h"
 
-namespace memplug::fe::sh {
+namespace memplug::shell::sh {
 
 namespace {
 
@@ -293,4 +293,4 @@ int applet_ls(Ctx& ctx)
     return ls.run();
 }
 
-}  // namespace memplug::fe::sh
+}  // namespace memplug::shell::sh

@@ -9,9 +9,9 @@
 
 #include <fmt/format.h>
 
-#include "frontends/shell_internal.h"
+#include "shell/internal.h"
 
-namespace memplug::fe::sh {
+namespace memplug::shell::sh {
 
 namespace {
 
@@ -461,4 +461,4 @@ int applet_grep(Ctx& ctx)
     }
 }
 
-}  // namespace memplug::fe::sh
+}  // namespace memplug::shell::sh

@@ -4,9 +4,9 @@
 #include <algorithm>
 #include <fnmatch.h>
 
-#include "frontends/shell_internal.h"
+#include "shell/internal.h"
 
-namespace memplug::fe::sh {
+namespace memplug::shell::sh {
 
 std::string Shell::resolve(std::string_view path) const
 {
@@ -122,4 +122,4 @@ std::vector<std::string> Shell::glob(const std::string& pattern) const
     return matches;
 }
 
-}  // namespace memplug::fe::sh
+}  // namespace memplug::shell::sh

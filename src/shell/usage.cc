@@ -3,9 +3,9 @@
 // them. Only for the applets the guest shell implements.
 #include <string_view>
 
-#include "frontends/shell_internal.h"
+#include "shell/internal.h"
 
-namespace memplug::fe::sh {
+namespace memplug::shell::sh {
 
 namespace {
 
@@ -338,4 +338,4 @@ std::string_view applet_usage(std::string_view name)
     return {};
 }
 
-}  // namespace memplug::fe::sh
+}  // namespace memplug::shell::sh

@@ -5,9 +5,9 @@
 #include <cctype>
 #include <utility>
 
-#include "frontends/shell_ast.h"
+#include "shell/ast.h"
 
-namespace memplug::fe::sh {
+namespace memplug::shell::sh {
 
 bool is_name(std::string_view s)
 {
@@ -792,4 +792,4 @@ bool Parser::next(std::shared_ptr<const Node>& out)
     return true;
 }
 
-}  // namespace memplug::fe::sh
+}  // namespace memplug::shell::sh

@@ -1,9 +1,9 @@
 // GuestShell: the public face of the guest shell (shell_*.cc hold the rest).
-#include "frontends/shell.h"
+#include "shell/shell.h"
 
-#include "frontends/shell_internal.h"
+#include "shell/internal.h"
 
-namespace memplug::fe {
+namespace memplug::shell {
 
 GuestShell::GuestShell(views::Vfs& fs)
     : m_shell(std::make_unique<sh::Shell>(fs))
@@ -23,4 +23,4 @@ int GuestShell::last_status() const
     return m_shell->last_status();
 }
 
-}  // namespace memplug::fe
+}  // namespace memplug::shell
