@@ -46,10 +46,12 @@ struct Zone {
     // Pages of online sections whose memmap links to this zone (holes included).
     PageCount pages_with_online_memmap;
     // Where the allocator looks first (lower bounds, kept by the page allocator):
-    // the lowest pageblock that may hold a free page, and the lowest that may be
+    // the lowest pageblock that may hold a free page, the lowest MIGRATE_MOVABLE
+    // one that may (where movable requests look first), and the lowest that may be
     // wholly free (what __rmqueue_fallback steals first). Kernel pageblocks
     // (MIGRATE_UNMOVABLE, RECLAIMABLE) with free pages are few: kept exactly.
     Pfn free_hint{~uint64_t{0}};
+    Pfn movable_free_hint{~uint64_t{0}};
     Pfn whole_free_hint{~uint64_t{0}};
     std::array<std::set<Pfn>, 2> kernel_pageblocks_with_free;  // [0] Unmovable, [1] Reclaimable
 

@@ -56,9 +56,11 @@ void PageAllocator::set_page_state(Pfn start, PageCount n, PageInfo info)
         if (pi.nid < 0 || pi.nid >= int(m_nodes.size())) return;
         Zone& z = zone(pi.nid, pi.zone);
         const uint64_t nr_free = m_memmap.pageblock_nr_free(pb);
+        const MigrateType mt = m_memmap.pageblock_migratetype(pb);
         if (nr_free && pb < z.free_hint) z.free_hint = pb;
+        if (nr_free && mt == MigrateType::Movable && pb < z.movable_free_hint) z.movable_free_hint = pb;
         if (nr_free == pageblock_nr_pages && pb < z.whole_free_hint) z.whole_free_hint = pb;
-        const int k = kernel_set_index(m_memmap.pageblock_migratetype(pb));
+        const int k = kernel_set_index(mt);
         if (k < 0) return;
         if (nr_free)
             z.kernel_pageblocks_with_free[k].insert(pb);
@@ -93,11 +95,12 @@ void PageAllocator::set_pageblock_migratetype(Pfn start, PageCount n, MigrateTyp
         const MigrateType old = m_memmap.pageblock_migratetype(p);
         if (old == mt) continue;
         m_memmap.set_pageblock_migratetype(p, mt);
-        // Only kernel pageblocks with free pages are tracked.
-        const int k_old = kernel_set_index(old), k_new = kernel_set_index(mt);
-        if ((k_old < 0 && k_new < 0) || !m_memmap.pageblock_nr_free(p)) continue;
+        // Only pageblocks with free pages concern the hints and the kernel sets.
+        if (!m_memmap.pageblock_nr_free(p)) continue;
         const PageInfo pi = m_memmap.at(p);
         Zone& z = zone(pi.nid, pi.zone);
+        if (mt == MigrateType::Movable && p < z.movable_free_hint) z.movable_free_hint = p;
+        const int k_old = kernel_set_index(old), k_new = kernel_set_index(mt);
         if (k_old >= 0) z.kernel_pageblocks_with_free[k_old].erase(p);
         if (k_new >= 0) z.kernel_pageblocks_with_free[k_new].insert(p);
     }
@@ -302,15 +305,12 @@ PageCount PageAllocator::rmqueue(Zone& zone, PageCount n, MigrateType mt, PageSt
             if (pb) set_pageblock_migratetype(*pb, PageCount(pageblock_nr_pages), mt);
         } else {
             // Movable pageblocks first; then any, converting nothing (order 0).
-            Pfn hint = zone.free_hint;
-            pb = scan(
-                hint,
-                [&](Pfn p) {
-                    return m_memmap.pageblock_nr_free(p) != 0 && usable(p) &&
-                           m_memmap.pageblock_migratetype(p) == MigrateType::Movable;
-                },
-                nothing_free);
-            zone.free_hint = hint;
+            auto movable_with_free = [&](Pfn p) {
+                return m_memmap.pageblock_nr_free(p) != 0 && m_memmap.pageblock_migratetype(p) == MigrateType::Movable;
+            };
+            Pfn hint = zone.movable_free_hint;
+            pb = scan(hint, movable_with_free, [&](Pfn p) { return !movable_with_free(p); });
+            zone.movable_free_hint = hint;
             if (!pb) {
                 Pfn any = zone.free_hint;
                 pb = scan(any, [&](Pfn p) { return m_memmap.pageblock_nr_free(p) != 0 && usable(p); }, nothing_free);
