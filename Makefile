@@ -50,7 +50,7 @@ bench-long: build
 bench-rss: build
 	@bench/rss.sh $(BUILD)/memplug
 
-# Replays every conformance case on the real kernel (needs QEMU; slow).
+# Replays every conformance transcript (cases/, tools/ on the real kernel, qemu/ on QEMU alone; slow).
 conformance-record:
 	@scripts/install-deps --recorder
 	@tests/conformance/record/setup
