@@ -166,8 +166,13 @@ public:
     // kernel zone of the shell's node, once the cache's last slab is full. This
     // is how kernel pages find their way into memory hot-added to a Normal zone
     // that was empty (calibration and validation: docs/MODEL.md).
-    enum class SlabCache { InodeCache, ProcInodeCache, Dentry, ShmemInodeCache, RadixTreeNode };
+    enum class SlabCache { InodeCache, ProcInodeCache, Dentry, ShmemInodeCache, RadixTreeNode, KernfsNodeCache };
     void kmem_cache_alloc(SlabCache cache, uint64_t nr_objects = 1);
+    // kernfs nodes per memory block device and per ACPI binding of a DIMM's block
+    // (/proc/slabinfo of the recorder's guest: +192 for a DIMM of 8 blocks, of which
+    // 2 per block are the bind's links; docs/MODEL.md).
+    static constexpr uint64_t k_kernfs_nodes_per_memory_block = 22;
+    static constexpr uint64_t k_kernfs_nodes_per_acpi_binding = 2;
 
     // --- workloads: the guest's tmpfs root and hugetlb pools ---
     // Files live on the node the shell's CPU is on (node of cpu 0).
@@ -288,7 +293,7 @@ private:
     OnlinePageCallback m_online_page_callback;
     std::vector<MemoryNotifier> m_memory_notifiers;
     // Free objects in each cache's newest slab (0 when the shell starts: packed).
-    std::array<uint64_t, 5> m_slab_free{};
+    std::array<uint64_t, 6> m_slab_free{};
 };
 
 }  // namespace memplug::mm

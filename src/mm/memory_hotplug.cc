@@ -437,7 +437,12 @@ void Kernel::set_online_type(BlockId id, MmopType type)
 
 void Kernel::set_firmware_node(BlockId id, std::string path)
 {
-    if (auto it = m_blocks.find(id); it != m_blocks.end()) it->second.firmware_node = std::move(path);
+    auto it = m_blocks.find(id);
+    if (it == m_blocks.end()) return;
+    it->second.firmware_node = std::move(path);
+    // acpi_bind_one: the block's firmware_node link and the ACPI device's
+    // physical_nodeN link, made after the block was (auto-)onlined.
+    kmem_cache_alloc(SlabCache::KernfsNodeCache, k_kernfs_nodes_per_acpi_binding);
 }
 
 KResult<int> Kernel::device_online(BlockId id)
@@ -567,7 +572,11 @@ KResult<void> Kernel::add_memory(int nid_or_mgid, uint64_t start, uint64_t size,
         }
         for (uint64_t i = 0; i < nr_sections; ++i) {
             const SectionNr sec(start_pfn.value() / PAGES_PER_SECTION + i);
-            (void)m_pa.alloc_pages(nid, GFP_KERNEL, per_section, PageState::Unmovable, &m_section_memmap[sec]);
+            // vmemmap_populate maps each 2 MiB of memmap with one order-9 page,
+            // or with base pages when there is none (vmemmap_populate_basepages).
+            if (!m_pa.alloc_pages(nid, GFP_KERNEL, per_section, PageState::Unmovable, &m_section_memmap[sec],
+                                  std::nullopt, pageblock_order))
+                (void)m_pa.alloc_pages(nid, GFP_KERNEL, per_section, PageState::Unmovable, &m_section_memmap[sec]);
         }
     }
     for (uint64_t i = 0; i < nr_sections; ++i) {
@@ -589,6 +598,8 @@ KResult<void> Kernel::add_memory(int nid_or_mgid, uint64_t start, uint64_t size,
         mem.nr_vmemmap_pages = nr_vmemmap_pages;
         mem.group = group;
         m_blocks.emplace(mem.id, mem);
+        // The block's sysfs directory: its attributes, power/ group and links.
+        kmem_cache_alloc(SlabCache::KernfsNodeCache, k_kernfs_nodes_per_memory_block);
     }
     m_pa.nodes().at(nid).online = true;  // __try_online_node
     if (mhp_flags & MHP_MERGE_RESOURCE) m_iomem.merge_system_ram(*res);

@@ -198,8 +198,9 @@ PageCount PageAllocator::allocatable_pages(NodeId nid, Gfp gfp, std::optional<st
 }
 
 KResult<void> PageAllocator::alloc_pages(NodeId nid, Gfp gfp, PageCount n, PageState as, PageRanges* taken,
-                                         std::optional<std::pair<Pfn, Pfn>> exclude)
+                                         std::optional<std::pair<Pfn, Pfn>> exclude, unsigned order)
 {
+    const uint64_t unit = uint64_t{1} << order;
     if (allocatable_pages(nid, gfp, exclude) < n) return kerr(ENOMEM, "page allocation failure");
     PageCount want = n;
     PageRanges got;
@@ -214,7 +215,8 @@ KResult<void> PageAllocator::alloc_pages(NodeId nid, Gfp gfp, PageCount n, PageS
                 const uint64_t reserve = zone_reserve(zone, gfp.highest_zone, mark);
                 const uint64_t free = (zone.nr_free_pages - free_in(m_memmap, zone, exclude)).value();
                 if (free <= reserve) continue;
-                want -= rmqueue(zone, std::min(want, PageCount(free - reserve)), gfp.migratetype, as, got, exclude);
+                const PageCount room(align_down(free - reserve, unit));
+                if (room) want -= rmqueue(zone, std::min(want, room), gfp.migratetype, order, as, got, exclude);
             }
     if (want) {
         // Free pages the zones count but cannot hand out here (isolated, or linked
@@ -238,7 +240,7 @@ PageCount PageAllocator::take_from_pageblock(Zone& zone, Pfn pb, PageCount n, Pa
 // lowest wholly free pageblock (the largest free buddy) and converts it, as
 // steal_suitable_fallback does for unmovable and reclaimable requests. Movable
 // requests take from movable pageblocks, then from any, converting nothing.
-PageCount PageAllocator::rmqueue(Zone& zone, PageCount n, MigrateType mt, PageState as, PageRanges& got,
+PageCount PageAllocator::rmqueue(Zone& zone, PageCount n, MigrateType mt, unsigned order, PageState as, PageRanges& got,
                                  std::optional<std::pair<Pfn, Pfn>> exclude)
 {
     const auto excluded = [&](Pfn pb) {
@@ -246,12 +248,15 @@ PageCount PageAllocator::rmqueue(Zone& zone, PageCount n, MigrateType mt, PageSt
     };
     PageCount want = n;
     const int k = kernel_set_index(mt);
+    // An order-9 request takes wholly free pageblocks only.
+    const bool whole = order == pageblock_order;
     if (k >= 0) {
         // A copy: taking pages changes the set.
         const std::vector<Pfn> own(zone.kernel_pageblocks_with_free[k].begin(), zone.kernel_pageblocks_with_free[k].end());
         for (Pfn pb : own) {
             if (!want) break;
-            if (!excluded(pb)) want -= take_from_pageblock(zone, pb, want, as, got);
+            if (excluded(pb) || (whole && m_memmap.pageblock_nr_free(pb) != pageblock_nr_pages)) continue;
+            want -= take_from_pageblock(zone, pb, want, as, got);
         }
     }
     const Pfn end = zone.zone_end_pfn();
@@ -290,14 +295,14 @@ PageCount PageAllocator::rmqueue(Zone& zone, PageCount n, MigrateType mt, PageSt
     };
     while (want) {
         std::optional<Pfn> pb;
-        if (k >= 0) {
+        if (k >= 0 || whole) {
             Pfn hint = zone.whole_free_hint;
             pb = scan(
                 hint,
                 [&](Pfn p) { return m_memmap.pageblock_nr_free(p) == pageblock_nr_pages && same_zone(p) && usable(p); },
                 not_wholly_free);
             zone.whole_free_hint = hint;
-            if (!pb) {
+            if (!pb && !whole) {
                 Pfn any = zone.free_hint;
                 pb = scan(any, [&](Pfn p) { return m_memmap.pageblock_nr_free(p) != 0 && usable(p); }, nothing_free);
                 zone.free_hint = any;

@@ -70,9 +70,12 @@ public:
     // only above its min watermark plus lowmem_reserve for the request's highest
     // zone; inside a zone __rmqueue: pageblocks of the request's migrate type
     // first, then __rmqueue_fallback. All or nothing: a failed request takes
-    // nothing. `exclude` (a range being offlined) is never used.
+    // nothing. `exclude` (a range being offlined) is never used. With order
+    // pageblock_order (the only other order asked for: a section's memmap), n
+    // is a multiple of a pageblock and each pageblock's worth is one aligned,
+    // wholly free pageblock, as the buddy hands out an order-9 page.
     KResult<void> alloc_pages(NodeId nid, Gfp gfp, PageCount n, PageState as, PageRanges* taken = nullptr,
-                              std::optional<std::pair<Pfn, Pfn>> exclude = std::nullopt);
+                              std::optional<std::pair<Pfn, Pfn>> exclude = std::nullopt, unsigned order = 0);
     // How many pages alloc_pages() could give now.
     PageCount allocatable_pages(NodeId nid, Gfp gfp, std::optional<std::pair<Pfn, Pfn>> exclude = std::nullopt) const;
     // __free_pages: back to the buddy.
@@ -101,7 +104,7 @@ public:
 
 private:
     // __rmqueue in one zone for up to n pages; returns how many it took.
-    PageCount rmqueue(Zone& zone, PageCount n, MigrateType mt, PageState as, PageRanges& got,
+    PageCount rmqueue(Zone& zone, PageCount n, MigrateType mt, unsigned order, PageState as, PageRanges& got,
                       std::optional<std::pair<Pfn, Pfn>> exclude);
     PageCount take_from_pageblock(Zone& zone, Pfn pb, PageCount n, PageState as, PageRanges& got);
     uint64_t zone_reserve(const Zone& zone, ZoneType highest, WatermarkIdx mark) const;

@@ -13,12 +13,13 @@ struct SlabGeometry {
     uint64_t pages_per_slab;
     bool reclaimable;
 };
-constexpr std::array<SlabGeometry, 5> slab_geometry = {{
+constexpr std::array<SlabGeometry, 6> slab_geometry = {{
     {26, 4, true},   // inode_cache (kernfs inodes: sysfs)
     {24, 4, true},   // proc_inode_cache
     {21, 1, true},   // dentry
     {21, 4, true},   // shmem_inode_cache
     {28, 4, true},   // radix_tree_node (xarray nodes of the page cache)
+    {32, 1, false},  // kernfs_node_cache (sysfs directories, attributes and links)
 }};
 
 }  // namespace
