@@ -11,6 +11,7 @@
 // (64 TiB of virtio-mem, 255 DIMMs: see docs/PERFORMANCE.md); --memplug_dump=NAME
 // prints the transcript of benchmark NAME (e.g. dimm_plug/255) and exits.
 #include <malloc.h>
+#include <time.h>
 
 #include <chrono>
 #include <cstring>
@@ -73,13 +74,21 @@ void add(Work& a, const Work& b)
     a.huge_pages_dissolved += b.huge_pages_dissolved;
 }
 
+// CPU time of this process: phases measured on a loaded machine stay comparable.
+double process_cpu_seconds()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
 // Forwards to the GuestSession `memplug run` uses and adds each command's wall
 // time and model work to its phase.
 class PhaseTimer final : public fe::Session {
 public:
     PhaseTimer(fe::GuestSession& inner, const std::vector<Phase>& phases, std::vector<double>& seconds,
-               std::vector<Work>& work)
-        : m_inner(inner), m_phases(phases), m_seconds(seconds), m_work(work)
+               std::vector<double>& cpu_seconds, std::vector<Work>& work)
+        : m_inner(inner), m_phases(phases), m_seconds(seconds), m_cpu_seconds(cpu_seconds), m_work(work)
     {
     }
 
@@ -92,11 +101,14 @@ public:
             }
         if (kind == fe::CommandKind::Host) m_last = Work{};  // a new machine counts from zero
         const auto start = std::chrono::steady_clock::now();
+        const double cpu_start = process_cpu_seconds();
         auto out = m_inner.run(kind, command);
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const double cpu = process_cpu_seconds() - cpu_start;
         const Work now = m_inner.machine() ? m_inner.machine()->kernel().work() : Work{};
         if (m_current < m_phases.size()) {
             m_seconds[m_current] += s;
+            m_cpu_seconds[m_current] += cpu;
             add(m_work[m_current], now - m_last);
         }
         m_last = now;
@@ -107,6 +119,7 @@ private:
     fe::GuestSession& m_inner;
     const std::vector<Phase>& m_phases;
     std::vector<double>& m_seconds;
+    std::vector<double>& m_cpu_seconds;
     std::vector<Work>& m_work;
     size_t m_current = size_t(-1);  // no phase yet
     Work m_last;
@@ -126,13 +139,13 @@ void run_scenario(benchmark::State& state, const Scenario& s)
         state.SkipWithError(t.error().front().str().c_str());
         return;
     }
-    std::vector<double> seconds(s.phases.size());
+    std::vector<double> seconds(s.phases.size()), cpu_seconds(s.phases.size());
     std::vector<Work> work(s.phases.size());
     double heap = 0;
     for (auto _ : state) {
         const double heap_before = heap_in_use();
         fe::GuestSession session;
-        PhaseTimer timer(session, s.phases, seconds, work);
+        PhaseTimer timer(session, s.phases, seconds, cpu_seconds, work);
         fe::RunResult r = fe::run_transcript(*t, timer);
         benchmark::DoNotOptimize(r.rendered.data());
         heap = heap_in_use() - heap_before;  // the session is still alive
@@ -149,6 +162,7 @@ void run_scenario(benchmark::State& state, const Scenario& s)
     for (size_t i = 0; i < s.phases.size(); ++i) {
         const std::string& p = s.phases[i].counter;
         state.counters[p + "_s"] = Counter(seconds[i], Counter::kAvgIterations);
+        state.counters[p + "_cpu_s"] = Counter(cpu_seconds[i], Counter::kAvgIterations);
         if (!s.work) continue;
         state.counters[p + "_checks"] = Counter(double(work[i].contiguity_checks), Counter::kAvgIterations);
         state.counters[p + "_scanned"] = Counter(double(work[i].contiguity_sections_scanned), Counter::kAvgIterations);
