@@ -14,8 +14,10 @@ namespace memplug::shell::sh {
 
 namespace {
 
-constexpr uint64_t k_max_steps = 1'000'000;  // commands per line
-constexpr int k_max_depth = 200;             // functions and subshells nested
+// memplug's limits (busybox has none): each stops the command line with an
+// error naming it, never silently.
+constexpr uint64_t k_max_steps = 100'000'000;  // commands run by one line (a loop that never ends)
+constexpr int k_max_depth = 1000;              // functions and subshells nested (endless recursion)
 
 // ash's errmsg(): ENOENT/ENOTDIR read as the action's own words.
 std::string errmsg(int err, std::string_view em)
@@ -81,7 +83,14 @@ std::optional<std::string> Input::read_line(bool* terminated)
 void StringSink::write(std::string_view data)
 {
     size_t room = m_data.size() < k_limit ? k_limit - m_data.size() : 0;
+    m_dropped |= data.size() > room;
     m_data.append(data.substr(0, room));
+}
+
+std::string StringSink::limit_message(std::string_view what)
+{
+    return fmt::format("sh: a limit of memplug: {} holds at most {} MiB; the output beyond was dropped\n", what,
+                       k_limit >> 20);
 }
 
 void FileSink::write(std::string_view data)
@@ -147,8 +156,13 @@ std::string Shell::run_line(std::string_view line)
     m_steps = 0;
     try {
         run_text(text, io);
-    } catch (const RunawayCommand&) {
-        console->write("sh: memplug: command line stopped (runaway loop or recursion)\n");
+    } catch (const RunawayCommand& r) {
+        console->write(r.depth ? fmt::format("sh: a limit of memplug: more than {} functions and subshells nested; "
+                                             "the command line was stopped\n",
+                                             k_max_depth)
+                               : fmt::format("sh: a limit of memplug: more than {} commands run by one line; "
+                                             "the command line was stopped\n",
+                                             k_max_steps));
         m_status = 2;
     } catch (const ExitRequest& e) {
         // The console shell would end here (and init with it); the model keeps
@@ -158,6 +172,8 @@ std::string Shell::run_line(std::string_view line)
     std::string out = std::move(console->data());
     if (!out.empty() && out.back() != '\n')
         out += '\n';
+    if (console->dropped())
+        out += StringSink::limit_message("the console");
     return out;
 }
 
@@ -212,7 +228,7 @@ int Shell::run_child(std::string_view script, const Io& io, std::string arg0, st
 void Shell::tick()
 {
     if (++m_steps > k_max_steps)
-        throw RunawayCommand{};
+        throw RunawayCommand{false};
 }
 
 void Shell::raise_error(const Io& io, std::string_view msg)
@@ -255,7 +271,7 @@ void Shell::restore(Saved s)
 int Shell::in_subshell(const Io& io, const std::function<int()>& body)
 {
     if (m_depth >= k_max_depth)
-        throw RunawayCommand{};
+        throw RunawayCommand{true};
     Saved saved = save();
     int saved_loops = std::exchange(m_loop_depth, 0);  // break/continue do not leave a subshell
     int saved_functions = std::exchange(m_function_depth, 0);
@@ -353,6 +369,8 @@ int Shell::exec_pipeline(const Pipeline& p, const Io& io)
             auto pipe = std::make_shared<StringSink>();
             Io stage_io{in, last ? io.out : std::shared_ptr<Sink>(pipe), io.err};
             st = in_subshell(stage_io, [&] { return exec(p.stages[i].get(), stage_io); });
+            if (!last && pipe->dropped())
+                io.err->write(StringSink::limit_message("a pipe"));
             if (!last)
                 in = make_input(std::move(pipe->data()));
         }
@@ -512,7 +530,7 @@ int Shell::run_applet(const AppletInfo& a, std::vector<std::string> args, const 
 int Shell::exec_function(const Node& body, std::vector<std::string> args, const Io& io)
 {
     if (m_depth >= k_max_depth)
-        throw RunawayCommand{};
+        throw RunawayCommand{true};
     std::vector<std::string> saved = std::move(m_positional);
     m_positional.assign(std::make_move_iterator(args.begin() + 1),
                         std::make_move_iterator(args.end()));

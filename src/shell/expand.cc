@@ -530,6 +530,8 @@ std::string Shell::command_subst(const Node* n, const Io& io)
     int saved_status = m_status;  // $? later in the same command is the one before it
     m_subst_status = in_subshell(sub, [&] { return exec(n, sub); });
     m_status = saved_status;
+    if (capture->dropped())
+        io.err->write(StringSink::limit_message("a command substitution"));
     std::string out = std::move(capture->data());
     while (!out.empty() && out.back() == '\n')
         out.pop_back();

@@ -34,8 +34,8 @@ public:
     virtual bool closed() const { return false; }  // `>&-`
 };
 
-// The console, a pipe, or a $( ) capture. Past k_limit bytes output is dropped:
-// a runaway loop must not exhaust memory.
+// The console, a pipe, or a $( ) capture. Past k_limit bytes output is dropped
+// (a runaway producer must not exhaust memory), and the shell says so.
 class StringSink : public Sink {
 public:
     explicit StringSink(bool terminal = false) : m_terminal(terminal) {}
@@ -43,11 +43,15 @@ public:
     bool is_terminal() const override { return m_terminal; }
     bool full() const override { return m_data.size() >= k_limit; }
     std::string& data() { return m_data; }
+    bool dropped() const { return m_dropped; }
+    // The error that names the limit, for `what` ("a pipe").
+    static std::string limit_message(std::string_view what);
 
-    static constexpr size_t k_limit = size_t{16} << 20;
+    static constexpr size_t k_limit = size_t{256} << 20;
 
 private:
     std::string m_data;
+    bool m_dropped = false;
     bool m_terminal;
 };
 
@@ -115,6 +119,7 @@ struct FunctionReturn {
     int status = 0;
 };
 struct RunawayCommand {  // the per-line command budget or nesting limit ran out
+    bool depth = false;     // which: the nesting limit
 };
 
 // ---- applets ----

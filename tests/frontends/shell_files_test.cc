@@ -29,6 +29,14 @@ TEST_F(ShellFiles, DdFromDevZeroWritesRecordsAndSize)
     EXPECT_EQ(sh("dd if=/a of=/c bs=2 count=2 skip=1; cat /c; echo"), "2+0 records in\n2+0 records out\nllo\n\n");
 }
 
+// An endless producer into a pipe stops at memplug's pipe limit, and says so.
+TEST_F(ShellFiles, APipePastItsLimitSaysSo)
+{
+    EXPECT_EQ(sh("head -c 300000000 /dev/zero | wc -c"),
+              "sh: a limit of memplug: a pipe holds at most 256 MiB; the output beyond was dropped\n268435456\n");
+    EXPECT_EQ(sh("head -c 3000000 /dev/zero | wc -c"), "3000000\n");
+}
+
 TEST_F(ShellFiles, DdRefusesWhatBusyboxRefuses)
 {
     EXPECT_EQ(sh("dd if=/nope of=/z; echo $?"), "dd: can't open '/nope': No such file or directory\n1\n");

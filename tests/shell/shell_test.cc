@@ -2547,8 +2547,21 @@ TEST(ShellInput, RunawayLoopsStop)
 {
     FakeVfs fs;
     GuestShell sh(fs);
-    EXPECT_EQ(sh.run("f() { f; }; f"), "sh: memplug: command line stopped (runaway loop or recursion)\n");
+    EXPECT_EQ(sh.run("f() { f; }; f"),
+              "sh: a limit of memplug: more than 1000 functions and subshells nested; the command line was stopped\n");
     EXPECT_EQ(sh.run("echo still here"), "still here\n");
+    EXPECT_EQ(sh.run("g() { [ $1 -lt 900 ] && g $(($1 + 1)) || echo $1; }; g 0"), "900\n") << "deep, but under the limit";
+}
+
+// Loops and pipes a user writes run to their end; what has a limit says so.
+TEST(ShellInput, LongLoopsAndBigPipesRunToTheirEnd)
+{
+    FakeVfs fs;
+    GuestShell sh(fs);
+    EXPECT_EQ(sh.run("i=0; while [ $i -lt 510000 ]; do i=$((i+1)); done; echo $i"), "510000\n")
+        << "1.02 million commands: over the old limit of one million";
+    EXPECT_EQ(sh.run("seq 3000000 | tail -1"), "3000000\n") << "21 MB through a pipe";
+    EXPECT_EQ(sh.run("seq 3000000 | wc -c"), "22888896\n");
 }
 
 TEST(ShellInput, StateCarriesOver)
