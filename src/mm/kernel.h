@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -233,6 +234,18 @@ public:
     KResult<void> request_mem_region(uint64_t start, uint64_t size, std::string name);
     void release_mem_region(uint64_t start, uint64_t size, std::string_view name);
 
+    // mm/memory-failure.c, as the sysfs files hard_offline_page and
+    // soft_offline_page reach it: a free page is taken off the buddy and marked
+    // poisoned; soft offline first migrates a page in use (tmpfs, anonymous).
+    // ENXIO outside online memory (soft: EIO for a valid page that is offline),
+    // EHWPOISON for a second hard poison; what memplug does not model of pages
+    // in use (kernel pages, huge pages, hard poison of a file page) is EBUSY.
+    KResult<void> memory_failure(Pfn pfn);
+    KResult<void> soft_offline_page(Pfn pfn);
+    // num_poisoned_pages (meminfo's HardwareCorrupted): it stays when a block is
+    // onlined again (its memmap is initialised afresh) and goes with the section.
+    PageCount num_poisoned_pages() const { return m_num_poisoned_pages; }
+
     // mhp_supports_memmap_on_memory(): 6.1 applies it only to single blocks.
     bool mhp_supports_memmap_on_memory(uint64_t size) const;
 
@@ -277,6 +290,8 @@ private:
     VirtioMemParams m_virtio_mem_params;
     PageAllocator m_pa;
     ShmemFs m_shmem;
+    PageCount m_num_poisoned_pages;
+    std::set<Pfn> m_hwpoison;  // pfns whose memmap carries PG_hwpoison
     Hugetlb m_hugetlb;
     MemoryNotifierErrorInject m_inject;
     InodeId m_initramfs = 0;  // the idle guest's own tmpfs pages

@@ -24,13 +24,15 @@ enum class PageState : uint8_t {
     Unmovable,   // allocated by the kernel, not migratable
     Movable,     // allocated and migratable: tmpfs (shmem) pages, owned by a ShmemFs inode
     Hugetlb,     // part of a huge page in a hugetlb pool (taken from the buddy, migratable)
+    HwPoison,    // PageHWPoison: taken off the buddy by memory_failure or soft_offline_page
 };
-inline constexpr int NR_PAGE_STATES = 9;
+inline constexpr int NR_PAGE_STATES = 10;
 
 // Pages handed to the buddy allocator count as managed (adjust_managed_page_count).
 constexpr bool page_state_managed(PageState s)
 {
-    return s == PageState::Free || s == PageState::Unmovable || s == PageState::Movable || s == PageState::Hugetlb;
+    return s == PageState::Free || s == PageState::Unmovable || s == PageState::Movable || s == PageState::Hugetlb ||
+           s == PageState::HwPoison;
 }
 
 // include/linux/mmzone.h: the migrate types of 6.1 in their order (no CMA in

@@ -170,6 +170,8 @@ void Kernel::set_zone_contiguous(Zone& zone, PageCount pending)
 
 void Kernel::move_pfn_range_to_zone(Zone& zone, Pfn start_pfn, PageCount nr_pages)
 {
+    // memmap_init_range: fresh struct pages, PG_hwpoison gone (the count stays).
+    m_hwpoison.erase(m_hwpoison.lower_bound(start_pfn), m_hwpoison.lower_bound(start_pfn + nr_pages));
     PgData& pgdat = m_pa.nodes().at(zone.nid);
     zone.contiguous = false;
     // resize_zone_range / resize_pgdat_range
@@ -636,6 +638,11 @@ KResult<void> Kernel::remove_memory(uint64_t start, uint64_t size)
          ++s) {
         const SectionNr sec(s);
         if (!m_pa.memmap().present_section(sec)) continue;
+        // clear_hwpoisoned_pages: the section's poisoned pages leave the count.
+        const auto first_poisoned = m_hwpoison.lower_bound(section_nr_to_pfn(sec));
+        const auto end_poisoned = m_hwpoison.lower_bound(section_nr_to_pfn(SectionNr(s + 1)));
+        m_num_poisoned_pages -= PageCount(uint64_t(std::distance(first_poisoned, end_poisoned)));
+        m_hwpoison.erase(first_poisoned, end_poisoned);
         m_pa.remove_section(sec);
         // vmemmap_free: exactly the pages this section's memmap took.
         if (auto it = m_section_memmap.find(sec); it != m_section_memmap.end()) {
@@ -700,7 +707,8 @@ KResult<void> Kernel::fake_offline_pages(Pfn start, PageCount n)
     m_pa.memmap().for_each_run(start, start + n, [&](Pfn, PageCount, PageInfo info) {
         // Free huge pages would be replaced elsewhere by 6.1 (isolate_or_dissolve_huge_page); the model refuses.
         busy = info.state == PageState::Unmovable || info.state == PageState::Reserved ||
-               info.state == PageState::Vmemmap || info.state == PageState::Hugetlb;
+               info.state == PageState::Vmemmap || info.state == PageState::Hugetlb ||
+               info.state == PageState::HwPoison;
         return !busy;
     });
     if (busy) return kerr(EBUSY, "alloc_contig_range: unmovable pages");

@@ -97,7 +97,7 @@ std::string meminfo_show(const Kernel& k)
     r("VmallocUsed:", G::vmalloc_used_kb);
     r("VmallocChunk:", 0);
     r("Percpu:", G::percpu_kb * uint64_t(k.nr_cpus()));
-    r("HardwareCorrupted:", 0);
+    r("HardwareCorrupted:", k.num_poisoned_pages().value() * 4);
     r("AnonHugePages:", 0);
     r("ShmemHugePages:", 0);
     r("ShmemPmdMapped:", 0);

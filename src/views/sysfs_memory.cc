@@ -70,17 +70,13 @@ KResult<void> online_store(Kernel& k, BlockId id, std::string_view buf)
     return {};
 }
 
-// soft/hard_offline_page take a physical address; the model checks it as the
-// kernel does (soft: EIO unless the page is online; hard: ENXIO without a
-// memmap) and does not poison pages.
+// soft/hard_offline_page take a physical address (any byte of the page).
 KResult<void> offline_page_store(Kernel& k, std::string_view buf, bool soft)
 {
     const auto addr = kstrtoull(buf, 0);
     if (!addr) return kerr(EINVAL, "not an address");
     const mm::Pfn pfn = mm::Pfn::from_phys(*addr);
-    if (soft && !k.pfn_to_online_zone(pfn)) return kerr(EIO, "not an online page");
-    if (!soft && !k.memmap().pfn_valid(pfn)) return kerr(ENXIO, "no page at that address");
-    return {};
+    return soft ? k.soft_offline_page(pfn) : k.memory_failure(pfn);
 }
 
 std::vector<std::string> power_children()

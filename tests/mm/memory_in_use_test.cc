@@ -215,5 +215,61 @@ TEST_F(MemoryInUse, PagetypeCountsCoverTheZone)
     EXPECT_EQ(free, z.nr_free_pages.value());
 }
 
+// hard_offline_page and soft_offline_page as hwpoison-dimm recorded them.
+TEST_F(MemoryInUse, PoisonedPagesLeaveTheBuddyAndSurviveOfflineButNotRemoval)
+{
+    plug_dimm(DIMM_BASE, BLOCK, MmopType::OnlineMovable);
+    const Pfn last = Pfn::from_phys(DIMM_BASE + BLOCK) - PageCount(1);
+    const PageCount free_before = k.nr_free_pages(), total_before = k.totalram_pages();
+    ASSERT_TRUE(k.memory_failure(last));
+    EXPECT_EQ(k.nr_free_pages(), free_before - PageCount(1));
+    EXPECT_EQ(k.totalram_pages(), total_before) << "a poisoned page stays managed";
+    auto again = k.memory_failure(last);
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error().err, EHWPOISON);
+    ASSERT_TRUE(k.soft_offline_page(last - PageCount(1)));
+    EXPECT_TRUE(k.soft_offline_page(last - PageCount(1))) << "already poisoned: 0";
+    EXPECT_EQ(k.num_poisoned_pages(), PageCount(2));
+    EXPECT_EQ(k.memory_failure(Pfn::from_phys(64 * GiB)).error().err, ENXIO);
+
+    ASSERT_EQ(offline(32), 0) << "poisoned pages do not keep a block online";
+    EXPECT_EQ(k.soft_offline_page(last).error().err, EIO) << "an offline page";
+    EXPECT_EQ(k.num_poisoned_pages(), PageCount(2));
+    ASSERT_TRUE(k.remove_memory(DIMM_BASE, BLOCK));
+    EXPECT_EQ(k.num_poisoned_pages(), PageCount(0)) << "clear_hwpoisoned_pages";
+}
+
+// Onlined again, the memmap is new: the pages are free, the count stays.
+TEST_F(MemoryInUse, OnliningAgainFreesPoisonedPagesButKeepsTheCount)
+{
+    plug_dimm(DIMM_BASE, BLOCK, MmopType::OnlineMovable);
+    const Pfn last = Pfn::from_phys(DIMM_BASE + BLOCK) - PageCount(1);
+    ASSERT_TRUE(k.memory_failure(last));
+    const PageCount free_before = k.nr_free_pages();
+    ASSERT_EQ(offline(32), 0);
+    k.set_online_type(BlockId(32), MmopType::OnlineMovable);
+    ASSERT_TRUE(k.device_online(BlockId(32)));
+    EXPECT_EQ(k.nr_free_pages(), free_before + PageCount(1));
+    EXPECT_EQ(k.num_poisoned_pages(), PageCount(1));
+    ASSERT_EQ(offline(32), 0);
+    ASSERT_TRUE(k.remove_memory(DIMM_BASE, BLOCK));
+    EXPECT_EQ(k.num_poisoned_pages(), PageCount(1)) << "no flag left to clear";
+}
+
+// Soft offline of a file page migrates it first: the contents survive.
+TEST_F(MemoryInUse, SoftOfflineMigratesAFilePage)
+{
+    plug_dimm(DIMM_BASE, BLOCK, MmopType::OnlineMovable);
+    const InodeId ino = write_pattern(64 * 4096);
+    const std::string before = contents(ino);
+    const Pfn first_file_page = Pfn::from_phys(DIMM_BASE);
+    ASSERT_EQ(k.memmap().at(first_file_page).state, PageState::Movable) << "files prefer ZONE_MOVABLE";
+    ASSERT_TRUE(k.soft_offline_page(first_file_page));
+    EXPECT_EQ(k.memmap().at(first_file_page).state, PageState::HwPoison);
+    EXPECT_EQ(contents(ino), before);
+    EXPECT_EQ(k.memory_failure(first_file_page + PageCount(1)).error().err, EBUSY)
+        << "memory_failure of a page in use is not modelled";
+}
+
 }  // namespace
 }  // namespace memplug::mm
