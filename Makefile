@@ -34,10 +34,14 @@ test: build build-asan
 bench: build
 	@$(BUILD)/bench/memplug_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true $(BENCH_ARGS)
 
-# The long randomized run of the model's invariants (10^6 operations by default).
+# The long randomized run of the model's invariants (10^6 operations by default),
+# shared between $(JOBS) processes with disjoint seeds (sessions of 2000 operations).
 INVARIANT_OPS ?= 1000000
 invariants-long: build
-	@$(BUILD)/tests/invariants_long $(INVARIANT_OPS)
+	@per=$$(( $(INVARIANT_OPS) / $(JOBS) )); pids=; \
+	for i in $$(seq 0 $$(( $(JOBS) - 1 ))); do \
+	  $(BUILD)/tests/invariants_long $$per $$(( 1 + i * (per + 1999) / 2000 )) & pids="$$pids $$!"; \
+	done; rc=0; for p in $$pids; do wait $$p || rc=1; done; exit $$rc
 
 # The sizes that take minutes today (run once each): 8 and 16 TiB of virtio-mem, 32 and 64
 # DIMMs, 4 to 16 GiB of tmpfs in a 1 TiB guest. BENCH_ARGS=--memplug_huge adds 32 and
