@@ -265,6 +265,20 @@ KResult<std::vector<std::string>> GuestFs::list(std::string_view path) const
     return node->children();
 }
 
+KResult<unsigned> GuestFs::subdirectory_count(std::string_view path) const
+{
+    auto c = MP_TRY(resolve(path, true));
+    const auto node = lookup(c);
+    if (node->kind != NodeKind::Dir) return kerr(ENOTDIR);
+    unsigned n = 0;
+    for (const std::string& name : node->children()) {
+        c.push_back(name);
+        if (const auto child = lookup(c); child && child->kind == NodeKind::Dir) ++n;
+        c.pop_back();
+    }
+    return n;
+}
+
 KResult<std::string> GuestFs::read(std::string_view path) const
 {
     auto c = MP_TRY(resolve(path, true));

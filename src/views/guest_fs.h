@@ -44,6 +44,10 @@ public:
     KResult<void> unlink(std::string_view path) override;
     KResult<void> truncate(std::string_view path, uint64_t size) override;
 
+    // A directory's subdirectories, for its link count (2 + this, as kernfs and
+    // procfs count). Unlike stat() of each, it instantiates no dentry of the children.
+    KResult<unsigned> subdirectory_count(std::string_view dir) const;
+
 private:
     // The tmpfs root: the recorder's initramfs directories, and the files the
     // guest makes, each a shmem inode of the kernel model. Keyed by canonical path.
