@@ -244,7 +244,9 @@ KResult<unsigned> GuestFs::permissions(std::string_view path) const
     switch (node->kind) {
     case NodeKind::Dir: return 0755u;
     case NodeKind::Symlink: return 0777u;
-    case NodeKind::File: return (node->readable ? 0444u : 0u) | (node->writable ? 0200u : 0u);
+    case NodeKind::File:
+        if (node->mode) return node->mode;
+        return (node->readable ? 0444u : 0u) | (node->writable ? 0200u : 0u);
     }
     return 0u;
 }

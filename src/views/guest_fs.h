@@ -24,6 +24,7 @@ struct VNode {
     std::function<KResult<void>(std::string_view)> store;    // File, when writable
     std::function<std::vector<std::string>()> children;      // Dir
     std::string link;                                        // Symlink: relative target
+    unsigned mode = 0;  // permission bits where the kernel's differ from readable/writable's 0444, 0644, 0200
 };
 
 class GuestFs final : public Vfs {
