@@ -123,7 +123,8 @@ class Tree(mountlib.unittest.TestCase):
 
     def test_private(self):
         # Without allow_other only the mounting user gets in, root of another uid space included.
-        opts = [l.split()[3] for l in open("/proc/self/mounts") if l.split()[1] == self.m.dir][0]
+        with open("/proc/self/mounts") as f:
+            opts = [l.split()[3] for l in f if l.split()[1] == self.m.dir][0]
         self.assertNotIn("allow_other", opts)
         r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "stat", self.m.dir + "/sys"],
                            capture_output=True, text=True)
@@ -135,7 +136,7 @@ class Lifecycle(mountlib.unittest.TestCase):
     def test_sigint_unmounts(self):
         m = Mount()
         m.proc.send_signal(mountlib.signal.SIGINT)
-        m.proc.wait(timeout=60)
+        m.proc.communicate(timeout=60)
         self.assertEqual(m.proc.returncode, 0)
         self.assertFalse(os.path.ismount(m.dir))
         os.rmdir(m.dir)
