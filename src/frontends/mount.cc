@@ -98,7 +98,7 @@ public:
         fuse_reply_attr(req, &*st, 0.0);
     }
 
-    // sysfs lets root change times (kept) and sizes (ignored); owners and modes stay the guest's here.
+    // sysfs lets root set times and sizes (accepted here, not kept); owners and modes stay the guest's.
     void setattr(fuse_req_t req, fuse_ino_t ino, int to_set)
     {
         std::unique_lock lock(m_guest.lock());
