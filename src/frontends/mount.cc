@@ -395,6 +395,7 @@ int serve_mount(LiveGuest& guest, const MountOptions& opts)
     fuse_session* se = fuse_session_new(&args, &ops, sizeof ops, &fs);
     if (!se) {
         std::cerr << "memplug mount: libfuse refused the options " << options << "\n";
+        fuse_opt_free_args(&args);
         return 2;
     }
     int status = 2;
@@ -420,6 +421,7 @@ int serve_mount(LiveGuest& guest, const MountOptions& opts)
         fuse_remove_signal_handlers(se);
     }
     fuse_session_destroy(se);
+    fuse_opt_free_args(&args);
     return status;
 }
 
