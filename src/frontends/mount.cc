@@ -12,6 +12,8 @@
 #include <cstring>
 #include <ctime>
 #include <iostream>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -57,6 +59,30 @@ struct FileHandle {
 
 struct DirHandle {
     std::vector<std::pair<std::string, fuse_ino_t>> entries;  // ".", "..", then the names
+};
+
+// The open files' state. The table owns it: a RELEASE still on its way when the
+// mount ends never arrives, and what it would have freed goes with the table.
+template <class Handle>
+class HandleTable {
+public:
+    uint64_t add(std::unique_ptr<Handle> h)
+    {
+        std::lock_guard lock(m_lock);
+        const auto key = reinterpret_cast<uint64_t>(h.get());
+        m_open.emplace(key, std::move(h));
+        return key;
+    }
+    static Handle& get(const fuse_file_info* fi) { return *reinterpret_cast<Handle*>(fi->fh); }
+    void remove(const fuse_file_info* fi)
+    {
+        std::lock_guard lock(m_lock);
+        m_open.erase(fi->fh);
+    }
+
+private:
+    std::mutex m_lock;  // the table's own: release and open need not wait for the model
+    std::unordered_map<uint64_t, std::unique_ptr<Handle>> m_open;
 };
 
 // The FUSE requests against one LiveGuest. Node ids are paths, numbered on
@@ -139,14 +165,13 @@ public:
         lock.unlock();
         fi->direct_io = 1;
         fi->keep_cache = 0;
-        auto* h = new FileHandle{path, {}, false};
-        fi->fh = reinterpret_cast<uint64_t>(h);
-        if (fuse_reply_open(req, fi) != 0) delete h;  // the opener was interrupted
+        fi->fh = m_files.add(std::make_unique<FileHandle>(FileHandle{path, {}, false}));
+        if (fuse_reply_open(req, fi) != 0) m_files.remove(fi);  // the opener was interrupted
     }
 
     void read(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi)
     {
-        auto& h = *reinterpret_cast<FileHandle*>(fi->fh);
+        FileHandle& h = HandleTable<FileHandle>::get(fi);
         std::unique_lock lock(m_guest.lock());
         if (off == 0 || !h.have_rendered) {
             auto text = m_guest.fs().read(h.path);
@@ -162,7 +187,7 @@ public:
 
     void write(fuse_req_t req, const char* buf, size_t size, fuse_file_info* fi)
     {
-        const auto& h = *reinterpret_cast<FileHandle*>(fi->fh);
+        const FileHandle& h = HandleTable<FileHandle>::get(fi);
         std::string_view data(buf, size);
         if (in_sysfs(h.path)) data = data.substr(0, k_page_size);
         // sysfs passes an empty write to no store().
@@ -180,7 +205,7 @@ public:
 
     void release(fuse_req_t req, fuse_file_info* fi)
     {
-        delete reinterpret_cast<FileHandle*>(fi->fh);
+        m_files.remove(fi);
         fuse_reply_err(req, 0);
     }
 
@@ -191,18 +216,18 @@ public:
         auto names = path == "/" ? KResult<std::vector<std::string>>(std::vector<std::string>{"proc", "sys"})
                                  : m_guest.fs().list(path);
         if (!names) return reply_err(req, names.error().err);
-        auto* d = new DirHandle;
+        auto d = std::make_unique<DirHandle>();
         d->entries.emplace_back(".", ino);
         d->entries.emplace_back("..", id_of(parent_path(path)));
         for (const std::string& n : *names) d->entries.emplace_back(n, id_of(child_path(path, n.c_str())));
         lock.unlock();
-        fi->fh = reinterpret_cast<uint64_t>(d);
-        if (fuse_reply_open(req, fi) != 0) delete d;
+        fi->fh = m_dirs.add(std::move(d));
+        if (fuse_reply_open(req, fi) != 0) m_dirs.remove(fi);
     }
 
     static void readdir(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi)
     {
-        const auto& d = *reinterpret_cast<DirHandle*>(fi->fh);
+        const DirHandle& d = HandleTable<DirHandle>::get(fi);
         std::string buf(size, '\0');
         size_t used = 0;
         for (size_t i = size_t(off); i < d.entries.size(); ++i) {
@@ -216,9 +241,9 @@ public:
         fuse_reply_buf(req, buf.data(), used);
     }
 
-    static void releasedir(fuse_req_t req, fuse_file_info* fi)
+    void releasedir(fuse_req_t req, fuse_file_info* fi)
     {
-        delete reinterpret_cast<DirHandle*>(fi->fh);
+        m_dirs.remove(fi);
         fuse_reply_err(req, 0);
     }
 
@@ -291,6 +316,8 @@ private:
     std::vector<std::string> m_paths;
     std::unordered_map<std::string, fuse_ino_t> m_ids;
     bool m_invariants_broken = false;
+    HandleTable<FileHandle> m_files;
+    HandleTable<DirHandle> m_dirs;
 };
 
 // A bug in the model fails the one request (EIO), not the mount.
@@ -345,7 +372,7 @@ fuse_lowlevel_ops make_ops()
     ops.readdir = [](fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
         guarded(req, [&] { MountFs::readdir(req, size, off, fi); });
     };
-    ops.releasedir = [](fuse_req_t req, fuse_ino_t, fuse_file_info* fi) { MountFs::releasedir(req, fi); };
+    ops.releasedir = [](fuse_req_t req, fuse_ino_t, fuse_file_info* fi) { MountFs::of(req).releasedir(req, fi); };
     // A missing attribute cannot be created (lookup_open's EACCES without ->create).
     ops.create = [](fuse_req_t req, fuse_ino_t, const char*, mode_t, fuse_file_info*) { fuse_reply_err(req, EACCES); };
     ops.mknod = [](fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) { op_refuse(req); };
