@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps build build-asan demo test bench bench-long bench-rss conformance conformance-record invariants-long clean
+.PHONY: all deps build build-asan demo test bench bench-long bench-rss bench-mount conformance conformance-record invariants-long clean
 
 all: build
 
@@ -53,6 +53,10 @@ bench-long: build
 # Peak resident set (/usr/bin/time) of `memplug run` for KVM guests of 1 to 64 TiB.
 bench-rss: build
 	@bench/rss.sh $(BUILD)/memplug
+
+# Operations per second through `memplug mount` (eight clients; needs root and /dev/fuse).
+bench-mount: build
+	@bench/mount_load.sh $(BUILD)
 
 # Replays every conformance transcript (cases/, tools/ on the real kernel, qemu/ on QEMU alone; slow).
 conformance-record:

@@ -52,21 +52,27 @@ tl::expected<std::string, std::string> GuestSession::start_machine(std::string_v
     if (words->empty() || !(words->front() == "qemu-system-x86_64" || words->front().ends_with("/qemu-system-x86_64")))
         return tl::unexpected(fmt::format("'$' lines start a machine with qemu-system-x86_64, not '{}'",
                                           words->empty() ? "" : words->front()));
+    words->erase(words->begin());
+    if (auto started = start(*words); !started) {
+        // QEMU's refusal is what the user sees; a guest the model cannot run is a transcript error.
+        if (started.error().kind == machine::StartError::Kind::Qemu) return started.error().text + "\n";
+        return tl::unexpected(started.error().text);
+    }
+    return std::string();
+}
+
+tl::expected<void, machine::StartError> GuestSession::start(const std::vector<std::string>& qemu_args)
+{
     m_shell.reset();
     m_fs.reset();
     m_machine.reset();
     m_memplug_lines = MemplugLines();
-    words->erase(words->begin());
-    auto m = machine::Machine::create(*words);
-    if (!m) {
-        // QEMU's refusal is what the user sees; a guest the model cannot run is a transcript error.
-        if (m.error().kind == machine::StartError::Kind::Qemu) return m.error().text + "\n";
-        return tl::unexpected(m.error().text);
-    }
+    auto m = machine::Machine::create(qemu_args);
+    if (!m) return tl::unexpected(m.error());
     m_machine = std::move(*m);
     m_fs = std::make_unique<views::GuestFs>(m_machine->kernel());
     m_shell = std::make_unique<shell::GuestShell>(*m_fs);
-    return std::string();
+    return {};
 }
 
 tl::expected<std::string, std::string> GuestSession::run(CommandKind kind, std::string_view command)

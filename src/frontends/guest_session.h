@@ -24,7 +24,12 @@ public:
 
     tl::expected<std::string, std::string> run(CommandKind kind, std::string_view command) override;
 
+    // Starts (or restarts) the machine from qemu-system-x86_64's arguments, without
+    // the program name: what a `$` line does, for front ends that have the words already.
+    tl::expected<void, machine::StartError> start(const std::vector<std::string>& qemu_args);
+
     machine::Machine* machine() { return m_machine.get(); }
+    views::GuestFs* fs() { return m_fs.get(); }
 
 private:
     tl::expected<std::string, std::string> run_command(CommandKind kind, std::string_view command);

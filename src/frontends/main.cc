@@ -10,6 +10,8 @@
 
 #include "frontends/conformance.h"
 #include "frontends/guest_session.h"
+#include "frontends/live_guest.h"
+#include "frontends/mount.h"
 #include "frontends/runner.h"
 #include "frontends/transcript.h"
 
@@ -71,6 +73,38 @@ int repl(bool check_invariants, const std::string& machine)
     return 0;
 }
 
+struct MountCommand {
+    fe::MountOptions opts;
+    std::string from;
+    std::string qmp_socket;
+    std::vector<std::string> qemu_args;
+};
+
+int mount(const MountCommand& cmd, bool check_invariants)
+{
+    const auto check = check_invariants ? fe::LiveGuest::CheckInvariants::AfterEveryWrite
+                                        : fe::LiveGuest::CheckInvariants::AtExit;
+    if (cmd.from.empty() == cmd.qemu_args.empty()) {
+        std::cerr << "memplug mount: give the machine either after '--' (memplug mount DIR -- -m 4G,slots=4,maxmem=16G ...) "
+                     "or as a transcript (--from FILE), not both\n";
+        return fe::k_status_error;
+    }
+    auto guest = cmd.from.empty() ? fe::LiveGuest::boot(cmd.qemu_args, check) : fe::LiveGuest::replay(cmd.from, check);
+    if (!guest) {
+        std::cerr << "memplug mount: " << guest.error() << "\n";
+        return fe::k_status_error;
+    }
+    if (!cmd.qmp_socket.empty()) {
+        // QMP INTEGRATION POINT: start the QMP server here, before the mount, on the
+        // same machine and lock as the mount's requests:
+        //     QmpServer qmp((*guest)->machine(), (*guest)->lock(), cmd.qmp_socket);
+        // and leave it running until serve_mount() returns.
+        std::cerr << "memplug mount: --qmp: this build has no QMP server yet\n";
+        return fe::k_status_error;
+    }
+    return fe::serve_mount(**guest, cmd.opts);
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -97,7 +131,21 @@ int main(int argc, char** argv)
     conf->add_option("--known", known_file, "the known-differences file")->check(CLI::ExistingFile);
     conf->add_flag("-v,--verbose", verbose, "show the differences of known cases too");
 
+    MountCommand mount_cmd;
+    auto* mnt = app.add_subcommand("mount", "serve the guest's /sys and /proc on DIR (FUSE) until SIGINT/SIGTERM, "
+                                            "for lsmem, chmem and the kernel's selftest");
+    mnt->add_option("DIR", mount_cmd.opts.dir, "mount point (an existing directory)")->required();
+    mnt->add_option("QEMU-ARGS", mount_cmd.qemu_args, "after '--': the qemu-system-x86_64 command line");
+    mnt->add_option("--from", mount_cmd.from, "replay this transcript first and serve the guest it leaves")
+        ->check(CLI::ExistingFile);
+    mnt->add_option("--qmp", mount_cmd.qmp_socket, "also serve QMP on this UNIX socket");
+    mnt->add_flag("--allow-other", mount_cmd.opts.allow_other,
+                  "let other users see the tree (as a user: user_allow_other in /etc/fuse.conf)");
+    mnt->footer("With --check, the model's invariants are checked after every write (always once at the end).");
+
     CLI11_PARSE(app, argc, argv);
+
+    if (*mnt) return mount(mount_cmd, check_invariants);
 
     if (*conf) {
         fe::KnownDifferences known;

@@ -244,7 +244,9 @@ KResult<unsigned> GuestFs::permissions(std::string_view path) const
     switch (node->kind) {
     case NodeKind::Dir: return 0755u;
     case NodeKind::Symlink: return 0777u;
-    case NodeKind::File: return (node->readable ? 0444u : 0u) | (node->writable ? 0200u : 0u);
+    case NodeKind::File:
+        if (node->mode) return node->mode;
+        return (node->readable ? 0444u : 0u) | (node->writable ? 0200u : 0u);
     }
     return 0u;
 }
@@ -263,6 +265,20 @@ KResult<std::vector<std::string>> GuestFs::list(std::string_view path) const
     const auto node = lookup(c);
     if (node->kind != NodeKind::Dir) return kerr(ENOTDIR);
     return node->children();
+}
+
+KResult<unsigned> GuestFs::subdirectory_count(std::string_view path) const
+{
+    auto c = MP_TRY(resolve(path, true));
+    const auto node = lookup(c);
+    if (node->kind != NodeKind::Dir) return kerr(ENOTDIR);
+    unsigned n = 0;
+    for (const std::string& name : node->children()) {
+        c.push_back(name);
+        if (const auto child = lookup(c); child && child->kind == NodeKind::Dir) ++n;
+        c.pop_back();
+    }
+    return n;
 }
 
 KResult<std::string> GuestFs::read(std::string_view path) const

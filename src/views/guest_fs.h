@@ -24,6 +24,7 @@ struct VNode {
     std::function<KResult<void>(std::string_view)> store;    // File, when writable
     std::function<std::vector<std::string>()> children;      // Dir
     std::string link;                                        // Symlink: relative target
+    unsigned mode = 0;  // permission bits where the kernel's differ from readable/writable's 0444, 0644, 0200
 };
 
 class GuestFs final : public Vfs {
@@ -43,6 +44,10 @@ public:
     std::optional<uint64_t> regular_file_size(std::string_view path) const override;
     KResult<void> unlink(std::string_view path) override;
     KResult<void> truncate(std::string_view path, uint64_t size) override;
+
+    // A directory's subdirectories, for its link count (2 + this, as kernfs and
+    // procfs count). Unlike stat() of each, it instantiates no dentry of the children.
+    KResult<unsigned> subdirectory_count(std::string_view dir) const;
 
 private:
     // The tmpfs root: the recorder's initramfs directories, and the files the

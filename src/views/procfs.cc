@@ -380,7 +380,7 @@ std::optional<VNode> lookup_proc(Kernel& k, Path rest)
     if (f == "meminfo") return attr_ro([&k] { return meminfo_show(k); });
     if (f == "zoneinfo") return attr_ro([&k] { return zoneinfo_show(k); });
     if (f == "buddyinfo") return attr_ro([&k] { return buddyinfo_show(k); });
-    if (f == "pagetypeinfo") return attr_ro([&k] { return pagetypeinfo_show(k); });
+    if (f == "pagetypeinfo") return with_mode(attr_ro([&k] { return pagetypeinfo_show(k); }), 0400);
     if (f == "iomem") return attr_ro([&k] { return iomem_show(k); });
     return std::nullopt;
 }

@@ -32,6 +32,12 @@ inline VNode dir(std::function<std::vector<std::string>()> children)
 {
     return VNode{NodeKind::Dir, true, false, {}, {}, std::move(children), {}};
 }
+// An attribute the kernel creates with other permission bits (root-only files).
+inline VNode with_mode(VNode node, unsigned mode)
+{
+    node.mode = mode;
+    return node;
+}
 inline VNode symlink(std::string target) { return VNode{NodeKind::Symlink, true, false, {}, {}, {}, std::move(target)}; }
 
 // sysfs_streq: equal, ignoring one trailing newline on either side.

@@ -94,10 +94,10 @@ std::optional<VNode> lookup_hstate(Kernel& k, Hugetlb::HstateIdx h, std::optiona
     return std::nullopt;
 }
 
-// debugfs_create_errno: a negative errno, clamped to [-MAX_ERRNO, 0].
+// debugfs_create_errno: a negative errno, clamped to [-MAX_ERRNO, 0]; root's alone (0600).
 VNode errno_attr(int& value)
 {
-    return attr_rw([&value] { return fmt::format("{}\n", value); },
+    return with_mode(attr_rw([&value] { return fmt::format("{}\n", value); },
                    [&value](std::string_view b) -> KResult<void> {
                        std::string_view s = b;
                        const bool negative = s.starts_with('-');
@@ -106,7 +106,8 @@ VNode errno_attr(int& value)
                        constexpr int64_t MAX_ERRNO = 4095;
                        value = int(std::clamp<int64_t>(negative ? -int64_t(v) : int64_t(v), -MAX_ERRNO, 0));
                        return {};
-                   });
+                   }),
+                     0600);
 }
 
 std::optional<VNode> lookup_debug(Kernel& k, Path rest)

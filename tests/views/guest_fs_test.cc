@@ -2,6 +2,8 @@
 // the texts the real 6.1 guest shows (recorded in /work/scratch/probe refuse_guest).
 #include "views/guest_fs.h"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "machine/machine.h"
@@ -223,6 +225,27 @@ TEST_F(GuestFsTest, ZoneinfoAndMeminfoFollowOnlining)
     auto memtotal = [](const std::string& m) { return std::stoull(m.substr(m.find(':') + 1)); };
     EXPECT_EQ(memtotal(read("/proc/meminfo")) - memtotal(before), 131072u);
     EXPECT_EQ(read("/proc/meminfo").substr(0, 9), "MemTotal:");
+}
+
+// The kernel creates these root-only: proc_create_seq("pagetypeinfo", 0400, ...) in
+// mm/vmstat.c, and S_IRUSR | S_IWUSR for each action's error file in lib/notifier-error-inject.c.
+TEST_F(GuestFsTest, RootOnlyFilesKeepTheKernelsModes)
+{
+    EXPECT_EQ(fs->permissions("/proc/pagetypeinfo"), 0400u);
+    EXPECT_EQ(fs->permissions("/sys/kernel/debug/notifier-error-inject/memory/actions/MEM_GOING_ONLINE/error"), 0600u);
+    EXPECT_EQ(fs->permissions("/proc/zoneinfo"), 0444u);
+}
+
+// kernfs's link count of a directory is 2 + its subdirectories: memory0 holds power/
+// (3 on a real guest's `stat`), the memory directory power/ and one per block.
+TEST_F(GuestFsTest, SubdirectoryCountForLinkCounts)
+{
+    EXPECT_EQ(fs->subdirectory_count("/sys/devices/system/memory/memory0"), 1u);
+    auto blocks = fs->list("/sys/devices/system/memory");
+    ASSERT_TRUE(blocks);
+    const auto n = std::count_if(blocks->begin(), blocks->end(), [](const std::string& s) { return s.starts_with("memory"); });
+    EXPECT_EQ(fs->subdirectory_count("/sys/devices/system/memory"), unsigned(n) + 1);
+    EXPECT_EQ(fs->subdirectory_count("/sys/devices/system/memory/memory0/state").error().err, ENOTDIR);
 }
 
 }  // namespace
