@@ -85,6 +85,13 @@ std::optional<std::string> OptList::get(std::string_view key) const
     return found;
 }
 
+QObject OptList::to_qdict() const
+{
+    QObject d = QObject::object();
+    for (const auto& [k, v] : m_items) d[k] = v;
+    return d;
+}
+
 std::optional<uint64_t> parse_uint(std::string_view text, uint64_t max)
 {
     unsigned base = 10;

@@ -11,6 +11,8 @@
 
 #include <tl/expected.hpp>
 
+#include "machine/qobject.h"
+
 namespace memplug::machine {
 
 // qemu_strtosz: "512M", "2G", "1.5G", "4096" (bytes unless default_suffix says
@@ -25,6 +27,8 @@ public:
     std::optional<std::string> get(std::string_view key) const;
     bool has(std::string_view key) const { return get(key).has_value(); }
     const std::vector<std::pair<std::string, std::string>>& items() const { return m_items; }
+    // As the QDict of strings QEMU makes of it (the last value of a key wins).
+    QObject to_qdict() const;
 
 private:
     std::vector<std::pair<std::string, std::string>> m_items;
