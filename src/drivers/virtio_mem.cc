@@ -144,8 +144,12 @@ void VirtioMemDriver::unplug(mm::Kernel& k, const VirtioMemParams& p, uint64_t n
             // A whole block goes in one alloc_contig_range when the request covers it.
             if (online && nb_sb >= plugged &&
                 k.fake_offline_pages(Pfn::from_phys(mb), PageCount::from_bytes(mb_size))) {
-                for (uint64_t sb = mb; sb < mb + mb_size; sb += m_sb_size)
-                    if (dev.block_plugged(sb)) dev.plug_request(sb, m_sb_size, false);
+                if (plugged == mb_size / m_sb_size) {
+                    dev.plug_request(mb, mb_size, false);  // one request for the whole block
+                } else {
+                    for (uint64_t sb = mb; sb < mb + mb_size; sb += m_sb_size)
+                        if (dev.block_plugged(sb)) dev.plug_request(sb, m_sb_size, false);
+                }
                 nb_sb -= plugged;
                 remove_block(mb, true);
                 continue;

@@ -1,4 +1,5 @@
 // memplug: the Linux 6.1 memory hot(un)plug subsystem under QEMU 7.2, modelled.
+#include <csignal>
 #include <cstdio>
 #include <functional>
 #include <iostream>
@@ -10,6 +11,7 @@
 
 #include "frontends/conformance.h"
 #include "frontends/guest_session.h"
+#include "frontends/qmp.h"
 #include "frontends/runner.h"
 #include "frontends/transcript.h"
 
@@ -71,6 +73,32 @@ int repl(bool check_invariants, const std::string& machine)
     return 0;
 }
 
+// `memplug qmp SOCKET -- QEMU-ARGS`: a machine on a QMP socket until SIGINT or SIGTERM.
+int serve_qmp(const std::string& socket, std::vector<std::string> qemu_args)
+{
+    if (!qemu_args.empty() && qemu_args.front().ends_with("qemu-system-x86_64")) qemu_args.erase(qemu_args.begin());
+    auto m = memplug::machine::Machine::create(qemu_args);
+    if (!m) {
+        std::cerr << m.error().text << "\n";
+        return fe::k_status_error;
+    }
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);  // the server thread inherits the mask
+    std::mutex model_lock;
+    fe::QmpServer server(**m, model_lock, socket);
+    if (auto r = server.start(); !r) {
+        std::cerr << "memplug: " << r.error() << "\n";
+        return fe::k_status_error;
+    }
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    server.stop();
+    return fe::k_status_ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -97,7 +125,16 @@ int main(int argc, char** argv)
     conf->add_option("--known", known_file, "the known-differences file")->check(CLI::ExistingFile);
     conf->add_flag("-v,--verbose", verbose, "show the differences of known cases too");
 
+    std::string qmp_socket;
+    std::vector<std::string> qemu_args;
+    auto* qmp = app.add_subcommand("qmp", "serve a machine on a QMP unix socket (mode 0600) until SIGINT/SIGTERM:\n"
+                                          "  memplug qmp SOCKET -- -m 2G,slots=4,maxmem=16G -machine q35");
+    qmp->add_option("SOCKET", qmp_socket, "the socket to create")->required();
+    qmp->add_option("QEMU-ARGS", qemu_args, "the qemu-system-x86_64 command line (after --)");
+
     CLI11_PARSE(app, argc, argv);
+
+    if (*qmp) return serve_qmp(qmp_socket, qemu_args);
 
     if (*conf) {
         fe::KnownDifferences known;

@@ -55,6 +55,9 @@ struct MachineConfig {
     int ram_slots = 0;
     // KVM with -cpu host: an Intel host with 46 address bits; TCG: AMD, 40 bits.
     bool kvm = false;
+    // -S: the guest's CPUs never start (memplug has no `cont`): devices plug into
+    // QEMU, but no guest driver acts on them (no ACPI _OST, no virtio-mem plug).
+    bool stopped = false;
     unsigned phys_bits = 40;
     int smp = 1;
     std::vector<NumaNode> numa;

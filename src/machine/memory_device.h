@@ -136,9 +136,6 @@ public:
     bool plug_request(uint64_t addr, uint64_t size, bool plug) override;
     void unplug_all() override;
 
-    // A run of the guest driver (probe, config change), and the event if the size changed.
-    void driver_run(const std::function<void()>& run);
-
 private:
     // usable_region_size: the part of the region the guest may plug.
     uint64_t usable_region_size() const;

@@ -350,19 +350,9 @@ QResult<void> Machine::device_add(const QObject& o, bool hotplugged)
 // a PCI probe for virtio-mem.
 void Machine::plugged(MemoryDevice& dev)
 {
+    if (m_config.stopped) return;
     if (auto* d = dynamic_cast<PcDimm*>(&dev)) m_acpi->device_check(*d, d->hotplugged());
-    if (auto* v = dynamic_cast<VirtioMem*>(&dev)) v->driver_run([&] { m_virtio_mem->probe(*v); });
-}
-
-// QEMU reports each acknowledged request; the model reports the size a run of
-// the guest driver ends with (one event where the guest may send several).
-void VirtioMem::driver_run(const std::function<void()>& run)
-{
-    const uint64_t before = plugged_size();
-    run();
-    if (plugged_size() != before)
-        m_machine.emit(MemoryDeviceSizeChange{id().empty() ? std::nullopt : std::optional(id()), plugged_size(),
-                                              id().empty() ? "/machine/peripheral-anon/device" : "/machine/peripheral/" + id()});
+    if (auto* v = dynamic_cast<VirtioMem*>(&dev)) m_virtio_mem->probe(*v);
 }
 
 QResult<void> Machine::device_del(std::string_view id)
@@ -416,7 +406,7 @@ MemoryDeviceInfo PcDimm::info() const
 QResult<void> PcDimm::unplug_request()
 {
     // QEMU only asks the guest (an ACPI eject request) and returns at once.
-    m_machine.m_acpi->eject_request(*this);
+    if (!m_machine.m_config.stopped) m_machine.m_acpi->eject_request(*this);
     return {};
 }
 
@@ -454,6 +444,9 @@ bool VirtioMem::plug_request(uint64_t start, uint64_t size, bool plug)
         if (m_plugged[i] == plug) return false;
     std::fill(m_plugged.begin() + long(first), m_plugged.begin() + long(first + n), plug);
     m_nr_plugged = plug ? m_nr_plugged + n : m_nr_plugged - n;
+    // Each acknowledged request changes the plugged size.
+    m_machine.emit(MemoryDeviceSizeChange{id().empty() ? std::nullopt : std::optional(id()), plugged_size(),
+                                          id().empty() ? "/machine/peripheral-anon/device" : "/machine/peripheral/" + id()});
     return true;
 }
 

@@ -22,8 +22,9 @@ unsigned qdict_bucket(std::string_view key)
     return (1103515243u * value + 12345u) % QDICT_BUCKET_MAX;
 }
 
-// One code point from modified UTF-8, or -1 (then one byte is skipped).
-int next_codepoint(std::string_view s, size_t& i)
+}  // namespace
+
+int decode_mod_utf8(std::string_view s, size_t& i)
 {
     const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
     const unsigned char c = b(i);
@@ -47,11 +48,13 @@ int next_codepoint(std::string_view s, size_t& i)
     return cp;
 }
 
+namespace {
+
 void write_string(std::string& out, std::string_view s)
 {
     out += '"';
     for (size_t i = 0; i < s.size();) {
-        int cp = next_codepoint(s, i);
+        int cp = decode_mod_utf8(s, i);
         switch (cp) {
         case '"': out += "\\\""; continue;
         case '\\': out += "\\\\"; continue;
@@ -79,21 +82,14 @@ void write(std::string& out, const QObject& v)
 {
     switch (v.type()) {
     case QObject::value_t::object: {
-        std::vector<std::pair<unsigned, size_t>> order;  // (bucket, insertion index)
-        std::vector<QObject::const_iterator> items;
-        for (auto it = v.begin(); it != v.end(); ++it) {
-            order.emplace_back(qdict_bucket(it.key()), items.size());
-            items.push_back(it);
-        }
-        std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
-            return a.first != b.first ? a.first < b.first : a.second > b.second;
-        });
         out += '{';
-        for (size_t k = 0; k < order.size(); ++k) {
-            if (k) out += ", ";
-            write_string(out, items[order[k].second].key());
+        bool first = true;
+        for (const std::string& k : qdict_keys(v)) {
+            if (!first) out += ", ";
+            first = false;
+            write_string(out, k);
             out += ": ";
-            write(out, items[order[k].second].value());
+            write(out, v.at(k));
         }
         out += '}';
         return;
@@ -121,6 +117,22 @@ void write(std::string& out, const QObject& v)
 }
 
 }  // namespace
+
+std::vector<std::string> qdict_keys(const QObject& dict)
+{
+    std::vector<std::pair<unsigned, size_t>> order;  // (bucket, insertion index)
+    std::vector<std::string> keys;
+    for (auto it = dict.begin(); it != dict.end(); ++it) {
+        order.emplace_back(qdict_bucket(it.key()), keys.size());
+        keys.push_back(it.key());
+    }
+    std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+        return a.first != b.first ? a.first < b.first : a.second > b.second;
+    });
+    std::vector<std::string> out;
+    for (const auto& o : order) out.push_back(keys[o.second]);
+    return out;
+}
 
 std::string to_qemu_json(const QObject& v)
 {

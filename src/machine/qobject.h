@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -19,5 +20,12 @@ enum class Input { Text, Json };
 // The text QEMU writes for `v` on QMP and for HMP's qom-get:
 // {"a": 1, "b": [true, null]}, non-ASCII as \uXXXX.
 std::string to_qemu_json(const QObject& v);
+
+// A QDict's keys in QEMU's iteration order.
+std::vector<std::string> qdict_keys(const QObject& dict);
+
+// One code point of modified UTF-8 at s[i] (C0 80 is NUL), advancing i; -1 for
+// an invalid sequence (then i moved past its first byte).
+int decode_mod_utf8(std::string_view s, size_t& i);
 
 }  // namespace memplug::machine

@@ -87,7 +87,7 @@ QResult<void> VirtioMem::qom_set(std::string_view prop, const QObject& value, In
         return qerr(fmt::format("'requested-size' cannot exceed the memory backend size(0x{:x})", m_config.region_size));
     m_config.requested_size = size;
     // The config change interrupt: the guest driver plugs or unplugs.
-    driver_run([&] { m_machine.m_virtio_mem->config_changed(*this); });
+    if (!m_machine.m_config.stopped) m_machine.m_virtio_mem->config_changed(*this);
     return {};
 }
 
