@@ -23,37 +23,6 @@ bool valid_id(std::string_view id)
     });
 }
 
-// The QObject input visitor (strict, QMP) or keyval's strings (HMP, -object).
-QResult<uint64_t> visit_size(const QObject& v, std::string_view name, Input in)
-{
-    if (in == Input::Text) {
-        auto s = v.is_string() ? parse_size(v.get_ref<const std::string&>(), 'B') : tl::unexpected(std::string());
-        if (!s) return qerr(fmt::format("Parameter '{}' expects size", name));
-        return *s;
-    }
-    // Negative numbers wrap, as qobject_input_type_uint64 lets them.
-    if (v.is_number_unsigned()) return v.get<uint64_t>();
-    if (v.is_number_integer()) return uint64_t(v.get<int64_t>());
-    return qerr(fmt::format("Parameter '{}' expects uint64", name));
-}
-
-QResult<bool> visit_bool(const QObject& v, std::string_view name, Input in)
-{
-    if (in == Input::Text) {
-        auto b = v.is_string() ? parse_qapi_bool(v.get_ref<const std::string&>()) : std::nullopt;
-        if (!b) return qerr(fmt::format("Parameter '{}' expects 'on' or 'off'", name));
-        return *b;
-    }
-    if (!v.is_boolean()) return qerr(fmt::format("Invalid parameter type for '{}', expected: boolean", name));
-    return v.get<bool>();
-}
-
-QResult<std::string> visit_str(const QObject& v, std::string_view name)
-{
-    if (!v.is_string()) return qerr(fmt::format("Invalid parameter type for '{}', expected: string", name));
-    return v.get<std::string>();
-}
-
 // QemuOpts' value as text: the string, or the number as qnum_to_string prints it.
 std::string opt_text(const QObject& v)
 {
@@ -268,7 +237,7 @@ QResult<std::unique_ptr<MemoryDevice>> Machine::virtio_mem_pre_plug(const QObjec
             if (!be) return qerr(fmt::format("Device '{}' not found", val), ErrorClass::DeviceNotFound);
         } else if (k == "requested-size" || k == "block-size" || k == "memaddr") {
             auto size = parse_size(val, 'B');
-            if (!size) return qerr(fmt::format("Parameter '{}' expects a size", k));
+            if (!size) return qerr(fmt::format("Parameter '{}' expects size", k));
             if (k == "block-size" && (!*size || (*size & (*size - 1))))
                 return qerr("'block-size' property has to be a power of two");
             (k == "requested-size" ? c.requested_size : k == "block-size" ? c.block_size : memaddr.emplace()) = *size;

@@ -11,6 +11,7 @@
 
 #include <tl/expected.hpp>
 
+#include "machine/qemu_error.h"
 #include "machine/qobject.h"
 
 namespace memplug::machine {
@@ -40,5 +41,11 @@ std::optional<uint64_t> parse_uint(std::string_view text, uint64_t max = UINT64_
 
 // QAPI's bool parsing for properties: on/off/yes/no/true/false.
 std::optional<bool> parse_qapi_bool(std::string_view v);
+
+// A property value as QEMU's visitors take it: text (the keyval and string
+// visitors parse it) or JSON (the strict QObject visitor), with their errors.
+QResult<uint64_t> visit_size(const QObject& v, std::string_view name, Input in);
+QResult<bool> visit_bool(const QObject& v, std::string_view name, Input in);
+QResult<std::string> visit_str(const QObject& v, std::string_view name);
 
 }  // namespace memplug::machine

@@ -11,18 +11,6 @@ namespace memplug::machine {
 
 namespace {
 
-QResult<uint64_t> value_as_size(const QObject& v, std::string_view name, Input in)
-{
-    if (in == Input::Text) {
-        auto s = v.is_string() ? parse_size(v.get_ref<const std::string&>(), 'B') : tl::unexpected(std::string());
-        if (!s) return qerr(fmt::format("Parameter '{}' expects a size", name));
-        return *s;
-    }
-    if (v.is_number_unsigned()) return v.get<uint64_t>();
-    if (v.is_number_integer()) return uint64_t(v.get<int64_t>());
-    return qerr(fmt::format("Parameter '{}' expects uint64", name));
-}
-
 std::vector<ObjectPropertyInfo> props(std::initializer_list<std::pair<const char*, const char*>> l)
 {
     std::vector<ObjectPropertyInfo> out;
@@ -80,7 +68,7 @@ QResult<void> VirtioMem::qom_set(std::string_view prop, const QObject& value, In
                                     prop));
         return qerr(fmt::format("Property 'virtio-mem-pci.{}' not found", prop));
     }
-    const uint64_t size = MP_TRY(value_as_size(value, "requested-size", in));
+    const uint64_t size = MP_TRY(visit_size(value, "requested-size", in));
     if (size % m_config.block_size)
         return qerr(fmt::format("'requested-size' has to be multiples of 'block-size' (0x{:x})", m_config.block_size));
     if (size > m_config.region_size)
