@@ -70,7 +70,7 @@ tl::expected<void, machine::StartError> GuestSession::start(const std::vector<st
     auto m = machine::Machine::create(qemu_args);
     if (!m) return tl::unexpected(m.error());
     m_machine = std::move(*m);
-    m_fs = std::make_unique<views::GuestFs>(m_machine->kernel());
+    m_fs = std::make_unique<views::GuestFs>(m_machine->kernel(), m_machine->virtio_mem_params());
     m_shell = std::make_unique<shell::GuestShell>(*m_fs);
     return {};
 }
@@ -95,7 +95,7 @@ tl::expected<std::string, std::string> GuestSession::run_command(CommandKind kin
     } else if (!m_machine) {
         return tl::unexpected(std::string("no machine is running: start one with '$ qemu-system-x86_64 ...'"));
     } else if (kind == CommandKind::Monitor) {
-        out = m_machine->hmp(command);
+        out = machine::hmp(*m_machine, command);
     } else if (kind == CommandKind::Memplug) {
         out = m_memplug_lines.run(m_machine->kernel(), command);
     } else {

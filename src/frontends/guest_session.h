@@ -10,6 +10,7 @@
 #include "frontends/session.h"
 #include "shell/shell.h"
 #include "machine/machine.h"
+#include "machine/monitor.h"
 #include "views/guest_fs.h"
 
 namespace memplug::fe {

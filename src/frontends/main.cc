@@ -1,7 +1,9 @@
 // memplug: the Linux 6.1 memory hot(un)plug subsystem under QEMU 7.2, modelled.
+#include <csignal>
 #include <cstdio>
 #include <functional>
 #include <iostream>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -12,6 +14,7 @@
 #include "frontends/guest_session.h"
 #include "frontends/live_guest.h"
 #include "frontends/mount.h"
+#include "frontends/qmp.h"
 #include "frontends/runner.h"
 #include "frontends/transcript.h"
 
@@ -94,15 +97,51 @@ int mount(const MountCommand& cmd, bool check_invariants)
         std::cerr << "memplug mount: " << guest.error() << "\n";
         return fe::k_status_error;
     }
+    // QMP on the same machine and lock as the mount's requests, ready before the
+    // mount is; its thread never takes the stop signals (the FUSE loop must).
+    std::optional<fe::QmpServer> qmp;
     if (!cmd.qmp_socket.empty()) {
-        // QMP INTEGRATION POINT: start the QMP server here, before the mount, on the
-        // same machine and lock as the mount's requests:
-        //     QmpServer qmp((*guest)->machine(), (*guest)->lock(), cmd.qmp_socket);
-        // and leave it running until serve_mount() returns.
-        std::cerr << "memplug mount: --qmp: this build has no QMP server yet\n";
+        sigset_t stop_signals, saved;
+        sigemptyset(&stop_signals);
+        for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop_signals, sig);
+        pthread_sigmask(SIG_BLOCK, &stop_signals, &saved);
+        qmp.emplace((*guest)->machine(), (*guest)->lock(), cmd.qmp_socket);
+        auto started = qmp->start();
+        pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+        if (!started) {
+            std::cerr << "memplug mount: --qmp " << cmd.qmp_socket << ": " << started.error() << "\n";
+            return fe::k_status_error;
+        }
+    }
+    const int status = fe::serve_mount(**guest, cmd.opts);
+    if (qmp) qmp->stop();
+    return status;
+}
+
+// `memplug qmp SOCKET -- QEMU-ARGS`: a machine on a QMP socket until SIGINT or SIGTERM.
+int serve_qmp(const std::string& socket, std::vector<std::string> qemu_args)
+{
+    if (!qemu_args.empty() && qemu_args.front().ends_with("qemu-system-x86_64")) qemu_args.erase(qemu_args.begin());
+    auto m = memplug::machine::Machine::create(qemu_args);
+    if (!m) {
+        std::cerr << m.error().text << "\n";
         return fe::k_status_error;
     }
-    return fe::serve_mount(**guest, cmd.opts);
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);  // the server thread inherits the mask
+    std::mutex model_lock;
+    fe::QmpServer server(**m, model_lock, socket);
+    if (auto r = server.start(); !r) {
+        std::cerr << "memplug: " << r.error() << "\n";
+        return fe::k_status_error;
+    }
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    server.stop();
+    return fe::k_status_ok;
 }
 
 }  // namespace
@@ -143,9 +182,17 @@ int main(int argc, char** argv)
                   "let other users see the tree (as a user: user_allow_other in /etc/fuse.conf)");
     mnt->footer("With --check, the model's invariants are checked after every write (always once at the end).");
 
+    std::string qmp_socket;
+    std::vector<std::string> qemu_args;
+    auto* qmp = app.add_subcommand("qmp", "serve a machine on a QMP unix socket (mode 0600) until SIGINT/SIGTERM:\n"
+                                          "  memplug qmp SOCKET -- -m 2G,slots=4,maxmem=16G -machine q35");
+    qmp->add_option("SOCKET", qmp_socket, "the socket to create")->required();
+    qmp->add_option("QEMU-ARGS", qemu_args, "the qemu-system-x86_64 command line (after --)");
+
     CLI11_PARSE(app, argc, argv);
 
     if (*mnt) return mount(mount_cmd, check_invariants);
+    if (*qmp) return serve_qmp(qmp_socket, qemu_args);
 
     if (*conf) {
         fe::KnownDifferences known;

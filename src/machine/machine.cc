@@ -76,18 +76,11 @@ tl::expected<std::unique_ptr<Machine>, StartError> Machine::create(const std::ve
     if (!kernel)
         return tl::unexpected(StartError{StartError::Kind::Model, "the guest kernel cannot boot: " + kernel.error().reason});
     m->m_kernel = std::make_unique<mm::Kernel>(std::move(*kernel));
-    m->m_kernel->set_online_page_callback(
-        [machine = m.get()](mm::Pfn start, mm::PageCount n) { return machine->logically_offline(start, n); });
-    // virtio_mem_memory_notifier_cb: memory that went online may let a stalled plug go on.
-    m->m_kernel->register_memory_notifier([machine = m.get()](mm::Kernel::MemoryEvent e, mm::BlockId) {
-        if (e != mm::Kernel::MemoryEvent::Online) return;
-        for (VirtioMemSlot& s : machine->m_virtio_mems)
-            if (s.driver && s.dev.plugged_size() != s.dev.requested_size) s.driver->run(*machine->m_kernel, s.dev);
-    });
-    // Cold-plugged DIMMs are in the firmware map's device region; the guest
-    // finds them through ACPI at boot like a hot-added one.
-    for (PcDimm& d : m->m_dimms) m->acpi_memory_device_add(d);
-    for (VirtioMemSlot& v : m->m_virtio_mems) m->virtio_mem_probe(v);
+    m->m_acpi = std::make_unique<drivers::AcpiMemoryHotplug>(*m->m_kernel);
+    m->m_virtio_mem = std::make_unique<drivers::VirtioMemModule>(*m->m_kernel);
+    // Cold-plugged devices are in the firmware map's device region; the guest
+    // finds DIMMs through the ACPI scan and virtio-mem devices on the PCI bus.
+    for (auto& d : m->m_devices) m->plugged(*d);
     return m;
 }
 
@@ -99,6 +92,7 @@ tl::expected<void, std::string> Machine::parse_args(const std::vector<std::strin
         if (opt.size() < 2 || opt[0] != '-') continue;  // a stray word; QEMU would take it as a disk image
         opt.erase(0, opt[1] == '-' ? 2 : 1);
         if (opt == "enable-kvm") m_config.kvm = true;
+        if (opt == "S") m_config.stopped = true;
         if (flag_options.count(opt)) continue;
         if (i + 1 >= args.size()) return tl::unexpected(fmt::format("-{}: requires an argument", opt));
         const std::string& arg = args[++i];
@@ -150,7 +144,10 @@ tl::expected<void, std::string> Machine::parse_args(const std::vector<std::strin
             }
             m_config.numa.push_back(n);
         } else if (opt == "object") {
-            if (auto r = object_add(arg); !r) return tl::unexpected(fmt::format("-object {}: {}", arg, r.error()));
+            auto o = OptList::parse(arg, "qom-type");
+            if (!o) return tl::unexpected(o.error());
+            if (auto r = object_add(o->to_qdict(), Input::Text); !r)
+                return tl::unexpected(fmt::format("-object {}: {}", arg, r.error().desc));
         } else if (opt == "device") {
             m_cold_devices.push_back(arg);
         } else if (opt == "append") {
@@ -265,8 +262,12 @@ tl::expected<void, std::string> Machine::lay_out()
         return tl::unexpected(fmt::format("Address space limit 0x{:x} < 0x{:x} phys-bits too low ({})", maxphysaddr,
                                           max_used_gpa(), phys_bits));
 
-    for (const std::string& args : m_cold_devices)
-        if (auto r = device_add(args, false); !r) return tl::unexpected(fmt::format("-device {}: {}", args, r.error()));
+    for (const std::string& args : m_cold_devices) {
+        auto o = OptList::parse(args, "driver");
+        if (!o) return tl::unexpected(o.error());
+        if (auto r = device_add(o->to_qdict(), false); !r)
+            return tl::unexpected(fmt::format("-device {}: {}", args, r.error().desc));
+    }
     return {};
 }
 
@@ -354,7 +355,10 @@ std::vector<mm::PlatformResource> Machine::platform_resources() const
     // BARs as SeaBIOS lays them out for the default devices (VGA, NIC, AHCI),
     // up to two cold-plugged pcie-root-ports (each with two 2 MiB bridge windows)
     // and a virtio-mem-pci on the root bus.
-    const bool cold_virtio_mem = !m_virtio_mems.empty() && !m_virtio_mems.front().dev.hotplugged;
+    const auto first_virtio_mem = std::find_if(m_devices.begin(), m_devices.end(), [](const auto& d) {
+        return d->qom_type() == "virtio-mem-pci";
+    });
+    const bool cold_virtio_mem = first_virtio_mem != m_devices.end() && !(*first_virtio_mem)->hotplugged();
     if (q35) {
         const uint64_t ports = std::min<uint64_t>(m_root_ports.size(), 2);
         if (m_below_4g < 0xb0000000) r.push_back({m_below_4g, 0xafffffff, bus, true});

@@ -1,6 +1,7 @@
 // The QEMU 7.2 platform (pc and q35): guest physical layout, e820, NUMA,
-// memory backends, memory devices, the monitor, and the guest's ACPI memory
-// hotplug driver that connects a DIMM to the kernel model.
+// memory backends, memory devices, and a typed API with QEMU's verbs, errors
+// and events that HMP (monitor.h) and QMP (frontends/qmp.h) both use. The
+// guest's drivers (src/drivers) are bound to the devices at boot.
 #pragma once
 
 #include <cstdint>
@@ -13,8 +14,13 @@
 
 #include <tl/expected.hpp>
 
+#include "drivers/acpi_memhotplug.h"
+#include "drivers/virtio_mem.h"
+#include "machine/events.h"
+#include "machine/memory_device.h"
+#include "machine/qemu_error.h"
 #include "machine/qemu_opts.h"
-#include "machine/virtio_mem.h"
+#include "machine/qobject.h"
 #include "mm/kernel.h"
 
 namespace memplug::machine {
@@ -35,19 +41,6 @@ struct MemoryBackend {
     std::string used_by;  // device id, or "(numa)" for a NUMA node's memory
 };
 
-// -device pc-dimm
-struct PcDimm {
-    std::string id;
-    std::string memdev;
-    uint64_t addr = 0;
-    int slot = 0;
-    int node = 0;
-    uint64_t size = 0;
-    bool hotplugged = false;
-    int acpi_group = -1;     // the guest's static memory group, once added
-    int acpi_instance = -1;  // N of the guest's PNP0C80:N device
-};
-
 struct NumaNode {
     int nodeid = 0;
     std::string memdev;
@@ -62,6 +55,9 @@ struct MachineConfig {
     int ram_slots = 0;
     // KVM with -cpu host: an Intel host with 46 address bits; TCG: AMD, 40 bits.
     bool kvm = false;
+    // -S: the guest's CPUs never start (memplug has no `cont`): devices plug into
+    // QEMU, but no guest driver acts on them (no ACPI _OST, no virtio-mem plug).
+    bool stopped = false;
     unsigned phys_bits = 40;
     int smp = 1;
     std::vector<NumaNode> numa;
@@ -76,20 +72,52 @@ struct StartError {
     std::string text;
 };
 
+// query-memory-size-summary.
+struct MemorySizeSummary {
+    uint64_t base_memory = 0, plugged_memory = 0;
+};
+
+// query-memdev: Memdev.
+struct MemdevInfo {
+    std::string id;
+    uint64_t size = 0;
+    bool merge = true, dump = true, prealloc = false, share = false;
+    std::optional<bool> reserve;  // memory-backend-ram and -file only
+};
+
+// HMP's info numa: per node, its CPUs, its memory and what memory devices plugged there.
+struct NumaNodeInfo {
+    int nodeid = 0;
+    std::vector<int> cpus;
+    uint64_t size = 0, plugged = 0;
+};
+
 class Machine {
 public:
     // Parses a qemu-system-x86_64 command line (without the program name) and
-    // boots the guest.
+    // boots the guest with its ACPI memory hotplug and virtio-mem drivers.
     static tl::expected<std::unique_ptr<Machine>, StartError> create(const std::vector<std::string>& args);
+    Machine(const Machine&) = delete;
+    Machine& operator=(const Machine&) = delete;
 
-    // One HMP command line; returns its output ("Error: ..." included).
-    std::string hmp(std::string_view command_line);
+    // --- QEMU's verbs (qapi/qom.json, qdev.json, machine.json) ---
+    // `args` is a JSON object: qom-type, id and the backend's properties.
+    QResult<void> object_add(const QObject& args, Input in);
+    QResult<void> object_del(std::string_view id);
+    // `args`: driver, id, bus and the device's properties, as text (QemuOpts).
+    QResult<void> device_add(const QObject& args);
+    QResult<void> device_del(std::string_view id);
+    QResult<QObject> qom_get(std::string_view path, std::string_view property) const;
+    QResult<void> qom_set(std::string_view path, std::string_view property, const QObject& value, Input in);
+    QResult<std::vector<ObjectPropertyInfo>> qom_list(std::string_view path) const;
+    std::vector<MemoryDeviceInfo> query_memory_devices() const;
+    MemorySizeSummary query_memory_size_summary() const;
+    std::vector<MemdevInfo> query_memdev() const;
+    std::vector<NumaNodeInfo> query_numa() const;
 
-    struct VirtioMemSlot {
-        VirtioMem dev;
-        std::optional<VirtioMemDriver> driver;  // bound in the guest
-        int index = -1;                         // N of the guest's virtioN
-    };
+    // Events go to every sink, in the order they happen.
+    int subscribe(EventSink sink);
+    void unsubscribe(int token);
 
     mm::Kernel& kernel() { return *m_kernel; }
     const mm::Kernel& kernel() const { return *m_kernel; }
@@ -98,10 +126,13 @@ public:
     uint64_t above_4g_mem_size() const { return m_above_4g; }
     uint64_t device_memory_base() const { return m_device_memory_base; }
     uint64_t device_memory_size() const { return m_device_memory_size; }
-    const std::vector<PcDimm>& dimms() const { return m_dimms; }
-    const std::deque<VirtioMemSlot>& virtio_mems() const { return m_virtio_mems; }
+    // Memory devices in plug order.
+    const std::vector<std::unique_ptr<MemoryDevice>>& memory_devices() const { return m_devices; }
+    drivers::VirtioMemParams& virtio_mem_params() { return m_virtio_mem->params(); }
 
 private:
+    friend class PcDimm;
+    friend class VirtioMem;
     Machine() = default;
     tl::expected<void, std::string> parse_args(const std::vector<std::string>& args);
     tl::expected<void, std::string> lay_out();
@@ -109,46 +140,33 @@ private:
     std::vector<mm::PlatformResource> platform_resources() const;
     uint64_t pci_hole64_start() const;
 
-    // Monitor commands; each returns the text HMP prints.
-    std::string hmp_object_add(std::string_view args);
-    std::string hmp_object_del(std::string_view args);
-    std::string hmp_device_add(std::string_view args);
-    std::string hmp_device_del(std::string_view args);
-    std::string hmp_qom_get(std::string_view args);
-    std::string hmp_qom_set(std::string_view args);
-    std::string hmp_info(std::string_view args);
-
-    tl::expected<void, std::string> object_add(std::string_view opts);
-    tl::expected<void, std::string> device_add(std::string_view opts, bool hotplugged);
-    // pc_dimm_pre_plug + memory_device_pre_plug: every check, nothing changed.
-    tl::expected<PcDimm, std::string> pc_dimm_pre_plug(const OptList& opts, bool hotplugged) const;
+    QResult<void> device_add(const QObject& args, bool hotplugged);
+    QResult<std::unique_ptr<MemoryDevice>> pc_dimm_pre_plug(const QObject& args, bool hotplugged);
+    QResult<std::unique_ptr<MemoryDevice>> virtio_mem_pre_plug(const QObject& args, bool hotplugged);
+    // memory_device_pre_plug: every check, nothing changed.
+    QResult<uint64_t> memory_device_pre_plug(uint64_t size, uint64_t align, std::optional<uint64_t> hint) const;
     bool id_in_use(std::string_view id) const;
-    struct MemoryDeviceRange {
-        uint64_t addr, size;
-        std::string id;
-    };
-    std::vector<MemoryDeviceRange> memory_devices() const;  // sorted by address
-    tl::expected<uint64_t, std::string> memory_device_pre_plug(uint64_t size, uint64_t align,
-                                                               std::optional<uint64_t> hint) const;
-    tl::expected<void, std::string> virtio_mem_add(const OptList& opts, bool hotplugged);
-    void virtio_mem_probe(VirtioMemSlot& slot);
-    std::vector<std::pair<mm::Pfn, mm::PageCount>> logically_offline(mm::Pfn start, mm::PageCount n) const;
-
-    // The guest's drivers/acpi/acpi_memhotplug.c.
-    void acpi_memory_device_add(PcDimm& dimm);
-    // acpi_scan_hot_remove: true when the guest ejected the DIMM.
-    bool acpi_memory_device_eject(PcDimm& dimm);
+    MemoryBackend* backend(std::string_view id);
+    MemoryDevice* find_device(std::string_view id) const;
+    std::vector<const MemoryDevice*> devices_by_address() const;
+    void plugged(MemoryDevice& dev);
+    void emit(const Event& e);
+    // The guest ejected a DIMM (_EJ0), or plugged memory of a virtio-mem device changed.
+    void acpi_eject(PcDimm& dimm);
 
     MachineConfig m_config;
     std::vector<MemoryBackend> m_backends;
-    std::vector<PcDimm> m_dimms;
-    std::deque<VirtioMemSlot> m_virtio_mems;  // stable addresses: the kernel's callback reaches them
+    std::vector<std::unique_ptr<MemoryDevice>> m_devices;
     std::vector<std::string> m_root_ports;    // pcie-root-port ids, buses for hot-plugged PCI devices
     std::vector<std::string> m_other_devices;
     std::vector<std::string> m_cold_devices;  // -device arguments, plugged once the layout is known
     uint64_t m_below_4g = 0, m_above_4g = 0, m_above_4g_start = 4 * mm::GiB;
     uint64_t m_device_memory_base = 0, m_device_memory_size = 0;
     std::unique_ptr<mm::Kernel> m_kernel;
+    std::unique_ptr<drivers::AcpiMemoryHotplug> m_acpi;
+    std::unique_ptr<drivers::VirtioMemModule> m_virtio_mem;
+    std::vector<std::pair<int, EventSink>> m_sinks;
+    int m_next_sink = 0;
 };
 
 }  // namespace memplug::machine

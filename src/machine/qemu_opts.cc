@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "machine/qemu_error.h"
+
 namespace memplug::machine {
 
 tl::expected<uint64_t, std::string> parse_size(std::string_view text, char default_suffix)
@@ -85,6 +87,13 @@ std::optional<std::string> OptList::get(std::string_view key) const
     return found;
 }
 
+QObject OptList::to_qdict() const
+{
+    QObject d = QObject::object();
+    for (const auto& [k, v] : m_items) d[k] = v;
+    return d;
+}
+
 std::optional<uint64_t> parse_uint(std::string_view text, uint64_t max)
 {
     unsigned base = 10;
@@ -106,6 +115,37 @@ std::optional<bool> parse_qapi_bool(std::string_view v)
     if (v == "on" || v == "yes" || v == "true" || v == "y") return true;
     if (v == "off" || v == "no" || v == "false" || v == "n") return false;
     return std::nullopt;
+}
+
+// The QObject input visitor (strict, QMP) or keyval's strings (HMP, -object).
+QResult<uint64_t> visit_size(const QObject& v, std::string_view name, Input in)
+{
+    if (in == Input::Text) {
+        auto s = v.is_string() ? parse_size(v.get_ref<const std::string&>(), 'B') : tl::unexpected(std::string());
+        if (!s) return qerr(fmt::format("Parameter '{}' expects size", name));
+        return *s;
+    }
+    // Negative numbers wrap, as qobject_input_type_uint64 lets them.
+    if (v.is_number_unsigned()) return v.get<uint64_t>();
+    if (v.is_number_integer()) return uint64_t(v.get<int64_t>());
+    return qerr(fmt::format("Parameter '{}' expects uint64", name));
+}
+
+QResult<bool> visit_bool(const QObject& v, std::string_view name, Input in)
+{
+    if (in == Input::Text) {
+        auto b = v.is_string() ? parse_qapi_bool(v.get_ref<const std::string&>()) : std::nullopt;
+        if (!b) return qerr(fmt::format("Parameter '{}' expects 'on' or 'off'", name));
+        return *b;
+    }
+    if (!v.is_boolean()) return qerr(fmt::format("Invalid parameter type for '{}', expected: boolean", name));
+    return v.get<bool>();
+}
+
+QResult<std::string> visit_str(const QObject& v, std::string_view name)
+{
+    if (!v.is_string()) return qerr(fmt::format("Invalid parameter type for '{}', expected: string", name));
+    return v.get<std::string>();
 }
 
 }  // namespace memplug::machine

@@ -11,6 +11,9 @@
 
 #include <tl/expected.hpp>
 
+#include "machine/qemu_error.h"
+#include "machine/qobject.h"
+
 namespace memplug::machine {
 
 // qemu_strtosz: "512M", "2G", "1.5G", "4096" (bytes unless default_suffix says
@@ -25,6 +28,8 @@ public:
     std::optional<std::string> get(std::string_view key) const;
     bool has(std::string_view key) const { return get(key).has_value(); }
     const std::vector<std::pair<std::string, std::string>>& items() const { return m_items; }
+    // As the QDict of strings QEMU makes of it (the last value of a key wins).
+    QObject to_qdict() const;
 
 private:
     std::vector<std::pair<std::string, std::string>> m_items;
@@ -36,5 +41,11 @@ std::optional<uint64_t> parse_uint(std::string_view text, uint64_t max = UINT64_
 
 // QAPI's bool parsing for properties: on/off/yes/no/true/false.
 std::optional<bool> parse_qapi_bool(std::string_view v);
+
+// A property value as QEMU's visitors take it: text (the keyval and string
+// visitors parse it) or JSON (the strict QObject visitor), with their errors.
+QResult<uint64_t> visit_size(const QObject& v, std::string_view name, Input in);
+QResult<bool> visit_bool(const QObject& v, std::string_view name, Input in);
+QResult<std::string> visit_str(const QObject& v, std::string_view name);
 
 }  // namespace memplug::machine

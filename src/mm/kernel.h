@@ -38,15 +38,6 @@ struct HotplugParams {
     ZoneContiguity zone_contiguous = ZoneContiguity::Counter;
 };
 
-// The virtio_mem module's parameters (drivers/virtio/virtio_mem.c); the driver
-// itself lives with the device model, the parameters with the kernel.
-struct VirtioMemParams {
-    bool unplug_online = true;     // 0644
-    bool force_bbm = false;        // 0444
-    uint64_t bbm_block_size = 0;   // 0444
-    bool bbm_safe_unplug = true;   // 0444
-};
-
 // The firmware memory map the kernel boots from (e820 on x86).
 enum class E820Type : uint8_t { Ram = 1, Reserved = 2, Acpi = 3, Nvs = 4, Unusable = 5 };
 struct E820Entry {
@@ -141,8 +132,6 @@ public:
     InodeId initramfs_inode() const { return m_initramfs; }
     const HotplugParams& params() const { return m_params; }
     HotplugParams& params() { return m_params; }
-    const VirtioMemParams& virtio_mem_params() const { return m_virtio_mem_params; }
-    VirtioMemParams& virtio_mem_params() { return m_virtio_mem_params; }
     const ResourceTree& iomem() const { return m_iomem; }
     const Memmap& memmap() const { return m_pa.memmap(); }
     PageCount totalram_pages() const { return m_pa.totalram_pages(); }
@@ -287,7 +276,6 @@ private:
 
     uint64_t m_block_size = 128 * MiB;
     HotplugParams m_params;
-    VirtioMemParams m_virtio_mem_params;
     PageAllocator m_pa;
     ShmemFs m_shmem;
     PageCount m_num_poisoned_pages;

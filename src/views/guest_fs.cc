@@ -120,7 +120,7 @@ std::optional<VNode> lookup_firmware_nodes(mm::Kernel& k, Path rest, std::map<st
 
 }  // namespace
 
-GuestFs::GuestFs(mm::Kernel& kernel) : m_kernel(kernel)
+GuestFs::GuestFs(mm::Kernel& kernel, drivers::VirtioMemParams& virtio_mem) : m_kernel(kernel), m_virtio_mem(virtio_mem)
 {
     for (const char* d : {"/", "/bin", "/etc", "/lib", "/root", "/sbin", "/tmp", "/usr"}) m_tmpfs[d] = {true, 0};
 }
@@ -182,7 +182,7 @@ std::optional<VNode> GuestFs::lookup(const std::vector<std::string>& c) const
     if (p.size() == 1) return fixed_dir({"bus", "devices", "kernel", "module"});
     if (p[1] == "bus") return lookup_bus(m_kernel, p.subspan(2));
     if (p[1] == "kernel") return lookup_sys_kernel(m_kernel, p.subspan(2));
-    if (p[1] == "module") return lookup_sys_module(m_kernel, p.subspan(2));
+    if (p[1] == "module") return lookup_sys_module(m_kernel, m_virtio_mem, p.subspan(2));
     if (p[1] != "devices") return std::nullopt;
     if (p.size() == 2 || p[2] != "system") return lookup_firmware_nodes(m_kernel, p.subspan(2), m_firmware_witness);
     if (p.size() == 3) return fixed_dir({"memory", "node"});

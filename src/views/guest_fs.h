@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "drivers/virtio_mem.h"
 #include "mm/kernel.h"
 #include "views/vfs.h"
 
@@ -29,7 +30,8 @@ struct VNode {
 
 class GuestFs final : public Vfs {
 public:
-    explicit GuestFs(mm::Kernel& kernel);
+    // The guest kernel, and the loaded modules' parameters the model has (/sys/module).
+    GuestFs(mm::Kernel& kernel, drivers::VirtioMemParams& virtio_mem);
 
     KResult<NodeKind> stat(std::string_view path, bool follow_last) const override;
     KResult<std::string> readlink(std::string_view path) const override;
@@ -65,6 +67,7 @@ private:
     std::optional<VNode> lookup(const std::vector<std::string>& components) const;
 
     mm::Kernel& m_kernel;
+    drivers::VirtioMemParams& m_virtio_mem;
     // sysfs and procfs paths whose dentry and inode the guest has instantiated
     // (the first lookup allocates them: kernel slab memory).
     mutable std::set<std::string, std::less<>> m_instantiated;

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "drivers/virtio_mem.h"
 #include "mm/kernel.h"
 #include "mm/kstrtox.h"
 #include "views/guest_fs.h"
@@ -56,7 +57,7 @@ std::optional<mm::BlockId> parse_block_name(std::string_view name);
 // Each subtree answers for the components below its root.
 std::optional<VNode> lookup_sys_memory(mm::Kernel& k, Path rest);
 std::optional<VNode> lookup_sys_node(mm::Kernel& k, Path rest);
-std::optional<VNode> lookup_sys_module(mm::Kernel& k, Path rest);
+std::optional<VNode> lookup_sys_module(mm::Kernel& k, drivers::VirtioMemParams& virtio_mem, Path rest);
 std::optional<VNode> lookup_proc(mm::Kernel& k, Path rest);
 std::optional<VNode> lookup_sys_kernel(mm::Kernel& k, Path rest);
 std::optional<VNode> lookup_node_hugepages(mm::Kernel& k, mm::NodeId nid, Path rest);

@@ -130,9 +130,8 @@ std::optional<VNode> lookup_sys_node(Kernel& k, Path rest)
 namespace {
 
 // /sys/module/virtio_mem/parameters: the driver's module parameters.
-std::optional<VNode> lookup_virtio_mem_params(Kernel& k, Path rest)
+std::optional<VNode> lookup_virtio_mem_params(drivers::VirtioMemParams& p, Path rest)
 {
-    mm::VirtioMemParams& p = k.virtio_mem_params();
     if (rest.empty())
         return dir([] {
             return std::vector<std::string>{"bbm_block_size", "bbm_safe_unplug", "force_bbm", "unplug_online"};
@@ -155,13 +154,13 @@ std::optional<VNode> lookup_virtio_mem_params(Kernel& k, Path rest)
 
 }  // namespace
 
-std::optional<VNode> lookup_sys_module(Kernel& k, Path rest)
+std::optional<VNode> lookup_sys_module(Kernel& k, drivers::VirtioMemParams& virtio_mem, Path rest)
 {
     // memory_hotplug (mm/memory_hotplug.c) and virtio_mem, the modules the guest's memory hotplug uses.
     if (rest.empty()) return dir([] { return std::vector<std::string>{"memory_hotplug", "virtio_mem"}; });
     if (rest[0] == "virtio_mem") {
         if (rest.size() == 1) return dir([] { return std::vector<std::string>{"parameters", "uevent"}; });
-        if (rest[1] == "parameters") return lookup_virtio_mem_params(k, rest.subspan(2));
+        if (rest[1] == "parameters") return lookup_virtio_mem_params(virtio_mem, rest.subspan(2));
         if (rest[1] == "uevent" && rest.size() == 2)
             return attr_wo([](std::string_view) -> KResult<void> { return {}; });
         return std::nullopt;

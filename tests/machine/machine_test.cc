@@ -1,6 +1,7 @@
 // The QEMU layer: command line, layout, and the monitor's answers. Expected
 // texts are QEMU 7.2's, as recorded from the real binary.
 #include "machine/machine.h"
+#include "machine/monitor.h"
 
 #include <gtest/gtest.h>
 
@@ -97,15 +98,15 @@ TEST(Machine, OutOfRangeNumbersAreRefusedNotTrusted)
         EXPECT_EQ(m.error().kind, StartError::Kind::Qemu) << m.error().text;
     }
     auto m = start({"-m", "1G,slots=2,maxmem=8G"});
-    EXPECT_EQ(m->hmp("object_add memory-backend-ram,id=b,size=18446744073707454464"), "");
-    EXPECT_EQ(m->hmp("device_add pc-dimm,id=d,memdev=b"),
+    EXPECT_EQ(hmp(*m, "object_add memory-backend-ram,id=b,size=18446744073707454464"), "");
+    EXPECT_EQ(hmp(*m, "device_add pc-dimm,id=d,memdev=b"),
               "Error: not enough space, currently 0x0 in use of total space for memory devices 0x1c0000000\n")
         << "no wrap-around in the space check";
-    EXPECT_EQ(m->hmp("object_add memory-backend-ram,id=c,size=128M"), "");
-    EXPECT_EQ(m->hmp("device_add pc-dimm,id=d2,memdev=c,addr=0xffffffffffe00000"),
+    EXPECT_EQ(hmp(*m, "object_add memory-backend-ram,id=c,size=128M"), "");
+    EXPECT_EQ(hmp(*m, "device_add pc-dimm,id=d2,memdev=c,addr=0xffffffffffe00000"),
               "Error: can't add memory device [0xffffffffffe00000:0x8000000], usable range for memory devices "
               "[0x100000000:0x240000000]\n");
-    EXPECT_TRUE(m->dimms().empty());
+    EXPECT_TRUE(m->memory_devices().empty());
 }
 
 TEST(Machine, TooLittleRamIsTheModelsRefusalNotQemus)
@@ -118,56 +119,56 @@ TEST(Machine, TooLittleRamIsTheModelsRefusalNotQemus)
 TEST(Monitor, DimmRefusalsLeaveNothingBehind)
 {
     auto m = start({"-m", "2G,slots=4,maxmem=16G", "-machine", "q35"});
-    EXPECT_EQ(m->hmp("object_add memory-backend-ram,id=mem1,size=512M"), "");
-    EXPECT_EQ(m->hmp("object_add memory-backend-ram,id=mem1,size=512M"),
+    EXPECT_EQ(hmp(*m, "object_add memory-backend-ram,id=mem1,size=512M"), "");
+    EXPECT_EQ(hmp(*m, "object_add memory-backend-ram,id=mem1,size=512M"),
               "Error: attempt to add duplicate property 'mem1' to object (type 'container')\n");
-    EXPECT_EQ(m->hmp("object_add memory-backend-ram,id=mem2,size=256M"), "");
-    EXPECT_EQ(m->hmp("device_add pc-dimm,id=dimm2"), "Error: 'memdev' property must be set\n");
-    EXPECT_EQ(m->hmp("device_add pc-dimm,id=dimm2,memdev=nonexist"), "Error: Device 'nonexist' not found\n");
-    EXPECT_EQ(m->hmp("device_add pc-dimm,id=dimm1,memdev=mem1"), "");
-    EXPECT_EQ(m->hmp("device_add pc-dimm,id=dimm1,memdev=mem2"), "Error: Duplicate device ID 'dimm1'\n");
-    EXPECT_EQ(m->hmp("device_add pc-dimm,id=dimm2,memdev=mem1"), "Error: can't use already busy memdev: mem1\n");
-    EXPECT_EQ(m->hmp("device_add pc-dimm,id=dimm2,memdev=mem2,slot=9"),
+    EXPECT_EQ(hmp(*m, "object_add memory-backend-ram,id=mem2,size=256M"), "");
+    EXPECT_EQ(hmp(*m, "device_add pc-dimm,id=dimm2"), "Error: 'memdev' property must be set\n");
+    EXPECT_EQ(hmp(*m, "device_add pc-dimm,id=dimm2,memdev=nonexist"), "Error: Device 'nonexist' not found\n");
+    EXPECT_EQ(hmp(*m, "device_add pc-dimm,id=dimm1,memdev=mem1"), "");
+    EXPECT_EQ(hmp(*m, "device_add pc-dimm,id=dimm1,memdev=mem2"), "Error: Duplicate device ID 'dimm1'\n");
+    EXPECT_EQ(hmp(*m, "device_add pc-dimm,id=dimm2,memdev=mem1"), "Error: can't use already busy memdev: mem1\n");
+    EXPECT_EQ(hmp(*m, "device_add pc-dimm,id=dimm2,memdev=mem2,slot=9"),
               "Error: invalid slot number 9, valid range is [0-3]\n");
-    EXPECT_EQ(m->hmp("device_add pc-dimm,id=dimm2,memdev=mem2,slot=0"), "Error: slot 0 is busy\n");
-    EXPECT_EQ(m->hmp("device_add pc-dimm,id=dimm2,memdev=mem2,node=3"),
+    EXPECT_EQ(hmp(*m, "device_add pc-dimm,id=dimm2,memdev=mem2,slot=0"), "Error: slot 0 is busy\n");
+    EXPECT_EQ(hmp(*m, "device_add pc-dimm,id=dimm2,memdev=mem2,node=3"),
               "Error: 'DIMM property node has value 3' which exceeds the number of numa nodes: 1\n");
-    EXPECT_EQ(m->hmp("device_add pc-dimm,id=dimm2,memdev=mem2,addr=0x140100000"),
+    EXPECT_EQ(hmp(*m, "device_add pc-dimm,id=dimm2,memdev=mem2,addr=0x140100000"),
               "Error: address must be aligned to 0x200000 bytes\n");
-    EXPECT_EQ(m->hmp("device_add pc-dimm,id=dimm2,memdev=mem2,addr=0x100000000"),
+    EXPECT_EQ(hmp(*m, "device_add pc-dimm,id=dimm2,memdev=mem2,addr=0x100000000"),
               "Error: address range conflicts with memory device id='dimm1'\n");
-    EXPECT_EQ(m->hmp("device_add pc-dimm,id=dimm2,memdev=mem2,addr=0x580000000"),
+    EXPECT_EQ(hmp(*m, "device_add pc-dimm,id=dimm2,memdev=mem2,addr=0x580000000"),
               "Error: can't add memory device [0x580000000:0x10000000], usable range for memory devices "
               "[0x100000000:0x480000000]\n");
-    ASSERT_EQ(m->dimms().size(), 1u);
-    EXPECT_EQ(m->hmp("object_del mem1"), "Error: object 'mem1' is in use, can not be deleted\n");
-    EXPECT_EQ(m->hmp("device_del nonexist"), "Error: Device 'nonexist' not found\n");
-    EXPECT_EQ(m->hmp("device_add pc-dimm,id=dimm2,memdev=mem2,addr=0x0"), "");
-    EXPECT_EQ(m->hmp("info memory-devices"),
+    ASSERT_EQ(m->memory_devices().size(), 1u);
+    EXPECT_EQ(hmp(*m, "object_del mem1"), "Error: object 'mem1' is in use, can not be deleted\n");
+    EXPECT_EQ(hmp(*m, "device_del nonexist"), "Error: Device 'nonexist' not found\n");
+    EXPECT_EQ(hmp(*m, "device_add pc-dimm,id=dimm2,memdev=mem2,addr=0x0"), "");
+    EXPECT_EQ(hmp(*m, "info memory-devices"),
               "Memory device [dimm]: \"dimm1\"\n  addr: 0x100000000\n  slot: 0\n  node: 0\n  size: 536870912\n"
               "  memdev: /objects/mem1\n  hotplugged: true\n  hotpluggable: true\n"
               "Memory device [dimm]: \"dimm2\"\n  addr: 0x120000000\n  slot: 1\n  node: 0\n  size: 268435456\n"
               "  memdev: /objects/mem2\n  hotplugged: true\n  hotpluggable: true\n");
-    EXPECT_EQ(m->hmp("qom-get dimm1 addr"), "4294967296\n");
-    EXPECT_EQ(m->hmp("qom-get dimm1 memdev"), "\"/objects/mem1\"\n");
-    EXPECT_EQ(m->hmp("qom-set dimm1 size 1"), "Error: Property 'pc-dimm.size' is not writable\n");
+    EXPECT_EQ(hmp(*m, "qom-get dimm1 addr"), "4294967296\n");
+    EXPECT_EQ(hmp(*m, "qom-get dimm1 memdev"), "\"/objects/mem1\"\n");
+    EXPECT_EQ(hmp(*m, "qom-set dimm1 size 1"), "Error: Property 'pc-dimm.size' is not writable\n");
     EXPECT_TRUE(m->kernel().check_invariants());
 }
 
 TEST(Monitor, NoSlotsNoDimm)
 {
     auto m = start({"-m", "1G,maxmem=4G", "-machine", "q35"});
-    EXPECT_EQ(m->hmp("object_add memory-backend-ram,id=m1,size=128M"), "");
-    EXPECT_EQ(m->hmp("device_add pc-dimm,id=d1,memdev=m1"),
+    EXPECT_EQ(hmp(*m, "object_add memory-backend-ram,id=m1,size=128M"), "");
+    EXPECT_EQ(hmp(*m, "device_add pc-dimm,id=d1,memdev=m1"),
               "Error: no slots where allocated, please specify the 'slots' option\n");
-    EXPECT_EQ(m->hmp("info memory-devices"), "");
+    EXPECT_EQ(hmp(*m, "info memory-devices"), "");
 }
 
 TEST(Monitor, DeviceDelOfADimmTheKernelUsesIsRefusedByTheGuest)
 {
     auto m = start({"-m", "2G,slots=4,maxmem=16G", "-machine", "q35", "-append", "memhp_default_state=online_movable"});
-    m->hmp("object_add memory-backend-ram,id=mem1,size=256M");
-    m->hmp("device_add pc-dimm,id=dimm1,memdev=mem1");
+    hmp(*m, "object_add memory-backend-ram,id=mem1,size=256M");
+    hmp(*m, "device_add pc-dimm,id=dimm1,memdev=mem1");
     mm::Kernel& k = m->kernel();
     ASSERT_EQ(k.find_memory_block(mm::BlockId(32))->zone, mm::ZoneType::Movable);
     ASSERT_EQ(k.find_memory_block(mm::BlockId(32))->firmware_node,
@@ -177,25 +178,25 @@ TEST(Monitor, DeviceDelOfADimmTheKernelUsesIsRefusedByTheGuest)
     k.set_online_type(mm::BlockId(33), mm::MmopType::OnlineKernel);
     ASSERT_TRUE(k.device_online(mm::BlockId(33)));
     (void)k.shmem_create();  // a new file's inode takes a slab from the new Normal block
-    EXPECT_EQ(m->hmp("device_del dimm1"), "") << "QEMU only asks the guest";
-    ASSERT_EQ(m->dimms().size(), 1u) << "the guest could not offline block 33";
+    EXPECT_EQ(hmp(*m, "device_del dimm1"), "") << "QEMU only asks the guest";
+    ASSERT_EQ(m->memory_devices().size(), 1u) << "the guest could not offline block 33";
     // Block 32 was offlined by the attempt and came back with the default type:
     // the Movable zone was empty by then, so it went to Normal.
     EXPECT_EQ(k.find_memory_block(mm::BlockId(32))->zone, mm::ZoneType::Normal);
-    EXPECT_EQ(m->hmp("object_del mem1"), "Error: object 'mem1' is in use, can not be deleted\n");
+    EXPECT_EQ(hmp(*m, "object_del mem1"), "Error: object 'mem1' is in use, can not be deleted\n");
     EXPECT_TRUE(k.check_invariants());
 }
 
 TEST(Monitor, DeviceDelOfMovableMemoryEjectsTheDimm)
 {
     auto m = start({"-m", "2G,slots=4,maxmem=16G", "-machine", "q35", "-append", "memhp_default_state=online_movable"});
-    m->hmp("object_add memory-backend-ram,id=mem1,size=256M");
-    m->hmp("device_add pc-dimm,id=dimm1,memdev=mem1");
-    EXPECT_EQ(m->hmp("device_del dimm1"), "");
-    EXPECT_TRUE(m->dimms().empty());
+    hmp(*m, "object_add memory-backend-ram,id=mem1,size=256M");
+    hmp(*m, "device_add pc-dimm,id=dimm1,memdev=mem1");
+    EXPECT_EQ(hmp(*m, "device_del dimm1"), "");
+    EXPECT_TRUE(m->memory_devices().empty());
     EXPECT_EQ(m->kernel().find_memory_block(mm::BlockId(32)), nullptr);
-    EXPECT_EQ(m->hmp("object_del mem1"), "");
-    EXPECT_EQ(m->hmp("info memory-devices"), "");
+    EXPECT_EQ(hmp(*m, "object_del mem1"), "");
+    EXPECT_EQ(hmp(*m, "info memory-devices"), "");
     EXPECT_TRUE(m->kernel().check_invariants());
 }
 
@@ -211,8 +212,8 @@ protected:
     {
         m = start({"-m", "2G,maxmem=8G", "-machine", "q35", "-device", "pcie-root-port,id=port1,bus=pcie.0,slot=1",
                    "-append", "memhp_default_state=online_movable"});
-        ASSERT_EQ(m->hmp("object_add memory-backend-ram,id=vm0,size=1G"), "");
-        ASSERT_EQ(m->hmp("device_add virtio-mem-pci,id=vmem0,memdev=vm0,bus=port1"), "");
+        ASSERT_EQ(hmp(*m, "object_add memory-backend-ram,id=vm0,size=1G"), "");
+        ASSERT_EQ(hmp(*m, "device_add virtio-mem-pci,id=vmem0,memdev=vm0,bus=port1"), "");
     }
     void TearDown() override
     {
@@ -225,41 +226,41 @@ protected:
 
 TEST_F(VirtioMemTest, PlugsWholeBlocksThenSubblocks)
 {
-    EXPECT_EQ(m->hmp("qom-set vmem0 requested-size 200M"), "");
-    EXPECT_EQ(m->hmp("qom-get vmem0 size"), "209715200\n");
+    EXPECT_EQ(hmp(*m, "qom-set vmem0 requested-size 200M"), "");
+    EXPECT_EQ(hmp(*m, "qom-get vmem0 size"), "209715200\n");
     // 200 MiB: block 32 whole, 36 subblocks of block 33; the rest of 33 stays logically offline.
     EXPECT_EQ(movable().present_pages, mm::PageCount(2 * 32768));
     EXPECT_EQ(movable().managed_pages, mm::PageCount::from_bytes(200 * MiB));
-    EXPECT_EQ(m->hmp("qom-set vmem0 requested-size 300M"), "");
+    EXPECT_EQ(hmp(*m, "qom-set vmem0 requested-size 300M"), "");
     EXPECT_EQ(movable().present_pages, mm::PageCount(3 * 32768)) << "block 33 filled up first, then block 34 added";
     EXPECT_EQ(movable().managed_pages, mm::PageCount::from_bytes(300 * MiB));
 }
 
 TEST_F(VirtioMemTest, UnplugTakesTheHighestBlocksFirst)
 {
-    ASSERT_EQ(m->hmp("qom-set vmem0 requested-size 512M"), "");
-    ASSERT_EQ(m->hmp("qom-set vmem0 requested-size 256M"), "");
+    ASSERT_EQ(hmp(*m, "qom-set vmem0 requested-size 512M"), "");
+    ASSERT_EQ(hmp(*m, "qom-set vmem0 requested-size 256M"), "");
     mm::Kernel& k = m->kernel();
     EXPECT_NE(k.find_memory_block(mm::BlockId(33)), nullptr);
     EXPECT_EQ(k.find_memory_block(mm::BlockId(34)), nullptr);
     EXPECT_EQ(k.find_memory_block(mm::BlockId(35)), nullptr);
-    ASSERT_EQ(m->hmp("qom-set vmem0 requested-size 0"), "");
-    EXPECT_EQ(m->hmp("qom-get vmem0 size"), "0\n");
+    ASSERT_EQ(hmp(*m, "qom-set vmem0 requested-size 0"), "");
+    EXPECT_EQ(hmp(*m, "qom-get vmem0 size"), "0\n");
     EXPECT_EQ(k.find_memory_block(mm::BlockId(32)), nullptr);
     EXPECT_EQ(movable().present_pages, mm::PageCount(0));
 }
 
 TEST_F(VirtioMemTest, QemuRefusalsInItsWords)
 {
-    EXPECT_EQ(m->hmp("qom-set vmem0 requested-size 2G"),
+    EXPECT_EQ(hmp(*m, "qom-set vmem0 requested-size 2G"),
               "Error: 'requested-size' cannot exceed the memory backend size(0x40000000)\n");
-    EXPECT_EQ(m->hmp("qom-set vmem0 requested-size 3M"),
+    EXPECT_EQ(hmp(*m, "qom-set vmem0 requested-size 3M"),
               "Error: 'requested-size' has to be multiples of 'block-size' (0x200000)\n");
-    EXPECT_EQ(m->hmp("device_del vmem0"), "Error: virtio based memory devices cannot be unplugged.\n");
-    EXPECT_EQ(m->hmp("object_del vm0"), "Error: object 'vm0' is in use, can not be deleted\n");
-    EXPECT_EQ(m->hmp("object_add memory-backend-ram,id=vm1,size=1G"), "");
-    EXPECT_EQ(m->hmp("device_add virtio-mem-pci,id=vmem1,memdev=vm1"), "Error: Bus 'pcie.0' does not support hotplugging\n");
-    EXPECT_EQ(m->hmp("device_add virtio-mem-pci,id=vmem1,memdev=vm0,bus=port1"),
+    EXPECT_EQ(hmp(*m, "device_del vmem0"), "Error: virtio based memory devices cannot be unplugged.\n");
+    EXPECT_EQ(hmp(*m, "object_del vm0"), "Error: object 'vm0' is in use, can not be deleted\n");
+    EXPECT_EQ(hmp(*m, "object_add memory-backend-ram,id=vm1,size=1G"), "");
+    EXPECT_EQ(hmp(*m, "device_add virtio-mem-pci,id=vmem1,memdev=vm1"), "Error: Bus 'pcie.0' does not support hotplugging\n");
+    EXPECT_EQ(hmp(*m, "device_add virtio-mem-pci,id=vmem1,memdev=vm0,bus=port1"),
               "Error: 'memdev' property specifies a busy memdev: vm0\n");
 }
 

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "machine/machine.h"
+#include "machine/monitor.h"
 #include "views/procfs.h"
 
 namespace memplug::views {
@@ -19,9 +20,9 @@ protected:
         auto m = machine::Machine::create({"-m", "2G,slots=4,maxmem=16G", "-machine", "q35"});
         ASSERT_TRUE(m);
         machine = std::move(*m);
-        fs = std::make_unique<GuestFs>(machine->kernel());
-        ASSERT_EQ(machine->hmp("object_add memory-backend-ram,id=mem1,size=512M"), "");
-        ASSERT_EQ(machine->hmp("device_add pc-dimm,id=dimm1,memdev=mem1"), "");
+        fs = std::make_unique<GuestFs>(machine->kernel(), machine->virtio_mem_params());
+        ASSERT_EQ(hmp(*machine, "object_add memory-backend-ram,id=mem1,size=512M"), "");
+        ASSERT_EQ(hmp(*machine, "device_add pc-dimm,id=dimm1,memdev=mem1"), "");
     }
     void TearDown() override
     {
@@ -171,7 +172,7 @@ TEST(GuestFsNodes, MemoryLinksPerNode)
                                        "memory-backend-ram,id=m0,size=1G", "-object", "memory-backend-ram,id=m1,size=1G",
                                        "-numa", "node,nodeid=0,cpus=0,memdev=m0", "-numa", "node,nodeid=1,cpus=1,memdev=m1"});
     ASSERT_TRUE(m);
-    GuestFs fs((*m)->kernel());
+    GuestFs fs((*m)->kernel(), (*m)->virtio_mem_params());
     EXPECT_EQ(fs.readlink("/sys/devices/system/node/node0/memory7").value(), "../../memory/memory7");
     EXPECT_EQ(fs.readlink("/sys/devices/system/node/node1/memory8").value(), "../../memory/memory8");
     EXPECT_EQ(fs.read("/sys/devices/system/node/node1/memory8/phys_index").value(), "00000008\n");
@@ -193,8 +194,8 @@ TEST_F(GuestFsTest, FirmwareNodesFollowTheDimms)
     EXPECT_EQ(fs->stat(mem(32, "firmware_node"), true).value(), NodeKind::Dir);
     EXPECT_EQ(fs->stat(container + "/PNP0C80:01", false).error().err, ENOENT);
 
-    ASSERT_EQ(machine->hmp("object_add memory-backend-ram,id=mem2,size=512M"), "");
-    ASSERT_EQ(machine->hmp("device_add pc-dimm,id=dimm2,memdev=mem2"), "");
+    ASSERT_EQ(hmp(*machine, "object_add memory-backend-ram,id=mem2,size=512M"), "");
+    ASSERT_EQ(hmp(*machine, "device_add pc-dimm,id=dimm2,memdev=mem2"), "");
     EXPECT_EQ(fs->readlink(mem(36, "firmware_node")).value(), "../../../LNXSYSTM:00/LNXSYBUS:00/PNP0A06:04/PNP0C80:01");
     EXPECT_EQ(fs->stat(container + "/PNP0C80:01", false).value(), NodeKind::Dir);
     EXPECT_EQ(sorted_list(container), (std::vector<std::string>{"PNP0C80:00", "PNP0C80:01"}));
@@ -202,12 +203,12 @@ TEST_F(GuestFsTest, FirmwareNodesFollowTheDimms)
     EXPECT_EQ(fs->stat(container + "/PNP0C80:01/x", false).error().err, ENOENT);
 
     // Both go; one larger DIMM takes the first name and the blocks of both.
-    ASSERT_EQ(machine->hmp("device_del dimm1"), "");
-    ASSERT_EQ(machine->hmp("device_del dimm2"), "");
+    ASSERT_EQ(hmp(*machine, "device_del dimm1"), "");
+    ASSERT_EQ(hmp(*machine, "device_del dimm2"), "");
     EXPECT_EQ(sorted_list("/sys/devices"), std::vector<std::string>{"system"});
     EXPECT_EQ(fs->stat(container, false).error().err, ENOENT);
-    ASSERT_EQ(machine->hmp("object_add memory-backend-ram,id=mem3,size=1G"), "");
-    ASSERT_EQ(machine->hmp("device_add pc-dimm,id=dimm3,memdev=mem3"), "");
+    ASSERT_EQ(hmp(*machine, "object_add memory-backend-ram,id=mem3,size=1G"), "");
+    ASSERT_EQ(hmp(*machine, "device_add pc-dimm,id=dimm3,memdev=mem3"), "");
     EXPECT_EQ(fs->readlink(mem(36, "firmware_node")).value(), "../../../LNXSYSTM:00/LNXSYBUS:00/PNP0A06:04/PNP0C80:00");
     EXPECT_EQ(fs->stat(container + "/PNP0C80:01", false).error().err, ENOENT);
     EXPECT_EQ(fs->stat(container + "/PNP0C80:00", false).value(), NodeKind::Dir);

@@ -1,0 +1,215 @@
+#include "drivers/virtio_mem.h"
+
+#include <algorithm>
+
+namespace memplug::drivers {
+
+using mm::MiB;
+using mm::PageCount;
+using mm::Pfn;
+
+
+std::optional<VirtioMemDriver> VirtioMemDriver::probe(mm::Kernel& k, const VirtioMemParams& p, VirtioMemDevice& dev,
+                                                       int index)
+{
+    VirtioMemDriver d;
+    d.m_dev = &dev;
+    d.m_index = index;
+    // Sub Block Mode while a device block is smaller than a memory block; Big
+    // Block Mode otherwise: whole big blocks (one or more memory blocks) at a time.
+    const uint64_t mb_size = k.memory_block_size_bytes();
+    const uint64_t sb_size = std::max<uint64_t>(dev.block_size(), mm::pageblock_nr_pages << mm::PAGE_SHIFT);
+    const bool bbm = sb_size >= mb_size || p.force_bbm;
+    d.m_unit_size = bbm ? std::max({dev.block_size(), mb_size, p.bbm_block_size}) : mb_size;
+    d.m_sb_size = bbm ? d.m_unit_size : sb_size;
+    d.m_first_mb = mm::align_up(dev.addr(), d.m_unit_size);
+    d.m_last_mb = mm::align_down(dev.addr() + dev.region_size(), d.m_unit_size);
+    if (!k.request_mem_region(dev.addr(), dev.region_size(), "virtio" + std::to_string(index))) return std::nullopt;  // EBUSY: probe fails
+    d.m_group = k.memory_group_register_dynamic(dev.node(), PageCount::from_bytes(d.m_unit_size));
+    // Memory still plugged from before (a guest reboot): unplug it all first.
+    dev.unplug_all();
+    return d;
+}
+
+uint64_t VirtioMemDriver::plugged_sbs(uint64_t mb_addr) const
+{
+    uint64_t n = 0;
+    const uint64_t bs = m_dev->block_size();
+    for (uint64_t sb = mb_addr; sb < mb_addr + m_unit_size; sb += m_sb_size) {
+        bool all = true;
+        for (uint64_t a = sb; a < sb + m_sb_size && all; a += bs) all = m_dev->block_plugged(a);
+        n += all;
+    }
+    return n;
+}
+
+std::optional<VirtioMemDriver::Class> VirtioMemDriver::class_of(const mm::Kernel& k, uint64_t mb_addr) const
+{
+    const mm::MemoryBlock* mem = k.find_memory_block(mm::BlockId(mb_addr / k.memory_block_size_bytes()));
+    if (!mem) return std::nullopt;
+    const bool partial = plugged_sbs(mb_addr) < m_unit_size / m_sb_size;
+    if (mem->state == mm::MemState::Offline) return partial ? Class::OfflinePartial : Class::Offline;
+    if (mem->zone == mm::ZoneType::Movable) return partial ? Class::MovablePartial : Class::Movable;
+    return partial ? Class::KernelPartial : Class::Kernel;
+}
+
+std::vector<std::pair<Pfn, PageCount>> VirtioMemDriver::unplugged_ranges(Pfn start, PageCount n) const
+{
+    std::vector<std::pair<Pfn, PageCount>> out;
+    const VirtioMemDevice& dev = *m_dev;
+    const uint64_t bs = dev.block_size();
+    const uint64_t begin = std::max(start.phys(), dev.addr()), end = std::min((start + n).phys(), dev.addr() + dev.region_size());
+    for (uint64_t a = begin; a < end; a += bs)
+        if (!dev.block_plugged(a)) {
+            if (!out.empty() && (out.back().first + out.back().second).phys() == a)
+                out.back().second += PageCount::from_bytes(bs);
+            else
+                out.emplace_back(Pfn::from_phys(a), PageCount::from_bytes(bs));
+        }
+    return out;
+}
+
+void VirtioMemDriver::run(mm::Kernel& k, const VirtioMemParams& p)
+{
+    if (m_running) {
+        m_again = true;
+        return;
+    }
+    m_running = true;
+    do {
+        m_again = false;
+        const uint64_t plugged = m_dev->plugged_size(), requested = m_dev->requested_size();
+        if (requested > plugged) plug(k, (requested - plugged) / m_sb_size);
+        if (requested < plugged) unplug(k, p, (plugged - requested + m_sb_size - 1) / m_sb_size);
+    } while (m_again);
+    m_running = false;
+}
+
+void VirtioMemDriver::plug(mm::Kernel& k, uint64_t nb_sb)
+{
+    VirtioMemDevice& dev = *m_dev;
+    const uint64_t mb_size = m_unit_size, sbs_per_mb = mb_size / m_sb_size;
+    // Partly plugged blocks first, lowest subblocks first.
+    for (uint64_t mb : m_added) {
+        for (uint64_t sb = mb; sb < mb + mb_size && nb_sb; sb += m_sb_size) {
+            if (dev.block_plugged(sb)) continue;
+            if (!dev.plug_request(sb, m_sb_size, true)) return;
+            k.fake_online_pages(Pfn::from_phys(sb), PageCount::from_bytes(m_sb_size));
+            --nb_sb;
+        }
+    }
+    // Then new blocks, ascending. With onlining left to user space the driver
+    // stops once max(2 blocks, 1 GiB) sit offline (ENOSPC until they go online).
+    const uint64_t offline_threshold = std::max(2 * k.memory_block_size_bytes(), uint64_t(1024) * MiB);
+    uint64_t offline_bytes = 0;
+    for (uint64_t a : m_added)
+        if (const auto c = class_of(k, a); c == Class::Offline || c == Class::OfflinePartial) offline_bytes += mb_size;
+    for (uint64_t mb = m_first_mb; mb < m_last_mb && nb_sb; mb += mb_size) {
+        if (m_added.count(mb)) continue;
+        if (offline_bytes >= offline_threshold) return;
+        const uint64_t n = std::min(nb_sb, sbs_per_mb);
+        if (!dev.plug_request(mb, n * m_sb_size, true)) return;
+        auto r = k.add_memory(m_group, mb, mb_size, mm::MHP_MERGE_RESOURCE | mm::MHP_NID_IS_MGID,
+                              "System RAM (virtio_mem)");
+        if (!r) {
+            // -ENOMEM and friends: give the memory back and retry later (never, here).
+            dev.plug_request(mb, n * m_sb_size, false);
+            return;
+        }
+        m_added.insert(mb);
+        if (const auto c = class_of(k, mb); c == Class::Offline || c == Class::OfflinePartial) offline_bytes += mb_size;
+        nb_sb -= n;
+    }
+}
+
+void VirtioMemDriver::unplug(mm::Kernel& k, const VirtioMemParams& p, uint64_t nb_sb)
+{
+    VirtioMemDevice& dev = *m_dev;
+    const uint64_t mb_size = m_unit_size;
+    auto remove_block = [&](uint64_t mb, bool online) {
+        if (online ? k.offline_and_remove_memory(mb, mb_size) : k.remove_memory(mb, mb_size))
+            m_added.erase(mb);
+    };
+    // Offline memory first, then Movable before kernel memory; partly plugged
+    // blocks before full ones; the highest block and subblock first.
+    for (Class cls : {Class::OfflinePartial, Class::Offline, Class::MovablePartial, Class::KernelPartial,
+                      Class::Movable, Class::Kernel}) {
+        const std::vector<uint64_t> blocks(m_added.rbegin(), m_added.rend());
+        for (uint64_t mb : blocks) {
+            if (!nb_sb) return;
+            if (class_of(k, mb) != cls) continue;
+            const bool online = cls != Class::Offline && cls != Class::OfflinePartial;
+            if (online && !p.unplug_online) return;
+            const uint64_t plugged = plugged_sbs(mb);
+            // A whole block goes in one alloc_contig_range when the request covers it.
+            if (online && nb_sb >= plugged &&
+                k.fake_offline_pages(Pfn::from_phys(mb), PageCount::from_bytes(mb_size))) {
+                if (plugged == mb_size / m_sb_size) {
+                    dev.plug_request(mb, mb_size, false);  // one request for the whole block
+                } else {
+                    for (uint64_t sb = mb; sb < mb + mb_size; sb += m_sb_size)
+                        if (dev.block_plugged(sb)) dev.plug_request(sb, m_sb_size, false);
+                }
+                nb_sb -= plugged;
+                remove_block(mb, true);
+                continue;
+            }
+            for (uint64_t sb = mb + mb_size - m_sb_size;; sb -= m_sb_size) {
+                if (dev.block_plugged(sb) &&
+                    k.fake_offline_pages(Pfn::from_phys(sb), PageCount::from_bytes(m_sb_size))) {
+                    dev.plug_request(sb, m_sb_size, false);
+                    --nb_sb;
+                }
+                if (!nb_sb || sb == mb) break;
+            }
+            if (!plugged_sbs(mb)) remove_block(mb, online);
+        }
+    }
+}
+
+VirtioMemModule::VirtioMemModule(mm::Kernel& k) : m_kernel(k)
+{
+    // The online-page callback: unplugged subblocks stay logically offline. The
+    // device's own bitmap decides, also while a driver is still probing (a
+    // cold-plugged device plugs and onlines its first blocks from probe).
+    k.set_online_page_callback([this](Pfn start, PageCount n) {
+        std::vector<std::pair<Pfn, PageCount>> out;
+        for (const VirtioMemDriver& d : m_drivers) {
+            auto r = d.unplugged_ranges(start, n);
+            out.insert(out.end(), r.begin(), r.end());
+        }
+        return out;
+    });
+    // virtio_mem_memory_notifier_cb: memory that went online may let a stalled plug go on.
+    k.register_memory_notifier([this](mm::Kernel::MemoryEvent e, mm::BlockId) {
+        if (e != mm::Kernel::MemoryEvent::Online) return;
+        for (VirtioMemDriver& d : m_drivers)
+            if (d.device().plugged_size() != d.device().requested_size()) d.run(m_kernel, m_params);
+    });
+}
+
+VirtioMemDriver* VirtioMemModule::driver_of(const VirtioMemDevice& dev)
+{
+    auto it = std::find_if(m_drivers.begin(), m_drivers.end(), [&](const VirtioMemDriver& d) { return &d.device() == &dev; });
+    return it == m_drivers.end() ? nullptr : &*it;
+}
+
+void VirtioMemModule::probe(VirtioMemDevice& dev)
+{
+    // virtio device indexes: the lowest free, over the bound drivers.
+    int index = 0;
+    while (std::any_of(m_drivers.begin(), m_drivers.end(), [&](const VirtioMemDriver& d) { return d.index() == index; }))
+        ++index;
+    auto d = VirtioMemDriver::probe(m_kernel, m_params, dev, index);
+    if (!d) return;
+    // Bound before the first plug, so that the online-page callback sees it.
+    m_drivers.push_back(std::move(*d));
+    m_drivers.back().run(m_kernel, m_params);
+}
+
+void VirtioMemModule::config_changed(VirtioMemDevice& dev)
+{
+    if (VirtioMemDriver* d = driver_of(dev)) d->run(m_kernel, m_params);
+}
+
+}  // namespace memplug::drivers

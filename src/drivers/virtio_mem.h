@@ -1,0 +1,108 @@
+// The guest's virtio-mem driver (Linux 6.1 drivers/virtio/virtio_mem.c): units
+// (memory blocks in Sub Block Mode, big blocks in Big Block Mode) added as
+// driver-managed memory in one dynamic memory group; in SBM subblocks are
+// plugged within a unit and the unplugged ones kept logically offline. It
+// sees the device only through its config space and plug/unplug requests.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "mm/kernel.h"
+
+namespace memplug::drivers {
+
+// What the driver reads from and asks of the device.
+class VirtioMemDevice {
+public:
+    virtual uint64_t addr() const = 0;
+    virtual uint64_t region_size() const = 0;
+    virtual uint64_t block_size() const = 0;
+    virtual uint64_t requested_size() const = 0;
+    virtual uint64_t plugged_size() const = 0;
+    virtual int node() const = 0;
+    // VIRTIO_MEM_REQ_STATE for the device block at `addr`.
+    virtual bool block_plugged(uint64_t addr) const = 0;
+    // VIRTIO_MEM_REQ_PLUG / _UNPLUG: false when the device NACKs.
+    virtual bool plug_request(uint64_t addr, uint64_t size, bool plug) = 0;
+    // Reset on probe (a rebooted guest finds memory still plugged: VIRTIO_MEM_REQ_UNPLUG_ALL).
+    virtual void unplug_all() = 0;
+
+protected:
+    ~VirtioMemDevice() = default;
+};
+
+// /sys/module/virtio_mem/parameters.
+struct VirtioMemParams {
+    bool unplug_online = true;     // 0644
+    bool force_bbm = false;        // 0444
+    uint64_t bbm_block_size = 0;   // 0444
+    bool bbm_safe_unplug = true;   // 0444
+};
+
+// The driver instance bound to one device.
+class VirtioMemDriver {
+public:
+    // virtio_mem_probe: the parent resource "virtioN" and the dynamic memory
+    // group; the module then runs the first plug to the requested size.
+    static std::optional<VirtioMemDriver> probe(mm::Kernel& k, const VirtioMemParams& p, VirtioMemDevice& dev,
+                                                int index);
+
+    // virtio_mem_run_wq after a config change, or a retry once memory went
+    // online: plug or unplug towards requested-size. A request that arrives
+    // while it runs makes it go round once more, as the work queue does.
+    void run(mm::Kernel& k, const VirtioMemParams& p);
+
+    // Which parts of [start, start + n) stay logically offline when onlined.
+    std::vector<std::pair<mm::Pfn, mm::PageCount>> unplugged_ranges(mm::Pfn start, mm::PageCount n) const;
+
+    VirtioMemDevice& device() const { return *m_dev; }
+    int index() const { return m_index; }
+
+private:
+    enum class Class { OfflinePartial, Offline, MovablePartial, KernelPartial, Movable, Kernel };
+
+    void plug(mm::Kernel& k, uint64_t nb_sb);
+    void unplug(mm::Kernel& k, const VirtioMemParams& p, uint64_t nb_sb);
+    uint64_t plugged_sbs(uint64_t mb_addr) const;
+    std::optional<Class> class_of(const mm::Kernel& k, uint64_t mb_addr) const;
+
+    VirtioMemDevice* m_dev = nullptr;
+    int m_index = -1;           // N of virtioN
+    int m_group = -1;
+    uint64_t m_unit_size = 0;   // what is added and removed at a time: a memory block, or a big block
+    uint64_t m_sb_size = 0;     // what is plugged at a time: max(device block, pageblock), or the big block
+    uint64_t m_first_mb = 0;    // first unit address in the region
+    uint64_t m_last_mb = 0;     // one past the last
+    std::set<uint64_t> m_added;  // units added to Linux (addresses)
+    bool m_running = false, m_again = false;
+};
+
+// The module: its parameters, its bound devices, and the callbacks it hooks
+// into the kernel (the online-page callback keeps unplugged subblocks
+// offline; the memory notifier retries a stalled plug once memory went online).
+class VirtioMemModule {
+public:
+    explicit VirtioMemModule(mm::Kernel& k);
+    VirtioMemModule(const VirtioMemModule&) = delete;
+    VirtioMemModule& operator=(const VirtioMemModule&) = delete;
+
+    VirtioMemParams& params() { return m_params; }
+    // The device appeared (boot or hot-plug): bind a driver if probe succeeds.
+    void probe(VirtioMemDevice& dev);
+    // The config-change interrupt.
+    void config_changed(VirtioMemDevice& dev);
+
+private:
+    VirtioMemDriver* driver_of(const VirtioMemDevice& dev);
+
+    mm::Kernel& m_kernel;
+    VirtioMemParams m_params;
+    std::deque<VirtioMemDriver> m_drivers;  // stable addresses
+};
+
+}  // namespace memplug::drivers
