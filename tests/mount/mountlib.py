@@ -46,14 +46,17 @@ def require_namespace():
 class Mount:
     """`memplug mount DIR --from TRANSCRIPT`, ready when block_size_bytes exists."""
 
-    def __init__(self, transcript=GUEST, options=()):
+    def __init__(self, transcript=GUEST, options=(), qmp=False):
         require_mount_prerequisites()
         self.dir = tempfile.mkdtemp(prefix="memplug-mount-")
-        self.proc = subprocess.Popen([MEMPLUG, *options, "mount", self.dir, "--from", transcript],
+        # With qmp, the socket is DIR's sibling DIR.qmp; ready when it exists too.
+        self.qmp_socket = self.dir + ".qmp" if qmp else None
+        qmp_args = ["--qmp", self.qmp_socket] if qmp else []
+        self.proc = subprocess.Popen([MEMPLUG, *options, "mount", self.dir, "--from", transcript, *qmp_args],
                                      stderr=subprocess.PIPE, text=True)
         ready = os.path.join(self.dir, "sys/devices/system/memory/block_size_bytes")
         deadline = time.monotonic() + 60
-        while not os.path.exists(ready):
+        while not os.path.exists(ready) or (qmp and not os.path.exists(self.qmp_socket)):
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read()
                 os.rmdir(self.dir)
@@ -133,3 +136,43 @@ def main():
     if len(binaries) > 1:
         LOAD = binaries[1]
     unittest.main(verbosity=2)
+
+
+class Qmp:
+    """A QMP client (QEMU's protocol): the greeting, qmp_capabilities, then
+    commands; events that arrive are kept in `events`."""
+
+    def __init__(self, path):
+        import json
+        import socket
+        self._json = json
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+        self.file = self.sock.makefile("rw")
+        self.events = []
+        self.greeting = json.loads(self.file.readline())
+        assert "QMP" in self.greeting, self.greeting
+        assert self.execute("qmp_capabilities") == {"return": {}}
+
+    def execute(self, command, **arguments):
+        msg = {"execute": command}
+        if arguments:
+            msg["arguments"] = arguments
+        self.file.write(self._json.dumps(msg) + "\n")
+        self.file.flush()
+        while True:
+            reply = self._json.loads(self.file.readline())
+            if "event" in reply:
+                self.events.append(reply)
+                continue
+            return reply
+
+    def hmp(self, command_line):
+        """human-monitor-command: the text HMP prints."""
+        reply = self.execute("human-monitor-command", **{"command-line": command_line})
+        assert "return" in reply, reply
+        return reply["return"]
+
+    def close(self):
+        self.file.close()
+        self.sock.close()

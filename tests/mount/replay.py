@@ -8,11 +8,12 @@ each output must agree line for line.
     replay.py MEMPLUG CASE.out [--only lsmem,chmem]
 
 The machine is the transcript's `$` line with the `(qemu)` and `(memplug)` lines
-before its first `#` line (`memplug mount --from`). A `(qemu)` line after that
-needs the mount's QMP socket, which this build does not have yet: the replay
-fails there, saying so. With --only, just the commands that start with one of
-those words decide (the others still run, for the state they leave). Exit 0 if
-all agree, 1 with a diff per differing command, 2 if the case cannot be replayed."""
+before its first `#` line (`memplug mount --from`); a `(qemu)` line after that
+goes through the mount's QMP socket (`human-monitor-command`), as a QMP script
+drives QEMU. A `(memplug)` line after it cannot be replayed (exit 2). With
+--only, just the guest commands that start with one of those words decide (the
+others still run, for the state they leave). Exit 0 if all agree, 1 with a diff
+per differing command, 2 if the case cannot be replayed."""
 
 import argparse
 import difflib
@@ -68,10 +69,10 @@ def replay(case, only):
     if not entries or entries[0][0] != "$" or any(e[0] == "$" for e in entries[1:first_guest]):
         print(f"{case}: a replay needs one '$' line first", file=sys.stderr)
         return 2
-    later = [e for e in entries[first_guest:] if e[0] != "#"]
+    later = [e for e in entries[first_guest:] if e[0] not in ("#", "(qemu)")]
     if later:
-        print(f"{case}: '{later[0][0]} {later[0][1]}' after the first guest command needs the mount's QMP socket "
-              "(memplug mount --qmp), not in this build yet", file=sys.stderr)
+        print(f"{case}: '{later[0][0]} {later[0][1]}' after the first guest command cannot be replayed against "
+              "a mount", file=sys.stderr)
         return 2
     mountlib.require_namespace()
     with tempfile.NamedTemporaryFile("w", suffix=".txt") as prefix:
@@ -80,21 +81,26 @@ def replay(case, only):
         bindir = busybox_bin()
         differing = 0
         try:
-            with Mount(prefix.name) as m:
+            with Mount(prefix.name, qmp=True) as m:
                 prelude = namespace_prelude(m, bindir)
-                for _, command, expected in entries[first_guest:]:
-                    r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
-                                        prelude + 'exec busybox sh -c "$0" 2>&1', command],
-                                       capture_output=True, text=True, timeout=300)
-                    actual = r.stdout.splitlines()
+                qmp = mountlib.Qmp(m.qmp_socket)
+                for kind, command, expected in entries[first_guest:]:
+                    if kind == "(qemu)":
+                        actual = qmp.hmp(command).splitlines()
+                    else:
+                        r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                                            prelude + 'exec busybox sh -c "$0" 2>&1', command],
+                                           capture_output=True, text=True, timeout=300)
+                        actual = r.stdout.splitlines()
                     while actual and actual[-1] == "":
                         actual.pop()
-                    decides = not only or command.split()[0] in only
+                    decides = not only or (kind == "#" and command.split()[0] in only)
                     if actual != expected and decides:
                         differing += 1
-                        print(f"{case}: output of '# {command}' differs", file=sys.stderr)
+                        print(f"{case}: output of '{kind} {command}' differs", file=sys.stderr)
                         sys.stderr.writelines(difflib.unified_diff([l + "\n" for l in expected], [l + "\n" for l in actual],
                                                                    "real guest", "memplug mount"))
+                qmp.close()
         finally:
             shutil.rmtree(bindir)
     return 1 if differing else 0
