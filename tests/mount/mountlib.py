@@ -148,9 +148,10 @@ class Qmp:
         self._json = json
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.connect(path)
-        self.file = self.sock.makefile("rw")
+        # Bytes, one message a line ("\r\n" as QEMU ends them).
+        self.file = self.sock.makefile("rwb")
         self.events = []
-        self.greeting = json.loads(self.file.readline())
+        self.greeting = self._receive()
         assert "QMP" in self.greeting, self.greeting
         assert self.execute("qmp_capabilities") == {"return": {}}
 
@@ -158,14 +159,20 @@ class Qmp:
         msg = {"execute": command}
         if arguments:
             msg["arguments"] = arguments
-        self.file.write(self._json.dumps(msg) + "\n")
+        self.file.write((self._json.dumps(msg) + "\n").encode())
         self.file.flush()
         while True:
-            reply = self._json.loads(self.file.readline())
+            reply = self._receive()
             if "event" in reply:
                 self.events.append(reply)
                 continue
             return reply
+
+    def _receive(self):
+        line = self.file.readline()
+        if not line:
+            raise ConnectionError("QMP: the server closed the connection")
+        return self._json.loads(line)
 
     def hmp(self, command_line):
         """human-monitor-command: the text HMP prints."""

@@ -7,8 +7,8 @@ each output must agree line for line.
 
     replay.py MEMPLUG CASE.out [--only lsmem,chmem]
 
-The machine is the transcript's `$` line with the `(qemu)` and `(memplug)` lines
-before its first `#` line (`memplug mount --from`); a `(qemu)` line after that
+Each `$` line starts a machine (a mount of its own): the `$` line with the
+`(qemu)` and `(memplug)` lines before its first `#` line (`memplug mount --from`); a `(qemu)` line after that
 goes through the mount's QMP socket (`human-monitor-command`), as a QMP script
 drives QEMU. A `(memplug)` line after it cannot be replayed (exit 2). With
 --only, just the guest commands that start with one of those words decide (the
@@ -18,10 +18,12 @@ per differing command, 2 if the case cannot be replayed."""
 import argparse
 import difflib
 import os
+import pty
 import shutil
 import subprocess
 import sys
 import tempfile
+import termios
 
 import mountlib
 from mountlib import Mount
@@ -63,8 +65,42 @@ def busybox_bin():
     return d
 
 
+def run_on_console(argv):
+    """The command's output as on the guest's serial console: a terminal (stdout
+    line-buffered, so a tool's stdout and stderr interleave as it writes them)
+    of 0 x 0 characters, as a serial line reports."""
+    master, slave = pty.openpty()
+    attrs = termios.tcgetattr(slave)
+    attrs[1] &= ~termios.ONLCR  # "\n" as written
+    termios.tcsetattr(slave, termios.TCSANOW, attrs)
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: every writer has closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    proc.wait(timeout=300)
+    return b"".join(chunks).decode(errors="replace").splitlines()
+
+
 def replay(case, only):
+    """Each `$` line starts a machine of its own: the segments replay in turn."""
     entries = parse(case)
+    starts = [i for i, e in enumerate(entries) if e[0] == "$"]
+    if not starts or starts[0] != 0:
+        print(f"{case}: a replay needs one '$' line first", file=sys.stderr)
+        return 2
+    statuses = [replay_machine(case, entries[b:e], only) for b, e in zip(starts, starts[1:] + [len(entries)])]
+    return max(statuses)
+
+
+def replay_machine(case, entries, only):
     first_guest = next((i for i, e in enumerate(entries) if e[0] == "#"), len(entries))
     if not entries or entries[0][0] != "$" or any(e[0] == "$" for e in entries[1:first_guest]):
         print(f"{case}: a replay needs one '$' line first", file=sys.stderr)
@@ -88,10 +124,8 @@ def replay(case, only):
                     if kind == "(qemu)":
                         actual = qmp.hmp(command).splitlines()
                     else:
-                        r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
-                                            prelude + 'exec busybox sh -c "$0" 2>&1', command],
-                                           capture_output=True, text=True, timeout=300)
-                        actual = r.stdout.splitlines()
+                        actual = run_on_console(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                                                 prelude + 'exec busybox sh -c "$0" 2>&1', command])
                     while actual and actual[-1] == "":
                         actual.pop()
                     decides = not only or (kind == "#" and command.split()[0] in only)
