@@ -174,8 +174,15 @@ std::optional<VNode> GuestFs::lookup(const std::vector<std::string>& c) const
     if (in_tmpfs(c)) return lookup_tmpfs(c);
     if (p[0] == "dev") {
         if (p.size() == 1) return fixed_dir({"null", "urandom", "zero"});
-        if (p.size() == 2 && (p[1] == "null" || p[1] == "zero" || p[1] == "urandom"))
-            return attr_rw([] { return std::string(); }, [](std::string_view) -> KResult<void> { return {}; });
+        auto discard = [](std::string_view) -> KResult<void> { return {}; };
+        if (p.size() == 2 && p[1] == "null") return attr_rw([] { return std::string(); }, discard);
+        // The endless devices cannot be read whole (cat, <): a limit of memplug, said so.
+        if (p.size() == 2 && (p[1] == "zero" || p[1] == "urandom"))
+            return attr_rw([]() -> std::string {
+                               throw std::length_error("memplug reads /dev/zero and /dev/urandom only in pieces: "
+                                                       "head -c, dd, md5sum, cmp and cp");
+                           },
+                           discard);
         return std::nullopt;
     }
     if (p[0] == "proc") return lookup_proc(m_kernel, p.subspan(1));

@@ -35,6 +35,11 @@ TEST_F(ShellFiles, APipePastItsLimitSaysSo)
     EXPECT_EQ(sh("head -c 300000000 /dev/zero | wc -c"),
               "sh: a limit of memplug: a pipe holds at most 256 MiB; the output beyond was dropped\n268435456\n");
     EXPECT_EQ(sh("head -c 3000000 /dev/zero | wc -c"), "3000000\n");
+    // Read whole, an endless device is a transcript error that names the limit.
+    auto whole = s.run(CommandKind::Guest, "cat /dev/zero | head -c 10");
+    ASSERT_FALSE(whole);
+    EXPECT_NE(whole.error().find("memplug reads /dev/zero and /dev/urandom only in pieces"), std::string::npos)
+        << whole.error();
 }
 
 TEST_F(ShellFiles, DdRefusesWhatBusyboxRefuses)
