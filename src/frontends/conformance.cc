@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -59,9 +60,41 @@ CaseResult run_case(const std::string& path, const FidelityRules& rules)
     return r;
 }
 
+namespace {
+
+// A case is a recording: the transcript (NAME.txt) with the real kernel's outputs
+// written in by the recorder (NAME.out). Anything else says what is wanted.
+std::optional<std::string> not_a_recording(const std::filesystem::path& path)
+{
+    if (path.extension() != ".out") {
+        std::filesystem::path recording = path;
+        recording.replace_extension(".out");
+        std::string hint = std::filesystem::exists(recording)
+                               ? fmt::format("its recording is {}", recording.string())
+                               : fmt::format("record it with tests/conformance/record/record -o {} {}",
+                                             recording.string(), path.string());
+        return fmt::format("{}: error: conformance compares with recordings of the real kernel (NAME.out, written "
+                           "by tests/conformance/record/record), not transcripts; {} (memplug check compares a "
+                           "transcript with its own expected lines)",
+                           path.string(), hint);
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
 int run_conformance(const std::vector<std::string>& cases, const KnownDifferences& known, bool verbose,
                     std::string& out)
 {
+    bool all_recordings = true;
+    for (const std::string& path : cases) {
+        if (auto message = not_a_recording(path)) {
+            out += *message + "\n";
+            all_recordings = false;
+        }
+    }
+    if (!all_recordings)
+        return k_status_error;
     std::size_t commands = 0, agreeing = 0, cases_agreeing = 0;
     int status = k_status_ok;
     std::vector<std::string> listed_now_agreeing;

@@ -166,8 +166,15 @@ std::vector<Edit> diff_lines(std::span<const std::string> a, std::span<const std
 }
 
 std::string unified_diff(std::span<const std::string> a, std::span<const std::string> b,
-                         std::string_view a_label, std::string_view b_label, std::size_t context)
+                         std::string_view a_label, std::string_view b_label, std::size_t context,
+                         const DiffGutter& gutter)
 {
+    const bool marked = !gutter.a.empty() || !gutter.b.empty();
+    auto line = [&](char op, const std::vector<char>& marks, std::size_t i, const std::string& text) {
+        if (!marked)
+            return fmt::format("{}{}\n", op, text);
+        return fmt::format("{}{}{}\n", op, i < marks.size() ? marks[i] : ' ', text);
+    };
     const std::vector<Edit> edits = diff_lines(a, b);
     std::string out;
     std::size_t next = 0;  // first edit not yet in a hunk
@@ -198,15 +205,15 @@ std::string unified_diff(std::span<const std::string> a, std::span<const std::st
             case EditKind::Keep:
                 ++a_count;
                 ++b_count;
-                body += fmt::format(" {}\n", a[edit.a]);
+                body += line(' ', gutter.a, edit.a, a[edit.a]);
                 break;
             case EditKind::Remove:
                 ++a_count;
-                body += fmt::format("-{}\n", a[edit.a]);
+                body += line('-', gutter.a, edit.a, a[edit.a]);
                 break;
             case EditKind::Insert:
                 ++b_count;
-                body += fmt::format("+{}\n", b[edit.b]);
+                body += line('+', gutter.b, edit.b, b[edit.b]);
                 break;
             }
         }

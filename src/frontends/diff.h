@@ -26,10 +26,18 @@ struct Edit {
 // before insertions within a change.
 std::vector<Edit> diff_lines(std::span<const std::string> a, std::span<const std::string> b);
 
+// A second gutter column: one character per line of each side, printed after the
+// ` `/`-`/`+` column. Both empty: no second column.
+struct DiffGutter {
+    std::vector<char> a;
+    std::vector<char> b;
+};
+
 // `diff -u` text: `--- a_label`, `+++ b_label`, then hunks `@@ -s,n +s,n @@` with
 // `context` lines around each change (1-based line numbers, `s` the line before an
 // empty range). Empty when `a` equals `b`.
 std::string unified_diff(std::span<const std::string> a, std::span<const std::string> b,
-                         std::string_view a_label, std::string_view b_label, std::size_t context = 3);
+                         std::string_view a_label, std::string_view b_label, std::size_t context = 3,
+                         const DiffGutter& gutter = {});
 
 }  // namespace memplug::fe

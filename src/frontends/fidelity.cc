@@ -263,16 +263,47 @@ Verdict FidelityComparator::compare(CommandKind kind, std::string_view command, 
 {
     if (kind == CommandKind::Host)
         m_last_readings.clear();  // a new boot: readings start over
-    if (kind == CommandKind::Guest) {
-        for (const KeyedFileRules& file : m_rules.keyed_files) {
-            if (command.find(file.path) != std::string_view::npos &&
-                command.find(file.mentions) != std::string_view::npos)
-                return compare_keyed(file, expected, actual);
-        }
-        if (runs_any(command, m_rules.name_listing_commands))
-            return compare_names(expected, actual);
-    }
+    if (const KeyedFileRules* file = keyed_file(kind, command))
+        return compare_keyed(*file, expected, actual);
+    if (lists_names(kind, command))
+        return compare_names(expected, actual);
     return compare_lines(expected, actual);
+}
+
+const KeyedFileRules* FidelityComparator::keyed_file(CommandKind kind, std::string_view command) const
+{
+    if (kind != CommandKind::Guest)
+        return nullptr;
+    for (const KeyedFileRules& file : m_rules.keyed_files) {
+        if (command.find(file.path) != std::string_view::npos && command.find(file.mentions) != std::string_view::npos)
+            return &file;
+    }
+    return nullptr;
+}
+
+bool FidelityComparator::lists_names(CommandKind kind, std::string_view command) const
+{
+    return kind == CommandKind::Guest && runs_any(command, m_rules.name_listing_commands);
+}
+
+std::vector<Coverage> FidelityComparator::coverage(CommandKind kind, std::string_view command,
+                                                   std::span<const std::string> lines) const
+{
+    std::vector<Coverage> result(lines.size(), Coverage::Whole);
+    if (const KeyedFileRules* file = keyed_file(kind, command)) {
+        for (std::size_t i = 0; i < lines.size(); ++i) {
+            const KeyedLine line = analyse(lines[i], file->key_after_first_number);
+            if (line.numbers.empty() || line.key.empty() ||
+                (!file->group_header.empty() && line.text.starts_with(file->group_header)))
+                continue;
+            auto it = file->fields.find(line.key);
+            if ((it != file->fields.end() ? it->second : file->other_fields) == FieldRule::Ignored)
+                result[i] = Coverage::Part;
+        }
+    } else if (lists_names(kind, command)) {
+        std::fill(result.begin(), result.end(), Coverage::Part);
+    }
+    return result;
 }
 
 Verdict FidelityComparator::compare_keyed(const KeyedFileRules& file, std::span<const std::string> expected,

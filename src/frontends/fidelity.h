@@ -80,6 +80,12 @@ struct Verdict {
     std::string explain() const;
 };
 
+// How much of one output line a comparison looks at.
+enum class Coverage {
+    Whole,  // the line, or its numbers by their field's rule (Exact, Tolerant)
+    Part,   // its words but not its numbers (Ignored fields), or only its names (ls)
+};
+
 // Lives for one transcript: Tolerant fields compare changes between readings, so it
 // remembers the last reading of each; a Host command (a new boot) forgets them.
 class FidelityComparator {
@@ -89,9 +95,17 @@ public:
     Verdict compare(CommandKind kind, std::string_view command, std::span<const std::string> expected,
                     std::span<const std::string> actual);
 
+    // Per line of one side's output of `command`: what compare() looks at.
+    std::vector<Coverage> coverage(CommandKind kind, std::string_view command,
+                                   std::span<const std::string> lines) const;
+
     const FidelityRules& rules() const { return m_rules; }
 
 private:
+    // The keyed file `command` reads, if any (guest commands only).
+    const KeyedFileRules* keyed_file(CommandKind kind, std::string_view command) const;
+    bool lists_names(CommandKind kind, std::string_view command) const;
+
     struct Reading {
         long long expected;
         long long actual;

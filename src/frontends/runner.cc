@@ -47,26 +47,96 @@ RunResult run_transcript(const Transcript& transcript, Session& session)
     return result;
 }
 
+namespace {
+
+std::string plural(std::size_t n, std::string_view word)
+{
+    return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
+}
+
+// Runs a transcript that says it has no real-kernel output: nothing to compare, but
+// every command must run (and keep the invariants when those are checked).
+CheckResult check_unrecorded(const Transcript& transcript, Session& session)
+{
+    CheckResult result;
+    result.unrecorded = true;
+    for (const Command& command : transcript.commands) {
+        if (!command.expected.empty()) {
+            result.diagnostics.push_back({transcript.file, command.expected.front().number, Severity::Error,
+                                          fmt::format("output line in a transcript marked '{} {}'",
+                                                      k_unrecorded_marker, *transcript.unrecorded)});
+            result.status = k_status_error;
+            result.summary = fmt::format("{}: not run", transcript.file);
+            return result;
+        }
+    }
+    Execution execution = execute(transcript, session);
+    result.commands_run = execution.outputs.size();
+    if (execution.error) {
+        result.summary = fmt::format("{}: stopped at line {} ({} of {} ran)", transcript.file, execution.error->line,
+                                     result.commands_run, plural(transcript.commands.size(), "command"));
+        result.diagnostics.push_back(std::move(*execution.error));
+        result.status = k_status_error;
+        return result;
+    }
+    result.summary = fmt::format("{}: no real-kernel recording ({}): {} ran, nothing compared", transcript.file,
+                                 *transcript.unrecorded, plural(result.commands_run, "command"));
+    return result;
+}
+
+char coverage_mark(Coverage coverage)
+{
+    return coverage == Coverage::Whole ? '=' : '~';
+}
+
+// The diff's second column: per rendered line, what the rules compare of it.
+std::vector<char> coverage_marks(const std::vector<LineOrigin>& origins,
+                                 const std::vector<std::vector<Coverage>>& coverage)
+{
+    std::vector<char> marks;
+    marks.reserve(origins.size());
+    for (const LineOrigin& origin : origins) {
+        if (!origin.command || origin.index >= coverage[*origin.command].size())
+            marks.push_back(' ');
+        else
+            marks.push_back(coverage_mark(coverage[*origin.command][origin.index]));
+    }
+    return marks;
+}
+
+}  // namespace
+
 CheckResult check_transcript(const Transcript& transcript, Session& session, const FidelityRules& rules)
 {
+    if (transcript.unrecorded)
+        return check_unrecorded(transcript, session);
     Execution execution = execute(transcript, session);
     CheckResult result;
     result.commands_run = execution.outputs.size();
+    const std::size_t n = transcript.commands.size();
     if (execution.error) {
+        result.summary = fmt::format("{}: stopped at line {} ({} of {} ran)", transcript.file, execution.error->line,
+                                     result.commands_run, plural(n, "command"));
         result.diagnostics.push_back(std::move(*execution.error));
         result.status = k_status_error;
         return result;
     }
 
     FidelityComparator comparator(rules);
-    OutputOverrides overrides(transcript.commands.size());
-    for (std::size_t i = 0; i < transcript.commands.size(); ++i) {
+    OutputOverrides overrides(n);
+    std::vector<std::vector<Coverage>> expected_coverage(n);
+    std::vector<std::vector<Coverage>> actual_coverage(n);
+    for (std::size_t i = 0; i < n; ++i) {
         const Command& command = transcript.commands[i];
-        const Verdict verdict =
-            comparator.compare(command.kind, command.text, transcript.expected_lines(i), execution.outputs[i]);
-        if (verdict.agrees())
+        const std::vector<std::string> expected = transcript.expected_lines(i);
+        expected_coverage[i] = comparator.coverage(command.kind, command.text, expected);
+        const Verdict verdict = comparator.compare(command.kind, command.text, expected, execution.outputs[i]);
+        if (verdict.agrees()) {
+            actual_coverage[i] = expected_coverage[i];
             continue;
+        }
         ++result.commands_differing;
+        actual_coverage[i] = comparator.coverage(command.kind, command.text, execution.outputs[i]);
         overrides[i] = execution.outputs[i];
         result.diagnostics.push_back({transcript.file, command.line, Severity::Error,
                                       fmt::format("output of '{}' differs", command.text)});
@@ -78,14 +148,22 @@ CheckResult check_transcript(const Transcript& transcript, Session& session, con
     }
 
     if (result.commands_differing == 0) {
-        const std::size_t n = transcript.commands.size();
-        result.summary = fmt::format("{}: {} command{}, all agree", transcript.file, n, n == 1 ? "" : "s");
+        result.summary = fmt::format("{}: {}, all agree", transcript.file, plural(n, "command"));
         return result;
     }
     result.status = k_status_differs;
-    result.diff = unified_diff(render_lines(transcript, {}), render_lines(transcript, overrides),
-                               fmt::format("{} (expected)", transcript.file),
-                               fmt::format("{} (memplug)", transcript.file));
+    result.summary =
+        fmt::format("{}: {} of {} differ", transcript.file, result.commands_differing, plural(n, "command"));
+    std::vector<LineOrigin> expected_origins;
+    std::vector<LineOrigin> actual_origins;
+    const std::vector<std::string> expected_lines = render_lines(transcript, {}, std::nullopt, &expected_origins);
+    const std::vector<std::string> actual_lines = render_lines(transcript, overrides, std::nullopt, &actual_origins);
+    const DiffGutter gutter{coverage_marks(expected_origins, expected_coverage),
+                            coverage_marks(actual_origins, actual_coverage)};
+    result.diff = "(diff column 2: '=' a line the fidelity rules compare, '~' one they compare in part: "
+                  "ls by its names, an ignored counter by all but its numbers)\n";
+    result.diff += unified_diff(expected_lines, actual_lines, fmt::format("{} (expected)", transcript.file),
+                                fmt::format("{} (memplug)", transcript.file), 3, gutter);
     return result;
 }
 

@@ -12,7 +12,8 @@
 
 namespace memplug::fe {
 
-// Exit statuses, FileCheck's: all agree, some output differs, the transcript could not run.
+// Exit statuses, FileCheck's: all agree, some output differs, the transcript (or
+// the command line) could not run. `memplug --help` and the README list them.
 inline constexpr int k_status_ok = 0;
 inline constexpr int k_status_differs = 1;
 inline constexpr int k_status_error = 2;
@@ -35,15 +36,23 @@ struct CheckResult {
     // `--- FILE (expected)` / `+++ FILE (memplug)`: the file against itself with the
     // actual output of each differing command (agreeing commands keep their expected
     // lines, so layout-only differences such as ls columns stay out). Empty if none.
+    // A second gutter column marks output lines by what the fidelity rules compare:
+    // `=` the line, `~` part of it (ls: the names; ignored counters: not the numbers).
     std::string diff;
-    std::string summary;  // `FILE: N commands, all agree` when status is k_status_ok
+    // One line, always: `FILE: N commands, all agree`, `FILE: K of N commands differ`,
+    // `FILE: stopped at line L ...`, or `FILE: no real-kernel recording (REASON) ...`.
+    std::string summary;
     int status = k_status_ok;
     std::size_t commands_run = 0;
     std::size_t commands_differing = 0;
+    bool unrecorded = false;  // marked as carrying no real-kernel output: nothing compared
 
-    // What `memplug check` prints: the diagnostics, then the diff, or the summary.
+    // What `memplug check` prints: the diagnostics, the diff, then the summary.
     std::string report() const;
 };
+
+// A transcript marked `// no real-kernel recording: REASON` runs every command and
+// compares nothing (it must carry no output lines); the others compare each command.
 
 CheckResult check_transcript(const Transcript& transcript, Session& session, const FidelityRules& rules = {});
 

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <sstream>
 
@@ -47,6 +48,16 @@ std::optional<std::pair<CommandKind, std::string_view>> parse_command(std::strin
 bool is_comment(std::string_view line)
 {
     return line.starts_with("//");
+}
+
+constexpr char k_escape = '\\';
+
+// An output line written as it is, with its escape removed.
+std::string_view unescape_output(std::string_view line)
+{
+    if (line.starts_with(k_escape))
+        line.remove_prefix(1);
+    return line;
 }
 
 // Splits on '\n'; a final '\n' does not start another line.
@@ -127,6 +138,11 @@ tl::expected<Transcript, std::vector<Diagnostic>> parse_transcript(std::string_v
         } else if (is_comment(line)) {
             settle_blanks(LineKind::Separator);
             entry.kind = LineKind::Comment;
+            if (line.starts_with(k_unrecorded_marker) && !transcript.unrecorded) {
+                std::string_view reason = line.substr(k_unrecorded_marker.size());
+                reason.remove_prefix(std::min(reason.find_first_not_of(' '), reason.size()));
+                transcript.unrecorded = std::string(reason);
+            }
         } else if (transcript.commands.empty()) {
             // Everything before the first command is one region: report it once.
             if (errors.empty())
@@ -135,7 +151,7 @@ tl::expected<Transcript, std::vector<Diagnostic>> parse_transcript(std::string_v
         } else {
             settle_blanks(LineKind::Output);
             entry.command = transcript.commands.size() - 1;
-            transcript.commands.back().expected.push_back({number, entry.text});
+            transcript.commands.back().expected.push_back({number, std::string(unescape_output(line))});
         }
         transcript.lines.push_back(std::move(entry));
     }
@@ -148,19 +164,30 @@ tl::expected<Transcript, std::vector<Diagnostic>> parse_transcript(std::string_v
 
 tl::expected<Transcript, std::vector<Diagnostic>> load_transcript(const std::filesystem::path& path)
 {
+    std::ostringstream contents;
+    if (path == "-") {
+        contents << std::cin.rdbuf();
+        return parse_transcript(contents.str(), "<stdin>");
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         int err = errno;
         return tl::unexpected(std::vector<Diagnostic>{
             {path.string(), 0, Severity::Error, fmt::format("cannot read file: {}", std::strerror(err))}});
     }
-    std::ostringstream contents;
     contents << in.rdbuf();
     return parse_transcript(contents.str(), path.string());
 }
 
+std::string escape_output(std::string_view line)
+{
+    if (parse_command(line) || is_comment(line) || line.starts_with(k_escape))
+        return k_escape + std::string(line);
+    return std::string(line);
+}
+
 std::vector<std::string> render_lines(const Transcript& transcript, const OutputOverrides& overrides,
-                                      std::optional<std::size_t> stop_before)
+                                      std::optional<std::size_t> stop_before, std::vector<LineOrigin>* origins)
 {
     auto override_of = [&](std::size_t command) -> const std::optional<std::vector<std::string>>* {
         if (command < overrides.size() && overrides[command])
@@ -169,15 +196,25 @@ std::vector<std::string> render_lines(const Transcript& transcript, const Output
     };
 
     std::vector<std::string> rendered;
+    std::vector<std::size_t> seen(transcript.commands.size());  // expected lines so far, per command
+    auto add = [&](std::string text, std::optional<std::size_t> command, std::size_t index) {
+        rendered.push_back(std::move(text));
+        if (origins)
+            origins->push_back({command, index});
+    };
     for (const TranscriptLine& line : transcript.lines) {
         if (line.kind == LineKind::Command && stop_before && line.command == *stop_before)
             break;
-        if (line.kind == LineKind::Output && override_of(line.command))
-            continue;  // replaced: the new output went directly under the command
-        rendered.push_back(line.text);
+        if (line.kind != LineKind::Output) {
+            add(line.text, std::nullopt, 0);
+        } else if (!override_of(line.command)) {  // else replaced: the new output went under the command
+            add(line.text, line.command, seen[line.command]++);
+        }
         if (line.kind == LineKind::Command) {
-            if (const auto* output = override_of(line.command))
-                rendered.insert(rendered.end(), (*output)->begin(), (*output)->end());
+            if (const auto* output = override_of(line.command)) {
+                for (std::size_t i = 0; i < (*output)->size(); ++i)
+                    add(escape_output((**output)[i]), line.command, i);
+            }
         }
     }
     return rendered;

@@ -146,21 +146,23 @@ TEST(Runner, CheckFailsWithADiagnosticPerCommandAndADiff)
               "t.txt:3: note: expected 1 lines, got 3\n"
               "t.txt:6: error: output of 'cat /sys/devices/system/memory/memory32/state' differs\n"
               "t.txt:8: note: expected 'offline', got 'online'\n"
+              "(diff column 2: '=' a line the fidelity rules compare, '~' one they compare in part: ls by its names, an ignored counter by all but its numbers)\n"
               "--- t.txt (expected)\n"
               "+++ t.txt (memplug)\n"
               "@@ -2,9 +2,11 @@\n"
-              " $ qemu-system-x86_64 -m 2G\n"
-              " (qemu) info numa\n"
-              " 1 nodes\n"
-              "+node 0 cpus: 0\n"
-              "+node 0 size: 2048 MB\n"
-              " \n"
-              " # cat /sys/devices/system/memory/memory32/state\n"
-              "+online\n"
-              " // a comment between command and output\n"
-              "-offline\n"
-              " \n"
-              " # echo online > /sys/devices/system/memory/memory33/state\n");
+              "  $ qemu-system-x86_64 -m 2G\n"
+              "  (qemu) info numa\n"
+              " =1 nodes\n"
+              "+=node 0 cpus: 0\n"
+              "+=node 0 size: 2048 MB\n"
+              "  \n"
+              "  # cat /sys/devices/system/memory/memory32/state\n"
+              "+=online\n"
+              "  // a comment between command and output\n"
+              "-=offline\n"
+              "  \n"
+              "  # echo online > /sys/devices/system/memory/memory33/state\n"
+              "t.txt: 2 of 4 commands differ\n");
 }
 
 TEST(Runner, CheckDiffLeavesAgreeingCommandsAlone)
@@ -176,14 +178,15 @@ TEST(Runner, CheckDiffLeavesAgreeingCommandsAlone)
     FakeSession session(k_outputs);
     const CheckResult result = check_transcript(parse(text), session);
     EXPECT_EQ(result.status, k_status_differs);
-    EXPECT_EQ(result.diff, "--- t.txt (expected)\n"
+    EXPECT_EQ(result.diff, "(diff column 2: '=' a line the fidelity rules compare, '~' one they compare in part: ls by its names, an ignored counter by all but its numbers)\n"
+                           "--- t.txt (expected)\n"
                            "+++ t.txt (memplug)\n"
                            "@@ -22,4 +22,4 @@\n"
-                           " // filler\n"
-                           " // filler\n"
-                           " # cat /sys/devices/system/memory/memory32/state\n"
-                           "-offline\n"
-                           "+online\n");
+                           "  // filler\n"
+                           "  // filler\n"
+                           "  # cat /sys/devices/system/memory/memory32/state\n"
+                           "-=offline\n"
+                           "+=online\n");
 }
 
 TEST(Runner, CheckCarriesHistoryAcrossCommands)
@@ -214,7 +217,8 @@ TEST(Runner, CheckStopsAtASessionError)
     FakeSession session(k_outputs);
     const CheckResult result = check_transcript(parse("# cat /sys/devices/system/memory/memory32/state\nonline\n"), session);
     EXPECT_EQ(result.status, k_status_error);
-    EXPECT_EQ(result.report(), "t.txt:1: error: no machine is running\n");
+    EXPECT_EQ(result.report(), "t.txt:1: error: no machine is running\n"
+                               "t.txt: stopped at line 1 (0 of 1 command ran)\n");
 }
 
 // A session whose output depends only on the command, with inner and trailing blank lines.
@@ -222,7 +226,10 @@ class EchoSession : public Session {
 public:
     tl::expected<std::string, std::string> run(CommandKind, std::string_view command) override
     {
-        static const std::string k_outputs[] = {"", "a\n", "a\n\nb\n", "x\n\n\n", "  y  \n", "\n\nz"};
+        // Some outputs begin like a command, a comment or the escape: run escapes them.
+        static const std::string k_outputs[] = {"",       "a\n",         "a\n\nb\n",          "x\n\n\n",
+                                                "  y  \n", "\n\nz",       "# not a command\n", "$\n(qemu) x\n",
+                                                "//c\n",   "\\back\\\n"};
         return k_outputs[std::hash<std::string_view>{}(command) % std::size(k_outputs)];
     }
 };
@@ -243,6 +250,67 @@ RC_GTEST_PROP(RunnerProperty, RunIsAFixedPointAndChecksClean, ())
     RC_ASSERT(twice.rendered == once.rendered);
     const CheckResult check = check_transcript(parse(once.rendered), session);
     RC_ASSERT(check.status == k_status_ok);
+}
+
+TEST(Runner, RunEscapesOutputThatLooksLikeACommandAndCheckReadsItBack)
+{
+    FakeSession session(std::map<std::string, std::string, std::less<>>{{"cat /prompts", "# root prompt\n$ host prompt\n(qemu) info\n// slashes\n\\backslash\nplain\n"}});
+    const RunResult run = run_transcript(parse("$ qemu-system-x86_64\n# cat /prompts\n"), session);
+    EXPECT_EQ(run.rendered, "$ qemu-system-x86_64\n# cat /prompts\n\\# root prompt\n\\$ host prompt\n"
+                            "\\(qemu) info\n\\// slashes\n\\\\backslash\nplain\n");
+    const Transcript again = parse(run.rendered);
+    ASSERT_EQ(again.commands.size(), 2u);
+    EXPECT_THAT(again.expected_lines(1),
+                ElementsAre("# root prompt", "$ host prompt", "(qemu) info", "// slashes", "\\backslash", "plain"));
+    const CheckResult check = check_transcript(again, session);
+    EXPECT_EQ(check.status, k_status_ok) << check.report();
+}
+
+TEST(Runner, CheckRunsAnUnrecordedTranscriptAndComparesNothing)
+{
+    FakeSession session(k_outputs);
+    const CheckResult result = check_transcript(parse("// no real-kernel recording: too big for TCG\n"
+                                                      "$ qemu-system-x86_64\n"
+                                                      "# cat /sys/devices/system/memory/memory32/state\n"),
+                                                session);
+    EXPECT_EQ(result.status, k_status_ok);
+    EXPECT_TRUE(result.unrecorded);
+    EXPECT_EQ(session.calls().size(), 2u);
+    EXPECT_EQ(result.report(), "t.txt: no real-kernel recording (too big for TCG): 2 commands ran, nothing compared\n");
+}
+
+TEST(Runner, CheckRefusesOutputInAnUnrecordedTranscript)
+{
+    FakeSession session(k_outputs);
+    const CheckResult result = check_transcript(parse("// no real-kernel recording: too big\n"
+                                                      "$ qemu-system-x86_64\n"
+                                                      "# cat /sys/devices/system/memory/memory32/state\n"
+                                                      "online\n"),
+                                                session);
+    EXPECT_EQ(result.status, k_status_error);
+    EXPECT_TRUE(session.calls().empty());
+    EXPECT_EQ(result.report(),
+              "t.txt:4: error: output line in a transcript marked '// no real-kernel recording: too big'\n"
+              "t.txt: not run\n");
+}
+
+TEST(Runner, CheckMarksWhatTheRulesCompareInTheDiff)
+{
+    FakeSession session(k_outputs);
+    const CheckResult result = check_transcript(parse("$ qemu-system-x86_64\n"
+                                                      "# grep -E 'zone|managed|free' /proc/zoneinfo\n"
+                                                      "Node 0, zone   Normal\n"
+                                                      "  pages free     1\n"
+                                                      "        managed  226000\n"),
+                                                session);
+    EXPECT_EQ(result.status, k_status_differs);
+    EXPECT_THAT(result.diff, ::testing::HasSubstr("  # grep -E 'zone|managed|free' /proc/zoneinfo\n"
+                                                  "-=Node 0, zone   Normal\n"
+                                                  "-~  pages free     1\n"
+                                                  "+=Node 0, zone    DMA32\n"
+                                                  "+~  pages free     100\n"
+                                                  " =        managed  226000\n"));
+    EXPECT_EQ(result.summary, "t.txt: 1 of 2 commands differ");
 }
 
 }  // namespace

@@ -180,5 +180,40 @@ RC_GTEST_PROP(TranscriptProperty, RenderingWithoutOverridesIsTheIdentity, ())
     RC_ASSERT(join_lines(render_lines(*parsed, {})) == text);
 }
 
+TEST(Transcript, ABackslashEscapesAnOutputLine)
+{
+    const Transcript t = parse_ok("# cat /f\n\\# a\n\\\\b\n\\c\n// comment\n");
+    ASSERT_EQ(t.commands.size(), 1u);
+    EXPECT_THAT(t.expected_lines(0), ElementsAre("# a", "\\b", "c"));
+    EXPECT_EQ(join_lines(render_lines(t, {})), "# cat /f\n\\# a\n\\\\b\n\\c\n// comment\n");
+}
+
+TEST(Transcript, EscapesOnlyWhatWouldNotReadAsOutput)
+{
+    for (std::string_view line : {"# x", "#", "$ x", "$", "(qemu) x", "(qemu)", "(memplug) pin", "//", "// c", "//c", "\\"})
+        EXPECT_EQ(escape_output(line), "\\" + std::string(line)) << line;
+    for (std::string_view line : {"#x", "$x", "(qemu)x", "/sys", " # x", "online", ""})
+        EXPECT_EQ(escape_output(line), line) << line;
+}
+
+TEST(Transcript, RenderEscapesOverriddenOutput)
+{
+    const Transcript t = parse_ok("# a\nold\n");
+    OutputOverrides overrides{std::vector<std::string>{"# new", "plain"}};
+    std::vector<LineOrigin> origins;
+    EXPECT_THAT(render_lines(t, overrides, std::nullopt, &origins), ElementsAre("# a", "\\# new", "plain"));
+    ASSERT_EQ(origins.size(), 3u);
+    EXPECT_FALSE(origins[0].command);
+    EXPECT_EQ(origins[2].command, 0u);
+    EXPECT_EQ(origins[2].index, 1u);
+}
+
+TEST(Transcript, ReadsTheUnrecordedMarker)
+{
+    EXPECT_EQ(parse_ok("// no real-kernel recording: 2 TiB under TCG\n$ qemu-system-x86_64\n").unrecorded,
+              "2 TiB under TCG");
+    EXPECT_FALSE(parse_ok("// recorded\n$ qemu-system-x86_64\n").unrecorded);
+}
+
 }  // namespace
 }  // namespace memplug::fe

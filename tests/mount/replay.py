@@ -42,7 +42,8 @@ def parse(path):
                 break
         else:
             if entries:
-                entries[-1][2].append(line)
+                # An output line that begins like a command carries a '\' escape.
+                entries[-1][2].append(line[1:] if line.startswith("\\") else line)
     for _, _, out in entries:
         while out and out[-1] == "":
             out.pop()
