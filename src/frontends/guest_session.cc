@@ -72,7 +72,14 @@ tl::expected<void, machine::StartError> GuestSession::start(const std::vector<st
     m_machine = std::move(*m);
     m_fs = std::make_unique<views::GuestFs>(m_machine->kernel(), m_machine->virtio_mem_params());
     m_shell = std::make_unique<shell::GuestShell>(*m_fs);
+    m_shell->set_interrupt_flag(m_interrupt);
     return {};
+}
+
+void GuestSession::set_interrupt_flag(const std::atomic<bool>* flag)
+{
+    m_interrupt = flag;
+    if (m_shell) m_shell->set_interrupt_flag(flag);
 }
 
 tl::expected<std::string, std::string> GuestSession::run(CommandKind kind, std::string_view command)

@@ -2,6 +2,7 @@
 // `(qemu)` lines, and the guest shell over the kernel model for `#` lines.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +32,11 @@ public:
 
     machine::Machine* machine() { return m_machine.get(); }
     views::GuestFs* fs() { return m_fs.get(); }
+    const shell::GuestShell* shell() const { return m_shell.get(); }
+
+    // Ctrl-C for the guest shell of this and every later machine (see
+    // GuestShell::set_interrupt_flag).
+    void set_interrupt_flag(const std::atomic<bool>* flag);
 
 private:
     tl::expected<std::string, std::string> run_command(CommandKind kind, std::string_view command);
@@ -41,6 +47,7 @@ private:
     std::unique_ptr<views::GuestFs> m_fs;
     std::unique_ptr<shell::GuestShell> m_shell;
     MemplugLines m_memplug_lines;
+    const std::atomic<bool>* m_interrupt = nullptr;
 };
 
 }  // namespace memplug::fe

@@ -77,6 +77,24 @@ std::string info_numa(const Machine& m)
 
 }  // namespace
 
+namespace {
+
+constexpr std::string_view k_commands[] = {"device_add", "device_del", "info",   "object_add",
+                                           "object_del", "qom-get",    "qom-set"};
+constexpr std::string_view k_info_topics[] = {"memdev", "memory-devices", "numa"};
+
+}  // namespace
+
+std::span<const std::string_view> hmp_commands()
+{
+    return k_commands;
+}
+
+std::span<const std::string_view> hmp_info_topics()
+{
+    return k_info_topics;
+}
+
 std::string hmp(Machine& m, std::string_view line)
 {
     auto [cmd, args] = split_first_word(line);

@@ -132,9 +132,14 @@ public:
     bool next(std::shared_ptr<const Node>& out);
 
 private:
+    friend bool needs_more_input(std::string_view text);
     struct Impl;
     std::unique_ptr<Impl> m_impl;
 };
+
+// ash's PS2 case: the text parses up to its end and wants more (an open `for`,
+// `if`, quote, pipe, or a trailing backslash), rather than being complete or wrong.
+bool needs_more_input(std::string_view text);
 
 bool is_name(std::string_view s);  // ash's goodname(): [A-Za-z_][A-Za-z0-9_]*
 

@@ -3,6 +3,7 @@
 // state), which orders a stage's errors before the next stage's output.
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <fnmatch.h>
 #include <utility>
 
@@ -164,6 +165,8 @@ std::string Shell::run_line(std::string_view line)
                                              "the command line was stopped\n",
                                              k_max_steps));
         m_status = 2;
+    } catch (const Interrupted&) {
+        m_status = 128 + SIGINT;
     } catch (const ExitRequest& e) {
         // The console shell would end here (and init with it); the model keeps
         // its state and reads the next line.
@@ -229,6 +232,8 @@ void Shell::tick()
 {
     if (++m_steps > k_max_steps)
         throw RunawayCommand{false};
+    if (m_interrupt && m_interrupt->load(std::memory_order_relaxed))
+        throw Interrupted{};
 }
 
 void Shell::raise_error(const Io& io, std::string_view msg)

@@ -4,6 +4,7 @@
 // shell_ls.cc).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -121,6 +122,7 @@ struct FunctionReturn {
 struct RunawayCommand {  // the per-line command budget or nesting limit ran out
     bool depth = false;     // which: the nesting limit
 };
+struct Interrupted {};  // Ctrl-C: the command line stops before its next command
 
 // ---- applets ----
 
@@ -246,6 +248,7 @@ public:
 
     std::string run_line(std::string_view line);
     int last_status() const { return m_status; }
+    void set_interrupt_flag(const std::atomic<bool>* flag) { m_interrupt = flag; }
 
     // -- for applets --
     views::Vfs& fs() { return m_fs; }
@@ -354,6 +357,7 @@ private:
     // Per function call: what `local` hid (nullopt: the variable did not exist).
     std::vector<std::map<std::string, std::optional<Var>, std::less<>>> m_local_frames;
     uint64_t m_steps = 0;      // commands run for the current line: a runaway loop ends
+    const std::atomic<bool>* m_interrupt = nullptr;  // Ctrl-C, checked with the step count
 };
 
 }  // namespace memplug::shell::sh

@@ -792,4 +792,26 @@ bool Parser::next(std::shared_ptr<const Node>& out)
     return true;
 }
 
+bool needs_more_input(std::string_view text)
+{
+    // A backslash before the last newline joins the next line to this one.
+    std::string_view body = text.ends_with('\n') ? text.substr(0, text.size() - 1) : text;
+    const std::size_t last = body.find_last_not_of('\\');
+    const std::size_t backslashes = body.size() - (last == std::string_view::npos ? 0 : last + 1);
+    if (backslashes % 2 == 1)
+        return true;
+    Parser parser(text);
+    std::shared_ptr<const Node> node;
+    try {
+        while (parser.next(node)) {
+        }
+    } catch (const SyntaxError&) {
+        // An error while reading the end of the text (not a newline token) is one
+        // more line away from being a command.
+        const Parser::Impl& p = *parser.m_impl;
+        return p.m_pos >= p.m_src.size() && p.m_tok.kind != T::Newline;
+    }
+    return false;
+}
+
 }  // namespace memplug::shell::sh

@@ -4,9 +4,11 @@
 // writes are the guest's /sys, /proc and /dev/null behind views::Vfs.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace memplug::views {
 class Vfs;
@@ -36,8 +38,23 @@ public:
     // $? after the last run().
     int last_status() const;
 
+    // Ctrl-C at the console: while `*flag` is set, the running command line stops
+    // before its next command (status 130, as ash's on SIGINT); each command before
+    // it has had its whole effect. The flag may be set from a signal handler.
+    void set_interrupt_flag(const std::atomic<bool>* flag);
+
+    // What Tab offers for `word`, a path as typed (relative to the shell's working
+    // directory): the entries of its directory that begin with its last component,
+    // each as `word` completed, directories with a '/' after them; sorted.
+    std::vector<std::string> complete_path(std::string_view word) const;
+
 private:
     std::unique_ptr<sh::Shell> m_shell;
 };
+
+// Is `text` (lines typed so far, each ending in '\n') the start of a longer command,
+// such as `for ... do` or an open quote, so that ash would show PS2 ("> ") and read
+// another line? A complete command and a syntax error both say no.
+bool needs_more_input(std::string_view text);
 
 }  // namespace memplug::shell

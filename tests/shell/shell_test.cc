@@ -8,6 +8,7 @@
 // create) cannot be recorded on a disk: those tests are written from the
 // messages busybox prints for the same errnos (verified with /dev/full, closed
 // fds and an unprivileged user) and from the real guest (sh: write error: ...).
+#include <atomic>
 #include <cerrno>
 #include <span>
 #include <string>
@@ -2530,6 +2531,52 @@ TEST(ShellInput, UnterminatedConstructsReadAsEndOfInput)
     EXPECT_EQ(sh.run("if true; then echo y"), "sh: syntax error: unexpected end of file (expecting \"fi\")\n");
     EXPECT_EQ(sh.run("echo a |"), "sh: syntax error: unexpected end of file\n");
     EXPECT_EQ(sh.run("echo a &&"), "sh: syntax error: unexpected end of file\n");
+}
+
+TEST(ShellInput, NeedsMoreInputWhereAshShowsPs2)
+{
+    for (std::string_view text : {"for i in 1 2\n", "for i in 1 2; do\n", "for i in 1 2\ndo echo $i\n",
+                                  "if true; then\n", "if true\nthen echo y\nelse\n", "while true\n",
+                                  "echo \"abc\n", "echo 'abc\n", "echo a |\n", "echo a &&\n", "echo a \\\n",
+                                  "f() {\n", "case x in\n", "echo `abc\n", "echo $(echo a\n"})
+        EXPECT_TRUE(needs_more_input(text)) << text;
+    for (std::string_view text : {"echo a\n", "for i in 1 2\ndo echo $i\ndone\n", "if true; then echo y; fi\n",
+                                  "echo a >\n", "done\n", "fi\n", "echo 'a\nb'\n", "echo a \\\\\n", "\n",
+                                  "echo )\n"})
+        EXPECT_FALSE(needs_more_input(text)) << text;
+}
+
+TEST(ShellInput, CompletesPathsOfTheGuestTree)
+{
+    FakeVfs fs;
+    add_guest_tree(fs);
+    GuestShell sh(fs);
+    EXPECT_EQ(sh.complete_path("/sys/devices/system/memory/block_s"),
+              std::vector<std::string>{"/sys/devices/system/memory/block_size_bytes"});
+    EXPECT_EQ(sh.complete_path("/sys/devices/system/memory/memory3"),
+              (std::vector<std::string>{"/sys/devices/system/memory/memory32/", "/sys/devices/system/memory/memory33/",
+                                        "/sys/devices/system/memory/memory34/", "/sys/devices/system/memory/memory35/",
+                                        "/sys/devices/system/memory/memory36/", "/sys/devices/system/memory/memory37/",
+                                        "/sys/devices/system/memory/memory38/", "/sys/devices/system/memory/memory39/"}));
+    EXPECT_TRUE(sh.complete_path("/etc/pass").empty()) << "the host's files are not the guest's";
+    EXPECT_TRUE(sh.complete_path("/nope/x").empty());
+    sh.run("cd /sys/devices/system");
+    EXPECT_EQ(sh.complete_path("memory/memory10"), std::vector<std::string>{"memory/memory100/"});
+    EXPECT_EQ(sh.complete_path("../../de"), std::vector<std::string>{"../../devices/"});
+    EXPECT_EQ(sh.complete_path("../../../de"), std::vector<std::string>{"../../../dev/"});
+}
+
+TEST(ShellInput, AnInterruptStopsTheLineBeforeItsNextCommand)
+{
+    FakeVfs fs;
+    GuestShell sh(fs);
+    std::atomic<bool> interrupt{true};
+    sh.set_interrupt_flag(&interrupt);
+    EXPECT_EQ(sh.run("while true; do echo x; done; echo after"), "");
+    EXPECT_EQ(sh.last_status(), 130);
+    interrupt = false;
+    EXPECT_EQ(sh.run("echo still here"), "still here\n");
+    sh.set_interrupt_flag(nullptr);
 }
 
 TEST(ShellInput, EmptyAndBlankLines)
