@@ -7,14 +7,13 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <readline/history.h>
-#include <readline/readline.h>
 
 #include "frontends/conformance.h"
 #include "frontends/guest_session.h"
 #include "frontends/live_guest.h"
 #include "frontends/mount.h"
 #include "frontends/qmp.h"
+#include "frontends/repl.h"
 #include "frontends/runner.h"
 #include "frontends/transcript.h"
 
@@ -38,42 +37,6 @@ int for_each_transcript(const std::vector<std::string>& files, bool check_invari
         status = std::max(status, f(*t, session));
     }
     return status;
-}
-
-// Interactive use: the transcript's prompts typed one line at a time.
-int repl(bool check_invariants, const std::string& machine)
-{
-    fe::GuestSession session(check_invariants ? fe::GuestSession::CheckInvariants::Yes
-                                              : fe::GuestSession::CheckInvariants::No);
-    auto execute = [&](fe::CommandKind kind, std::string_view cmd) {
-        auto out = session.run(kind, cmd);
-        if (out)
-            std::cout << *out << std::flush;
-        else
-            std::cerr << "memplug: " << out.error() << "\n";
-    };
-    if (!machine.empty()) execute(fe::CommandKind::Host, machine);
-    std::cerr << "memplug repl: '$ qemu-system-x86_64 ...' starts a machine, '(qemu) CMD' talks to the monitor,\n"
-                 "anything else (or '# CMD') runs in the guest shell. Ctrl-D quits.\n";
-    while (char* raw = readline(session.machine() ? "# " : "$ ")) {
-        std::string line(raw);
-        std::free(raw);
-        if (line.empty()) continue;
-        add_history(line.c_str());
-        if (line.starts_with("$ "))
-            execute(fe::CommandKind::Host, line.substr(2));
-        else if (line.starts_with("qemu-system-x86_64"))
-            execute(fe::CommandKind::Host, line);
-        else if (line.starts_with("(qemu) "))
-            execute(fe::CommandKind::Monitor, line.substr(7));
-        else if (line.starts_with("(memplug) "))
-            execute(fe::CommandKind::Memplug, line.substr(10));
-        else if (line.starts_with("# "))
-            execute(fe::CommandKind::Guest, line.substr(2));
-        else
-            execute(fe::CommandKind::Guest, line);
-    }
-    return 0;
 }
 
 struct MountCommand {
@@ -144,6 +107,40 @@ int serve_qmp(const std::string& socket, std::vector<std::string> qemu_args)
     return fe::k_status_ok;
 }
 
+constexpr const char* k_exit_statuses =
+    "Exit status:\n"
+    "  0  every command ran (check: every output agrees; conformance: no difference but the known ones)\n"
+    "  1  check: some output differs; conformance: a case differs that is not a known difference, or a known\n"
+    "     one agrees now; mount: a model invariant broke\n"
+    "  2  bad usage, a transcript that cannot be read or parsed, a command memplug cannot run (its\n"
+    "     FILE:LINE: error says why), a repl --machine line that starts no machine, a mount or QMP\n"
+    "     socket that cannot be served";
+
+// FILE operands: an existing file, or "-" for standard input.
+const CLI::Validator k_file_or_stdin(
+    [](std::string& file) { return file == "-" ? std::string() : CLI::ExistingFile(file); }, "FILE|-");
+
+// `check` prints each file's report; several files end with a total.
+int check_files(const std::vector<std::string>& files, bool check_invariants)
+{
+    std::size_t agree = 0, differ = 0, failed = 0, unrecorded = 0;
+    const int status = for_each_transcript(files, check_invariants, [&](const fe::Transcript& t, fe::Session& s) {
+        fe::CheckResult r = fe::check_transcript(t, s);
+        (r.status == fe::k_status_ok ? std::cout : std::cerr) << r.report() << std::flush;
+        if (r.status == fe::k_status_error) ++failed;
+        else if (r.status == fe::k_status_differs) ++differ;
+        else if (r.unrecorded) ++unrecorded;
+        else ++agree;
+        return r.status;
+    });
+    if (files.size() > 1) {
+        const std::size_t unreadable = files.size() - agree - differ - failed - unrecorded;
+        std::cout << fmt::format("{} files: {} agree, {} differ, {} could not run, {} without a real-kernel recording\n",
+                                 files.size(), agree, differ, failed + unreadable, unrecorded);
+    }
+    return status;
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -151,18 +148,22 @@ int main(int argc, char** argv)
     CLI::App app{"memplug: Linux 6.1 memory hot(un)plug under QEMU 7.2, as a fast model.\n"
                  "Transcripts hold '$ qemu-system-x86_64 ...', '(qemu) CMD' and '# CMD' lines."};
     app.require_subcommand(1);
+    app.set_version_flag("--version", "memplug " MEMPLUG_VERSION " (models Linux 6.1 under QEMU 7.2)");
+    app.footer(k_exit_statuses);
+    // Options of memplug itself may follow the subcommand: `memplug run --check FILE`.
+    app.fallthrough();
     bool check_invariants = false;
     app.add_flag("--check", check_invariants, "validate the model's invariants after every command");
 
     std::vector<std::string> files;
     auto* run = app.add_subcommand("run", "print transcripts with memplug's output under each command");
-    run->add_option("FILE", files, "transcript files")->required()->check(CLI::ExistingFile);
+    run->add_option("FILE", files, "transcript files ('-': standard input)")->required()->check(k_file_or_stdin);
     auto* check = app.add_subcommand("check", "compare transcripts' expected output with memplug's (exit 1 on a difference)");
-    check->add_option("FILE", files, "transcript files")->required()->check(CLI::ExistingFile);
-    std::string machine;
-    auto* rep = app.add_subcommand("repl", "interactive session with line editing and history");
-    rep->add_option("--machine", machine, "qemu-system-x86_64 command line to start with");
-
+    check->add_option("FILE", files, "transcript files ('-': standard input)")->required()->check(k_file_or_stdin);
+    fe::ReplOptions repl_options;
+    auto* rep = app.add_subcommand("repl", "interactive session: line editing, Tab over the guest's paths, history "
+                                           "in $XDG_STATE_HOME/memplug/history");
+    rep->add_option("--machine", repl_options.machine, "qemu-system-x86_64 command line to start with");
     std::string known_file;
     bool verbose = false;
     auto* conf = app.add_subcommand("conformance", "score memplug against real-kernel recordings (tests/conformance/cases/*.out)");
@@ -189,7 +190,12 @@ int main(int argc, char** argv)
     qmp->add_option("SOCKET", qmp_socket, "the socket to create")->required();
     qmp->add_option("QEMU-ARGS", qemu_args, "the qemu-system-x86_64 command line (after --)");
 
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        // --help and --version exit 0; every usage error is status 2, as documented.
+        return app.exit(e) == 0 ? fe::k_status_ok : fe::k_status_error;
+    }
 
     if (*mnt) return mount(mount_cmd, check_invariants);
     if (*qmp) return serve_qmp(qmp_socket, qemu_args);
@@ -206,7 +212,7 @@ int main(int argc, char** argv)
         }
         std::string out;
         const int status = fe::run_conformance(files, known, verbose, out);
-        std::cout << out;
+        (status == fe::k_status_error ? std::cerr : std::cout) << out;
         return status;
     }
 
@@ -217,11 +223,7 @@ int main(int argc, char** argv)
             for (const fe::Diagnostic& d : r.diagnostics) std::cerr << d.str() << "\n";
             return r.status;
         });
-    if (*check)
-        return for_each_transcript(files, check_invariants, [](const fe::Transcript& t, fe::Session& s) {
-            fe::CheckResult r = fe::check_transcript(t, s);
-            (r.status == fe::k_status_ok ? std::cout : std::cerr) << r.report();
-            return r.status;
-        });
-    return repl(check_invariants, machine);
+    if (*check) return check_files(files, check_invariants);
+    repl_options.check_invariants = check_invariants;
+    return fe::run_repl(repl_options);
 }
