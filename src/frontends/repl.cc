@@ -166,7 +166,8 @@ private:
             std::cout << *out << std::flush;
         else
             std::cerr << "memplug: " << out.error() << "\n";
-        g_interrupt.store(false);  // it stopped this command, not the next line
+        // It stopped this command, not the next line; the terminal showed "^C" alone.
+        if (g_interrupt.exchange(false)) std::cout << "\n" << std::flush;
     }
 
     GuestSession m_session;
