@@ -21,14 +21,16 @@ namespace fe = memplug::fe;
 
 namespace {
 
+// `summarize`: a file that cannot be read or parsed ends with a summary line too (check's).
 int for_each_transcript(const std::vector<std::string>& files, bool check_invariants,
-                        const std::function<int(const fe::Transcript&, fe::Session&)>& f)
+                        const std::function<int(const fe::Transcript&, fe::Session&)>& f, bool summarize = false)
 {
     int status = fe::k_status_ok;
     for (const std::string& file : files) {
         auto t = fe::load_transcript(file);
         if (!t) {
             for (const fe::Diagnostic& d : t.error()) std::cerr << d.str() << "\n";
+            if (summarize) std::cerr << t.error().front().file << ": not run\n";
             status = std::max(status, fe::k_status_error);
             continue;
         }
@@ -132,7 +134,7 @@ int check_files(const std::vector<std::string>& files, bool check_invariants)
         else if (r.unrecorded) ++unrecorded;
         else ++agree;
         return r.status;
-    });
+    }, true);
     if (files.size() > 1) {
         const std::size_t unreadable = files.size() - agree - differ - failed - unrecorded;
         std::cout << fmt::format("{} files: {} agree, {} differ, {} could not run, {} without a real-kernel recording\n",

@@ -132,10 +132,10 @@ public:
                 if (words.size() == 1 && words[0] == "info") return starting_with(machine::hmp_info_topics(), word);
                 return {};
             }
-            if (before.starts_with("$") || before.starts_with(k_qemu) || before.starts_with(k_memplug_prompt)) {
+            if (before.starts_with(k_memplug_prompt)) return {};
+            if (before.starts_with("$ ") || before.starts_with(k_qemu)) {
                 const std::string_view qemu[] = {k_qemu};
-                return words_of(before).size() <= 1 && !before.starts_with(k_qemu) ? starting_with(qemu, word)
-                                                                                    : std::vector<std::string>();
+                return before == "$ " ? starting_with(qemu, word) : std::vector<std::string>();
             }
         }
         const shell::GuestShell* guest = m_session.shell();

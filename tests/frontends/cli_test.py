@@ -72,7 +72,8 @@ def main():
           and last_line(r.stderr) == "<stdin>: 1 of 10 commands differ", r)
     r = memplug("check", "-", stdin="stray output\n# true\n")
     check("an unparsable transcript is status 2 with file:line",
-          r.returncode == 2 and "<stdin>:1: error: output line before any command" in r.stderr, r)
+          r.returncode == 2 and "<stdin>:1: error: output line before any command" in r.stderr
+          and last_line(r.stderr) == "<stdin>: not run", r)
     r = memplug("check", "-", stdin="# cat /proc/meminfo\n")
     check("a command that cannot run is status 2, and the summary says where it stopped",
           r.returncode == 2 and last_line(r.stderr) == "<stdin>: stopped at line 1 (0 of 1 command ran)", r)
