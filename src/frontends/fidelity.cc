@@ -125,23 +125,6 @@ std::optional<long long> to_number(std::string_view text)
     return value;
 }
 
-std::vector<std::string_view> words_of(std::string_view text)
-{
-    std::vector<std::string_view> words;
-    std::size_t i = 0;
-    while (i < text.size()) {
-        while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i])))
-            ++i;
-        std::size_t end = i;
-        while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end])))
-            ++end;
-        if (end > i)
-            words.push_back(text.substr(i, end - i));
-        i = end;
-    }
-    return words;
-}
-
 // Does some pipeline stage of `command` start with one of `programs`? Stages are
 // split at | ; & (so && and || too); shell keywords and wrappers before the program
 // name are skipped ("for d in ...; do ls $d; done", "busybox ls").
@@ -244,6 +227,23 @@ Verdict compare_lines(std::span<const std::string> expected, std::span<const std
 }
 
 }  // namespace
+
+std::vector<std::string_view> words_of(std::string_view text)
+{
+    std::vector<std::string_view> words;
+    std::size_t i = 0;
+    while (i < text.size()) {
+        while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i])))
+            ++i;
+        std::size_t end = i;
+        while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end])))
+            ++end;
+        if (end > i)
+            words.push_back(text.substr(i, end - i));
+        i = end;
+    }
+    return words;
+}
 
 std::string Verdict::explain() const
 {

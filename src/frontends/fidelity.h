@@ -21,6 +21,9 @@
 
 namespace memplug::fe {
 
+// The words of a line, split at white space (no quoting).
+std::vector<std::string_view> words_of(std::string_view text);
+
 enum class FieldRule {
     Exact,     // the numbers are equal
     Ignored,   // not compared (counters that depend on timing, boot-time noise)

@@ -20,8 +20,10 @@
 #include <readline/history.h>
 #include <readline/readline.h>
 
+#include "frontends/fidelity.h"
 #include "frontends/guest_session.h"
 #include "frontends/runner.h"
+#include "frontends/transcript.h"
 #include "machine/monitor.h"
 #include "shell/shell.h"
 
@@ -29,8 +31,6 @@ namespace memplug::fe {
 
 namespace {
 
-constexpr std::string_view k_monitor_prompt = "(qemu) ";
-constexpr std::string_view k_memplug_prompt = "(memplug) ";
 constexpr std::string_view k_qemu = "qemu-system-x86_64";
 constexpr int k_history_lines = 1000;
 
@@ -41,19 +41,6 @@ static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler
 extern "C" void on_sigint(int)
 {
     g_interrupt.store(true);
-}
-
-std::vector<std::string_view> words_of(std::string_view text)
-{
-    std::vector<std::string_view> words;
-    while (true) {
-        const std::size_t begin = text.find_first_not_of(" \t");
-        if (begin == std::string_view::npos) return words;
-        text.remove_prefix(begin);
-        const std::size_t end = std::min(text.find_first_of(" \t"), text.size());
-        words.push_back(text.substr(0, end));
-        text.remove_prefix(end);
-    }
 }
 
 std::vector<std::string> starting_with(std::span<const std::string_view> names, std::string_view word)
@@ -95,23 +82,20 @@ public:
             if (!shell::needs_more_input(m_pending)) run_guest();
             return true;
         }
-        const auto words = words_of(line);
-        if (words.empty() || line.starts_with("//")) return true;  // a comment, as in a transcript
-        if ((words.size() == 1 && words[0] == "exit") || (words.size() == 2 && words[0] == "#" && words[1] == "exit"))
-            return false;
-        if (line.starts_with("$ "))
-            execute(CommandKind::Host, line.substr(2));
-        else if (line.starts_with(k_qemu))
-            execute(CommandKind::Host, line);
-        else if (line.starts_with(k_monitor_prompt))
-            execute(CommandKind::Monitor, line.substr(k_monitor_prompt.size()));
-        else if (line.starts_with(k_memplug_prompt))
-            execute(CommandKind::Memplug, line.substr(k_memplug_prompt.size()));
-        else {
-            if (line.starts_with("# ")) line.remove_prefix(2);
-            m_pending.append(line).push_back('\n');
-            if (!has_machine() || !shell::needs_more_input(m_pending)) run_guest();
+        if (is_comment(line)) return true;  // as in a transcript
+        // A transcript's prompts; without one, a QEMU command line or the guest's shell.
+        const auto prompted = parse_command(line);
+        const CommandKind kind = prompted ? prompted->first : line.starts_with(k_qemu) ? CommandKind::Host : CommandKind::Guest;
+        const std::string_view command = prompted ? prompted->second : line;
+        const auto words = words_of(command);
+        if (words.empty()) return true;
+        if (kind == CommandKind::Guest && words.size() == 1 && words[0] == "exit") return false;
+        if (kind != CommandKind::Guest) {
+            execute(kind, command);
+            return true;
         }
+        m_pending.append(command).push_back('\n');
+        if (!has_machine() || !shell::needs_more_input(m_pending)) run_guest();
         return true;
     }
 
@@ -126,16 +110,18 @@ public:
     {
         if (m_pending.empty()) {
             const std::string_view before = line.substr(0, start);
-            if (before.starts_with(k_monitor_prompt)) {
-                const auto words = words_of(before.substr(k_monitor_prompt.size()));
+            const auto prompted = parse_command(before);
+            const CommandKind kind = prompted ? prompted->first : before.starts_with(k_qemu) ? CommandKind::Host : CommandKind::Guest;
+            const auto words = words_of(prompted ? prompted->second : before);
+            if (kind == CommandKind::Monitor) {
                 if (words.empty()) return starting_with(machine::hmp_commands(), word);
                 if (words.size() == 1 && words[0] == "info") return starting_with(machine::hmp_info_topics(), word);
                 return {};
             }
-            if (before.starts_with(k_memplug_prompt)) return {};
-            if (before.starts_with("$ ") || before.starts_with(k_qemu)) {
+            if (kind == CommandKind::Memplug) return {};
+            if (kind == CommandKind::Host) {
                 const std::string_view qemu[] = {k_qemu};
-                return before == "$ " ? starting_with(qemu, word) : std::vector<std::string>();
+                return prompted && words.empty() ? starting_with(qemu, word) : std::vector<std::string>();
             }
         }
         const shell::GuestShell* guest = m_session.shell();

@@ -54,6 +54,18 @@ std::string plural(std::size_t n, std::string_view word)
     return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
 }
 
+// Counts what ran; a command that could not run ends the check there, said so.
+bool stopped(const Transcript& transcript, Execution& execution, CheckResult& result)
+{
+    result.commands_run = execution.outputs.size();
+    if (!execution.error) return false;
+    result.summary = fmt::format("{}: stopped at line {} ({} of {} ran)", transcript.file, execution.error->line,
+                                 result.commands_run, plural(transcript.commands.size(), "command"));
+    result.diagnostics.push_back(std::move(*execution.error));
+    result.status = k_status_error;
+    return true;
+}
+
 // Runs a transcript that says it has no real-kernel output: nothing to compare, but
 // every command must run (and keep the invariants when those are checked).
 CheckResult check_unrecorded(const Transcript& transcript, Session& session)
@@ -71,14 +83,7 @@ CheckResult check_unrecorded(const Transcript& transcript, Session& session)
         }
     }
     Execution execution = execute(transcript, session);
-    result.commands_run = execution.outputs.size();
-    if (execution.error) {
-        result.summary = fmt::format("{}: stopped at line {} ({} of {} ran)", transcript.file, execution.error->line,
-                                     result.commands_run, plural(transcript.commands.size(), "command"));
-        result.diagnostics.push_back(std::move(*execution.error));
-        result.status = k_status_error;
-        return result;
-    }
+    if (stopped(transcript, execution, result)) return result;
     result.summary = fmt::format("{}: no real-kernel recording ({}): {} ran, nothing compared", transcript.file,
                                  *transcript.unrecorded, plural(result.commands_run, "command"));
     return result;
@@ -112,15 +117,8 @@ CheckResult check_transcript(const Transcript& transcript, Session& session, con
         return check_unrecorded(transcript, session);
     Execution execution = execute(transcript, session);
     CheckResult result;
-    result.commands_run = execution.outputs.size();
+    if (stopped(transcript, execution, result)) return result;
     const std::size_t n = transcript.commands.size();
-    if (execution.error) {
-        result.summary = fmt::format("{}: stopped at line {} ({} of {} ran)", transcript.file, execution.error->line,
-                                     result.commands_run, plural(n, "command"));
-        result.diagnostics.push_back(std::move(*execution.error));
-        result.status = k_status_error;
-        return result;
-    }
 
     FidelityComparator comparator(rules);
     OutputOverrides overrides(n);

@@ -30,26 +30,6 @@ constexpr Prompt k_prompts[] = {
     {"#", CommandKind::Guest},
 };
 
-// A prompt alone (an empty command, as when Enter was pressed) or a prompt and a space.
-std::optional<std::pair<CommandKind, std::string_view>> parse_command(std::string_view line)
-{
-    for (const Prompt& prompt : k_prompts) {
-        if (!line.starts_with(prompt.prefix))
-            continue;
-        std::string_view rest = line.substr(prompt.prefix.size());
-        if (rest.empty())
-            return std::pair{prompt.kind, rest};
-        if (rest.front() == ' ')
-            return std::pair{prompt.kind, rest.substr(1)};
-    }
-    return std::nullopt;
-}
-
-bool is_comment(std::string_view line)
-{
-    return line.starts_with("//");
-}
-
 constexpr char k_escape = '\\';
 
 // An output line written as it is, with its escape removed.
@@ -82,6 +62,26 @@ const char* severity_name(Severity severity)
 }
 
 }  // namespace
+
+// A prompt alone (an empty command, as when Enter was pressed) or a prompt and a space.
+std::optional<std::pair<CommandKind, std::string_view>> parse_command(std::string_view line)
+{
+    for (const Prompt& prompt : k_prompts) {
+        if (!line.starts_with(prompt.prefix))
+            continue;
+        std::string_view rest = line.substr(prompt.prefix.size());
+        if (rest.empty())
+            return std::pair{prompt.kind, rest};
+        if (rest.front() == ' ')
+            return std::pair{prompt.kind, rest.substr(1)};
+    }
+    return std::nullopt;
+}
+
+bool is_comment(std::string_view line)
+{
+    return line.starts_with("//");
+}
 
 std::string Diagnostic::str() const
 {

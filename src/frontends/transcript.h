@@ -33,6 +33,11 @@ namespace memplug::fe {
 
 enum class Severity { Error, Note };
 
+// A transcript line's prompt (`$`, `(qemu)`, `(memplug)`, `#`) alone or with a
+// space: its kind and the command after it; nullopt for any other line.
+std::optional<std::pair<CommandKind, std::string_view>> parse_command(std::string_view line);
+bool is_comment(std::string_view line);  // `//`
+
 // One message in LLVM's style: `file:line: error: message` (no line when 0).
 struct Diagnostic {
     std::string file;
