@@ -35,8 +35,20 @@ bool under(std::string_view path, std::string_view root)
     return path.starts_with(root) && (path.size() == root.size() || path[root.size()] == '/');
 }
 bool in_sysfs(std::string_view path) { return under(path, "/sys") && !under(path, "/sys/kernel/debug"); }
-// The mount shows the guest's /sys and /proc only (not its /dev or tmpfs root).
-bool exposed(std::string_view path) { return path == "/" || under(path, "/sys") || under(path, "/proc"); }
+// The guest's root is the initramfs's tmpfs: files there are shmem inodes of the model.
+bool in_tmpfs(std::string_view path)
+{
+    return path != "/" && !under(path, "/sys") && !under(path, "/proc") && !under(path, "/dev");
+}
+// The guest's /dev holds the memory character devices: the mount's are nodes of
+// the host's (1:3, 1:5, 1:9), which the host's kernel opens itself.
+std::optional<dev_t> memory_device(std::string_view path)
+{
+    if (path == "/dev/null") return makedev(1, 3);
+    if (path == "/dev/zero") return makedev(1, 5);
+    if (path == "/dev/urandom") return makedev(1, 9);
+    return std::nullopt;
+}
 
 std::string child_path(const std::string& dir, const char* name)
 {
@@ -51,6 +63,7 @@ std::string parent_path(const std::string& path)
 
 struct FileHandle {
     std::string path;
+    bool append = false;  // O_APPEND on a tmpfs file: every write at its end
     // What the last read at offset 0 rendered: later offsets read the same
     // rendering, as seq_file does, so a reader in pieces never sees two states.
     std::string rendered;
@@ -103,7 +116,6 @@ public:
     {
         std::unique_lock lock(m_guest.lock());
         const std::string path = child_path(m_paths.at(parent), name);
-        if (!exposed(path)) return reply_err(req, ENOENT);
         // A lookup answers with the link count a directory has at least; stat(2)
         // asks again (the attributes time out at once) and counts the subdirectories.
         auto st = attributes(path, false);
@@ -136,6 +148,47 @@ public:
         fuse_reply_attr(req, &*st, 0.0);
     }
 
+    // truncate(2) of a tmpfs file changes the model; sysfs accepts and ignores it (above).
+    void setattr_size(fuse_req_t req, fuse_ino_t ino, off_t size)
+    {
+        std::unique_lock lock(m_guest.lock());
+        const std::string& path = m_paths.at(ino);
+        if (auto r = m_guest.fs().truncate(path, uint64_t(size)); !r) return reply_err(req, r.error().err);
+        auto st = attributes(path, true);
+        lock.unlock();
+        if (!st) return reply_err(req, st.error().err);
+        fuse_reply_attr(req, &*st, 0.0);
+    }
+
+    // O_CREAT of a new name: only the tmpfs root's directories create.
+    void create(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_file_info* fi)
+    {
+        std::unique_lock lock(m_guest.lock());
+        const std::string path = child_path(m_paths.at(parent), name);
+        if (!in_tmpfs(path)) return reply_err(req, EACCES);  // lookup_open's errno without ->create
+        if (auto r = m_guest.fs().open_write(path); !r) return reply_err(req, r.error().err);
+        auto st = attributes(path, false);
+        lock.unlock();
+        if (!st) return reply_err(req, st.error().err);
+        fuse_entry_param e{};
+        e.ino = st->st_ino;
+        e.attr = *st;
+        fi->direct_io = 1;
+        fi->keep_cache = 0;
+        fi->fh = m_files.add(std::make_unique<FileHandle>(FileHandle{path, (fi->flags & O_APPEND) != 0, {}, false}));
+        if (fuse_reply_create(req, &e, fi) != 0) m_files.remove(fi);
+    }
+
+    void unlink(fuse_req_t req, fuse_ino_t parent, const char* name)
+    {
+        std::unique_lock lock(m_guest.lock());
+        const std::string path = child_path(m_paths.at(parent), name);
+        // sysfs and procfs remove nothing: vfs's EPERM where the inode has no unlink.
+        auto r = in_tmpfs(path) ? m_guest.fs().unlink(path) : KResult<void>(tl::unexpected(views::kerr(EPERM).error()));
+        lock.unlock();
+        reply_err(req, r ? 0 : r.error().err);
+    }
+
     void readlink(fuse_req_t req, fuse_ino_t ino)
     {
         std::unique_lock lock(m_guest.lock());
@@ -158,14 +211,18 @@ public:
             if (!perm) return reply_err(req, perm.error().err);
             if (!(*perm & 0444)) return reply_err(req, EACCES);
         }
-        if (acc != O_RDONLY) {
-            // O_TRUNC comes with the open (atomic_o_trunc) and means nothing to an attribute.
+        if (acc != O_RDONLY && in_tmpfs(path)) {
+            // O_TRUNC comes with the open (atomic_o_trunc).
+            if (fi->flags & O_TRUNC)
+                if (auto t = fs.truncate(path, 0); !t) return reply_err(req, t.error().err);
+        } else if (acc != O_RDONLY) {
+            // O_TRUNC means nothing to an attribute.
             if (auto w = fs.open_write(path); !w) return reply_err(req, w.error().err);
         }
         lock.unlock();
         fi->direct_io = 1;
         fi->keep_cache = 0;
-        fi->fh = m_files.add(std::make_unique<FileHandle>(FileHandle{path, {}, false}));
+        fi->fh = m_files.add(std::make_unique<FileHandle>(FileHandle{path, (fi->flags & O_APPEND) != 0, {}, false}));
         if (fuse_reply_open(req, fi) != 0) m_files.remove(fi);  // the opener was interrupted
     }
 
@@ -173,6 +230,13 @@ public:
     {
         FileHandle& h = HandleTable<FileHandle>::get(fi);
         std::unique_lock lock(m_guest.lock());
+        if (in_tmpfs(h.path)) {  // a file's page cache, read where asked
+            auto piece = m_guest.fs().read_range(h.path, uint64_t(off), size);
+            lock.unlock();
+            if (!piece) return reply_err(req, piece.error().err);
+            fuse_reply_buf(req, piece->data(), piece->size());
+            return;
+        }
         if (off == 0 || !h.have_rendered) {
             auto text = m_guest.fs().read(h.path);
             if (!text) return reply_err(req, text.error().err);
@@ -185,10 +249,19 @@ public:
         fuse_reply_buf(req, piece.data(), piece.size());
     }
 
-    void write(fuse_req_t req, const char* buf, size_t size, fuse_file_info* fi)
+    void write(fuse_req_t req, const char* buf, size_t size, off_t off, fuse_file_info* fi)
     {
         const FileHandle& h = HandleTable<FileHandle>::get(fi);
         std::string_view data(buf, size);
+        if (in_tmpfs(h.path)) {
+            std::unique_lock lock(m_guest.lock());
+            views::GuestFs& fs = m_guest.fs();
+            auto r = h.append ? fs.write(h.path, data) : fs.write_at(h.path, uint64_t(off), data);
+            lock.unlock();
+            if (!r) return reply_err(req, r.error().err);
+            fuse_reply_write(req, data.size());
+            return;
+        }
         if (in_sysfs(h.path)) data = data.substr(0, k_page_size);
         // sysfs passes an empty write to no store().
         if (data.empty()) {
@@ -213,8 +286,7 @@ public:
     {
         std::unique_lock lock(m_guest.lock());
         const std::string path = m_paths.at(ino);
-        auto names = path == "/" ? KResult<std::vector<std::string>>(std::vector<std::string>{"proc", "sys"})
-                                 : m_guest.fs().list(path);
+        auto names = m_guest.fs().list(path);
         if (!names) return reply_err(req, names.error().err);
         auto d = std::make_unique<DirHandle>();
         d->entries.emplace_back(".", ino);
@@ -257,6 +329,12 @@ public:
 
     static void reply_err(fuse_req_t req, int err) { fuse_reply_err(req, err); }
 
+    std::string path_of(fuse_ino_t ino)
+    {
+        std::lock_guard lock(m_guest.lock());
+        return m_paths.at(ino);
+    }
+
 private:
     fuse_ino_t id_of(const std::string& path)
     {
@@ -274,19 +352,34 @@ private:
         st.st_gid = m_gid;
         st.st_atime = st.st_mtime = st.st_ctime = m_mounted_at;
         st.st_blksize = in_sysfs(path) ? k_page_size : 1024;
+        views::GuestFs& fs = m_guest.fs();
         if (path == "/") {
             st.st_mode = S_IFDIR | 0755;
-            st.st_nlink = 4;
+            st.st_nlink = 2 + (count_subdirs ? MP_TRY(fs.subdirectory_count(path)) : 0);
             return st;
         }
-        views::GuestFs& fs = m_guest.fs();
+        if (auto dev = memory_device(path)) {
+            st.st_mode = S_IFCHR | 0666;
+            st.st_rdev = *dev;
+            st.st_nlink = 1;
+            return st;
+        }
         const views::NodeKind kind = MP_TRY(fs.stat(path, false));
         const unsigned perm = MP_TRY(fs.permissions(path));
         switch (kind) {
         case views::NodeKind::File:
             st.st_mode = S_IFREG | perm;
             st.st_nlink = 1;
-            st.st_size = in_sysfs(path) ? k_page_size : 0;
+            // procfs says 0, but the host's FUSE ends sendfile(2) and splice(2) at the
+            // size it was told (busybox's cat would print nothing): the text's length.
+            if (in_sysfs(path)) {
+                st.st_size = k_page_size;
+            } else if (in_tmpfs(path)) {
+                st.st_size = off_t(fs.regular_file_size(path).value_or(0));
+                st.st_blocks = (st.st_size + 511) / 512;
+            } else if (auto text = fs.read(path)) {
+                st.st_size = off_t(text->size());
+            }
             break;
         case views::NodeKind::Dir:
             st.st_mode = S_IFDIR | perm;
@@ -352,8 +445,13 @@ fuse_lowlevel_ops make_ops()
     ops.getattr = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
         guarded(req, [&] { MountFs::of(req).getattr(req, ino); });
     };
-    ops.setattr = [](fuse_req_t req, fuse_ino_t ino, struct stat*, int to_set, fuse_file_info*) {
-        guarded(req, [&] { MountFs::of(req).setattr(req, ino, to_set); });
+    ops.setattr = [](fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info*) {
+        guarded(req, [&] {
+            MountFs& fs = MountFs::of(req);
+            if ((to_set & FUSE_SET_ATTR_SIZE) && in_tmpfs(fs.path_of(ino)))
+                return fs.setattr_size(req, ino, attr->st_size);
+            fs.setattr(req, ino, to_set);
+        });
     };
     ops.readlink = [](fuse_req_t req, fuse_ino_t ino) { guarded(req, [&] { MountFs::of(req).readlink(req, ino); }); };
     ops.open = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -362,8 +460,8 @@ fuse_lowlevel_ops make_ops()
     ops.read = [](fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
         guarded(req, [&] { MountFs::of(req).read(req, size, off, fi); });
     };
-    ops.write = [](fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t, fuse_file_info* fi) {
-        guarded(req, [&] { MountFs::of(req).write(req, buf, size, fi); });
+    ops.write = [](fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
+        guarded(req, [&] { MountFs::of(req).write(req, buf, size, off, fi); });
     };
     ops.release = [](fuse_req_t req, fuse_ino_t, fuse_file_info* fi) { MountFs::of(req).release(req, fi); };
     ops.opendir = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -373,11 +471,14 @@ fuse_lowlevel_ops make_ops()
         guarded(req, [&] { MountFs::readdir(req, size, off, fi); });
     };
     ops.releasedir = [](fuse_req_t req, fuse_ino_t, fuse_file_info* fi) { MountFs::of(req).releasedir(req, fi); };
-    // A missing attribute cannot be created (lookup_open's EACCES without ->create).
-    ops.create = [](fuse_req_t req, fuse_ino_t, const char*, mode_t, fuse_file_info*) { fuse_reply_err(req, EACCES); };
+    ops.create = [](fuse_req_t req, fuse_ino_t parent, const char* name, mode_t, fuse_file_info* fi) {
+        guarded(req, [&] { MountFs::of(req).create(req, parent, name, fi); });
+    };
     ops.mknod = [](fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) { op_refuse(req); };
     ops.mkdir = [](fuse_req_t req, fuse_ino_t, const char*, mode_t) { op_refuse(req); };
-    ops.unlink = [](fuse_req_t req, fuse_ino_t, const char*) { op_refuse(req); };
+    ops.unlink = [](fuse_req_t req, fuse_ino_t parent, const char* name) {
+        guarded(req, [&] { MountFs::of(req).unlink(req, parent, name); });
+    };
     ops.rmdir = [](fuse_req_t req, fuse_ino_t, const char*) { op_refuse(req); };
     ops.symlink = [](fuse_req_t req, const char*, fuse_ino_t, const char*) { op_refuse(req); };
     ops.rename = [](fuse_req_t req, fuse_ino_t, const char*, fuse_ino_t, const char*, unsigned) { op_refuse(req); };

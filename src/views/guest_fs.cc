@@ -120,7 +120,10 @@ std::optional<VNode> lookup_firmware_nodes(mm::Kernel& k, Path rest, std::map<st
 
 }  // namespace
 
-GuestFs::GuestFs(mm::Kernel& kernel, drivers::VirtioMemParams& virtio_mem) : m_kernel(kernel), m_virtio_mem(virtio_mem)
+GuestFs::GuestFs(mm::Kernel& kernel, drivers::VirtioMemParams& virtio_mem)
+    : m_kernel(kernel), m_virtio_mem(virtio_mem),
+      // The roots of procfs and sysfs got their dentries when init mounted them at boot.
+      m_instantiated{"/proc", "/sys"}
 {
     for (const char* d : {"/", "/bin", "/etc", "/lib", "/root", "/sbin", "/tmp", "/usr"}) m_tmpfs[d] = {true, 0};
 }

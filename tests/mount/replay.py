@@ -6,6 +6,11 @@ util-linux lsmem and chmem, and no user names (the guest has no /etc/passwd);
 each output must agree line for line.
 
     replay.py MEMPLUG CASE.out [--only lsmem,chmem]
+    replay.py MEMPLUG TRANSCRIPT --against-builtin
+
+With --against-builtin, the expected outputs are those memplug's built-in shell
+prints (`memplug run TRANSCRIPT`), not the file's: the differential check of
+that shell against busybox's over the same model.
 
 Each `$` line starts a machine (a mount of its own): the `$` line with the
 `(qemu)` and `(memplug)` lines before its first `#` line (`memplug mount --from`); a `(qemu)` line after that
@@ -19,11 +24,13 @@ import argparse
 import difflib
 import os
 import pty
+import select
 import shutil
 import subprocess
 import sys
 import tempfile
 import termios
+import time
 
 import mountlib
 from mountlib import Mount
@@ -51,8 +58,11 @@ def parse(path):
 
 
 def namespace_prelude(mount, bindir):
-    binds = [f"mount --bind {mount.path('sys')} /sys", f"mount --bind {mount.path('proc')} /proc",
-             "mount --bind /dev/null /etc/passwd", "mount --bind /dev/null /etc/group"]
+    """Binds the mount over /sys and /proc. /proc comes last and mount(8) is told
+    not to read it back (-n): a lookup in the model's /proc before the first
+    command would instantiate its dentries earlier than the guest did."""
+    binds = ["mount -n --bind /dev/null /etc/passwd", "mount -n --bind /dev/null /etc/group",
+             f"mount -n --bind {mount.path('sys')} /sys", f"mount -n --bind {mount.path('proc')} /proc"]
     return "set -e\n" + "\n".join(binds) + f"\nexport PATH={bindir}:/usr/bin:/usr/sbin:/bin:/sbin\ncd /\n"
 
 
@@ -66,79 +76,148 @@ def busybox_bin():
     return d
 
 
-def run_on_console(argv):
-    """The command's output as on the guest's serial console: a terminal (stdout
-    line-buffered, so a tool's stdout and stderr interleave as it writes them)
-    of 0 x 0 characters, as a serial line reports."""
-    master, slave = pty.openpty()
-    attrs = termios.tcgetattr(slave)
-    attrs[1] &= ~termios.ONLCR  # "\n" as written
-    termios.tcsetattr(slave, termios.TCSANOW, attrs)
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
-    os.close(slave)
-    chunks = []
-    while True:
+class Console:
+    """busybox's sh on a terminal, as the recorder's guest runs it on the serial
+    console: one shell for the whole machine (so `$?`, variables and the current
+    directory carry over, as there), no echo (busybox then reads plain lines),
+    no prompts, stdout and stderr on the one terminal, "\n" as written. Each
+    command is followed by the recorder's marker line, which keeps `$?`."""
+
+    def __init__(self, prelude):
+        self.master, slave = pty.openpty()
+        attrs = termios.tcgetattr(slave)
+        attrs[1] &= ~termios.ONLCR
+        attrs[3] &= ~(termios.ECHO | termios.ECHONL)
+        termios.tcsetattr(slave, termios.TCSANOW, attrs)
+        env = {"PS1": "", "PS2": "", "HOME": "/", "TERM": "dumb"}
+        self.proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                                      prelude + "exec busybox sh"],
+                                     stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
+        os.close(slave)
+        self.pending = b""
+        self.seq = 0
+        self.run("__r() { return $1; }")
+
+    def run(self, command, timeout=300):
+        """The command's output lines."""
+        self.seq += 1
+        tag = f"memplug-replay:{self.seq}:".encode()
+        os.write(self.master, command.encode() + b'\n__s=$?; echo "' + tag + b'"; __r $__s\n')
+        deadline = time.monotonic() + timeout
+        while tag + b"\n" not in self.pending:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"replay: '{command}' did not finish in {timeout} s")
+            ready, _, _ = select.select([self.master], [], [], 1)
+            if ready:
+                try:
+                    data = os.read(self.master, 65536)
+                except OSError:  # EIO: the shell has gone
+                    data = b""
+                if not data:
+                    raise SystemExit(f"replay: the shell ended during '{command}' ({self.pending[-500:]!r})")
+                self.pending += data
+        out, self.pending = self.pending.split(tag + b"\n", 1)
+        return out.decode(errors="replace").splitlines()
+
+    def close(self):
         try:
-            data = os.read(master, 65536)
-        except OSError:  # EIO: every writer has closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    proc.wait(timeout=300)
-    return b"".join(chunks).decode(errors="replace").splitlines()
+            os.write(self.master, b"exit\n")
+            self.proc.wait(timeout=30)
+        finally:
+            os.close(self.master)
+
+
+def builtin_outputs(case):
+    """The transcript's commands with the outputs of memplug's built-in shell."""
+    r = subprocess.run([mountlib.MEMPLUG, "run", case], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"{case}: memplug run failed ({r.returncode}): {r.stderr.strip()}")
+    with tempfile.NamedTemporaryFile("w", suffix=".out") as f:
+        f.write(r.stdout)
+        f.flush()
+        return parse(f.name)
+
+
+class NotReplayable(Exception):
+    pass
 
 
 def replay(case, only):
-    """Each `$` line starts a machine of its own: the segments replay in turn."""
-    entries = parse(case)
+    """Each `$` line starts a machine of its own: the segments replay in turn.
+    Exit status 0 if every deciding output is the recorded one, 1 if not."""
+    differing = 0
+    for kind, command, expected, actual in replay_segments(case, parse(case)):
+        decides = not only or (kind == "#" and command.split()[0] in only)
+        if actual != expected and decides:
+            differing += 1
+            print(f"{case}: output of '{kind} {command}' differs", file=sys.stderr)
+            sys.stderr.writelines(difflib.unified_diff([l + "\n" for l in expected], [l + "\n" for l in actual],
+                                                       "real guest", "memplug mount"))
+    return 1 if differing else 0
+
+
+def against_builtin(case):
+    """The differential check: busybox's outputs over the mount, written as a
+    transcript, checked by `memplug check` (the built-in shell's outputs, under
+    the fidelity rules that decide against the real kernel). A `$` line QEMU
+    refuses starts no machine; its segment is memplug's alone."""
+    entries = builtin_outputs(case)
+    with tempfile.NamedTemporaryFile("w", suffix=".out") as out:
+        for kind, command, _, actual in replay_segments(case, entries, refused_ok=True):
+            out.write(f"{kind} {command}\n" + "".join(l + "\n" for l in actual))
+        out.flush()
+        r = subprocess.run([mountlib.MEMPLUG, "check", out.name], capture_output=True, text=True)
+        if r.returncode != 0:
+            print(f"{case}: busybox over the mount and memplug's shell differ", file=sys.stderr)
+            sys.stderr.write((r.stdout + r.stderr).replace(out.name, case + " (busybox over the mount)"))
+        return 1 if r.returncode else 0
+
+
+def replay_segments(case, entries, refused_ok=False):
+    """(kind, command, expected, actual) of every entry, a mount per `$` segment."""
     starts = [i for i, e in enumerate(entries) if e[0] == "$"]
     if not starts or starts[0] != 0:
-        print(f"{case}: a replay needs one '$' line first", file=sys.stderr)
-        return 2
-    statuses = [replay_machine(case, entries[b:e], only) for b, e in zip(starts, starts[1:] + [len(entries)])]
-    return max(statuses)
+        raise NotReplayable(f"{case}: a replay needs one '$' line first")
+    for b, e in zip(starts, starts[1:] + [len(entries)]):
+        yield from replay_machine(case, entries[b:e], refused_ok)
 
 
-def replay_machine(case, entries, only):
+def replay_machine(case, entries, refused_ok):
     first_guest = next((i for i, e in enumerate(entries) if e[0] == "#"), len(entries))
-    if not entries or entries[0][0] != "$" or any(e[0] == "$" for e in entries[1:first_guest]):
-        print(f"{case}: a replay needs one '$' line first", file=sys.stderr)
-        return 2
+    if any(e[0] == "$" for e in entries[1:first_guest]):
+        raise NotReplayable(f"{case}: a replay needs one '$' line first")
     later = [e for e in entries[first_guest:] if e[0] not in ("#", "(qemu)")]
     if later:
-        print(f"{case}: '{later[0][0]} {later[0][1]}' after the first guest command cannot be replayed against "
-              "a mount", file=sys.stderr)
-        return 2
+        raise NotReplayable(f"{case}: '{later[0][0]} {later[0][1]}' after the first guest command cannot be "
+                            "replayed against a mount")
+    # The machine's own lines are memplug mount's input, not replayed.
+    prefix_entries = [(k, c, out, out) for k, c, out in entries[:first_guest]]
     mountlib.require_namespace()
     with tempfile.NamedTemporaryFile("w", suffix=".txt") as prefix:
         prefix.write("".join(f"{k} {c}\n" for k, c, _ in entries[:first_guest]))
         prefix.flush()
-        bindir = busybox_bin()
-        differing = 0
         try:
-            with Mount(prefix.name, qmp=True) as m:
-                prelude = namespace_prelude(m, bindir)
+            m = Mount(prefix.name, qmp=True)
+        except AssertionError as e:
+            if refused_ok and "leaves no machine running" in str(e) and first_guest == len(entries):
+                yield from prefix_entries
+                return
+            raise
+        yield from prefix_entries
+        bindir = busybox_bin()
+        try:
+            with m:
+                console = Console(namespace_prelude(m, bindir))
                 qmp = mountlib.Qmp(m.qmp_socket)
                 for kind, command, expected in entries[first_guest:]:
-                    if kind == "(qemu)":
-                        actual = qmp.hmp(command).splitlines()
-                    else:
-                        actual = run_on_console(["unshare", "-m", "--propagation", "private", "sh", "-c",
-                                                 prelude + 'exec busybox sh -c "$0" 2>&1', command])
+                    actual = qmp.hmp(command).splitlines() if kind == "(qemu)" else console.run(command)
                     while actual and actual[-1] == "":
                         actual.pop()
-                    decides = not only or (kind == "#" and command.split()[0] in only)
-                    if actual != expected and decides:
-                        differing += 1
-                        print(f"{case}: output of '{kind} {command}' differs", file=sys.stderr)
-                        sys.stderr.writelines(difflib.unified_diff([l + "\n" for l in expected], [l + "\n" for l in actual],
-                                                                   "real guest", "memplug mount"))
+                    yield kind, command, expected, actual
                 qmp.close()
+                console.close()
         finally:
             shutil.rmtree(bindir)
-    return 1 if differing else 0
 
 
 def main():
@@ -146,9 +225,16 @@ def main():
     parser.add_argument("memplug")
     parser.add_argument("case")
     parser.add_argument("--only", default="", help="comma-separated command names that decide")
+    parser.add_argument("--against-builtin", action="store_true",
+                        help="expect what memplug's built-in shell prints, not the file's outputs")
     args = parser.parse_args()
     mountlib.MEMPLUG = os.path.abspath(args.memplug)
-    status = replay(args.case, set(filter(None, args.only.split(","))))
+    try:
+        status = against_builtin(args.case) if args.against_builtin else \
+            replay(args.case, set(filter(None, args.only.split(","))))
+    except NotReplayable as e:
+        print(e, file=sys.stderr)
+        sys.exit(2)
     if status == 0:
         print(f"{args.case}: every command agrees")
     sys.exit(status)
