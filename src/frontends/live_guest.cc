@@ -1,5 +1,7 @@
 #include "frontends/live_guest.h"
 
+#include <iostream>
+
 #include <fmt/format.h>
 
 #include "frontends/runner.h"
@@ -42,11 +44,18 @@ tl::expected<std::unique_ptr<LiveGuest>, std::string> LiveGuest::replay(const st
     return guest;
 }
 
-tl::expected<void, std::string> LiveGuest::check_invariants()
+void LiveGuest::after_change()
 {
-    if (auto inv = machine().kernel().check_invariants(); !inv)
-        return tl::unexpected(fmt::format("model invariant violated: {}", inv.error().reason));
-    return {};
+    if (m_check == CheckInvariants::AfterEveryWrite) invariants_held();
+}
+
+bool LiveGuest::invariants_held()
+{
+    if (auto inv = machine().kernel().check_invariants(); !inv) {
+        std::cerr << "memplug: model invariant violated: " << inv.error().reason << "\n";
+        m_broken = true;
+    }
+    return !m_broken;
 }
 
 }  // namespace memplug::fe

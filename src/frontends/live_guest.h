@@ -32,9 +32,13 @@ public:
     // The caller holds lock().
     machine::Machine& machine() { return *m_session.machine(); }
     views::GuestFs& fs() { return *m_session.fs(); }
-    CheckInvariants check() const { return m_check; }
-    // The model's invariants, as `memplug --check` tests them; the caller holds lock().
-    tl::expected<void, std::string> check_invariants();
+    // After a front end changed the model (a sysfs write, a QMP command); the
+    // caller holds lock(). With AfterEveryWrite, the invariants are checked now
+    // and a broken one is reported on stderr.
+    void after_change();
+    // Checks once more (the caller holds lock()): false if an invariant broke at
+    // this or any earlier check.
+    bool invariants_held();
 
     explicit LiveGuest(CheckInvariants check) : m_check(check) {}
 
@@ -42,6 +46,7 @@ private:
     GuestSession m_session;
     std::mutex m_lock;
     CheckInvariants m_check;
+    bool m_broken = false;
 };
 
 }  // namespace memplug::fe

@@ -70,7 +70,8 @@ int mount(const MountCommand& cmd, bool check_invariants)
         sigemptyset(&stop_signals);
         for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop_signals, sig);
         pthread_sigmask(SIG_BLOCK, &stop_signals, &saved);
-        qmp.emplace((*guest)->machine(), (*guest)->lock(), cmd.qmp_socket);
+        fe::LiveGuest& g = **guest;
+        qmp.emplace(g.machine(), g.lock(), cmd.qmp_socket, [&g] { g.after_change(); });
         auto started = qmp->start();
         pthread_sigmask(SIG_SETMASK, &saved, nullptr);
         if (!started) {
@@ -84,21 +85,21 @@ int mount(const MountCommand& cmd, bool check_invariants)
 }
 
 // `memplug qmp SOCKET -- QEMU-ARGS`: a machine on a QMP socket until SIGINT or SIGTERM.
-int serve_qmp(const std::string& socket, std::vector<std::string> qemu_args)
+int serve_qmp(const std::string& socket, std::vector<std::string> qemu_args, bool check_invariants)
 {
-    if (!qemu_args.empty() && qemu_args.front().ends_with("qemu-system-x86_64")) qemu_args.erase(qemu_args.begin());
-    auto m = memplug::machine::Machine::create(qemu_args);
-    if (!m) {
-        std::cerr << m.error().text << "\n";
+    auto guest = fe::LiveGuest::boot(std::move(qemu_args), check_invariants ? fe::LiveGuest::CheckInvariants::AfterEveryWrite
+                                                                            : fe::LiveGuest::CheckInvariants::AtExit);
+    if (!guest) {
+        std::cerr << guest.error() << "\n";
         return fe::k_status_error;
     }
+    fe::LiveGuest& g = **guest;
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);  // the server thread inherits the mask
-    std::mutex model_lock;
-    fe::QmpServer server(**m, model_lock, socket);
+    fe::QmpServer server(g.machine(), g.lock(), socket, [&g] { g.after_change(); });
     if (auto r = server.start(); !r) {
         std::cerr << "memplug: " << r.error() << "\n";
         return fe::k_status_error;
@@ -106,14 +107,15 @@ int serve_qmp(const std::string& socket, std::vector<std::string> qemu_args)
     int sig = 0;
     sigwait(&stop_signals, &sig);
     server.stop();
-    return fe::k_status_ok;
+    std::lock_guard lock(g.lock());
+    return g.invariants_held() ? fe::k_status_ok : fe::k_status_differs;
 }
 
 constexpr const char* k_exit_statuses =
     "Exit status:\n"
     "  0  every command ran (check: every output agrees; conformance: no difference but the known ones)\n"
     "  1  check: some output differs; conformance: a case differs that is not a known difference, or a known\n"
-    "     one agrees now; mount: a model invariant broke\n"
+    "     one agrees now; mount, qmp: a model invariant broke\n"
     "  2  bad usage, a transcript that cannot be read or parsed, a command memplug cannot run (its\n"
     "     FILE:LINE: error says why), a repl --machine line that starts no machine, a mount or QMP\n"
     "     socket that cannot be served";
@@ -200,7 +202,7 @@ int main(int argc, char** argv)
     }
 
     if (*mnt) return mount(mount_cmd, check_invariants);
-    if (*qmp) return serve_qmp(qmp_socket, qemu_args);
+    if (*qmp) return serve_qmp(qmp_socket, qemu_args, check_invariants);
 
     if (*conf) {
         fe::KnownDifferences known;

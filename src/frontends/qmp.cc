@@ -131,8 +131,8 @@ QObject memory_device_info(const machine::MemoryDeviceInfo& info)
 
 }  // namespace
 
-QmpSession::QmpSession(machine::Machine& m, std::mutex& lock, Write write)
-    : m_machine(m), m_lock(lock), m_write(std::move(write)),
+QmpSession::QmpSession(machine::Machine& m, std::mutex& lock, Write write, std::function<void()> after_command)
+    : m_machine(m), m_lock(lock), m_write(std::move(write)), m_after_command(std::move(after_command)),
       m_stream([this](tl::expected<QObject, std::string> v) { handle(std::move(v)); })
 {
     std::lock_guard g(m_lock);
@@ -217,7 +217,9 @@ void QmpSession::handle(tl::expected<QObject, std::string> request)
     const QObject args = req.contains("arguments") ? req["arguments"] : QObject::object();
     QResult<QObject> r = [&]() -> QResult<QObject> {
         std::lock_guard g(m_lock);
-        return dispatch(command, args);
+        QResult<QObject> result = dispatch(command, args);
+        if (m_after_command) m_after_command();
+        return result;
     }();
     if (!r) return error_reply(r.error(), id);
     QObject reply = QObject::object();
@@ -322,8 +324,9 @@ QResult<QObject> QmpSession::dispatch(const std::string& command, const QObject&
 
 // ------------------------------------------------------------------ the socket
 
-QmpServer::QmpServer(machine::Machine& m, std::mutex& lock, std::string socket_path)
-    : m_machine(m), m_lock(lock), m_path(std::move(socket_path))
+QmpServer::QmpServer(machine::Machine& m, std::mutex& lock, std::string socket_path,
+                     std::function<void()> after_command)
+    : m_machine(m), m_lock(lock), m_path(std::move(socket_path)), m_after_command(std::move(after_command))
 {
 }
 
@@ -386,7 +389,7 @@ void QmpServer::serve_client(int fd)
             if (n <= 0) alive = false;
             else off += size_t(n);
         }
-    });
+    }, m_after_command);
     session.greet();
     char buf[65536];
     while (alive) {

@@ -19,12 +19,13 @@
 namespace memplug::fe {
 
 // One client's conversation. Input bytes in, QEMU's messages out (each
-// "JSON\r\n"), through `write`. Every command runs under `lock`; events from
-// the machine (any front end's doing) are queued and written after the reply.
+// "JSON\r\n"), through `write`. Every command runs under `lock`, followed
+// (still under it) by `after_command` if given; events from the machine (any
+// front end's doing) are queued and written after the reply.
 class QmpSession {
 public:
     using Write = std::function<void(const std::string&)>;
-    QmpSession(machine::Machine& m, std::mutex& lock, Write write);
+    QmpSession(machine::Machine& m, std::mutex& lock, Write write, std::function<void()> after_command = {});
     ~QmpSession();
     QmpSession(const QmpSession&) = delete;
     QmpSession& operator=(const QmpSession&) = delete;
@@ -45,6 +46,7 @@ private:
     machine::Machine& m_machine;
     std::mutex& m_lock;
     Write m_write;
+    std::function<void()> m_after_command;
     QmpJsonStream m_stream;
     bool m_negotiated = false, m_oob = false;
     int m_sink = -1;
@@ -56,7 +58,7 @@ private:
 // connection waits, ungreeted, until the first hangs up), on a socket of mode 0600.
 class QmpServer {
 public:
-    QmpServer(machine::Machine& m, std::mutex& lock, std::string socket_path);
+    QmpServer(machine::Machine& m, std::mutex& lock, std::string socket_path, std::function<void()> after_command = {});
     ~QmpServer();
     QmpServer(const QmpServer&) = delete;
     QmpServer& operator=(const QmpServer&) = delete;
@@ -73,6 +75,7 @@ private:
     machine::Machine& m_machine;
     std::mutex& m_lock;
     std::string m_path;
+    std::function<void()> m_after_command;
     int m_listen = -1;
     int m_stop_pipe[2] = {-1, -1};
     std::thread m_thread;

@@ -115,11 +115,11 @@ unsigned Ls::display_single(const Entry& e)
                                                                  : '-');
         for (int bit = 8; bit >= 0; --bit)
             mode += (perm >> bit) & 1 ? "xwr"[bit % 3] : '-';
-        // sysfs attributes claim a page; directories and procfs files 0; a
-        // link's size is its text's.
-        unsigned long size = e.kind == views::NodeKind::File && path.starts_with("/sys/") ? 4096 : 0;
-        if (e.kind == views::NodeKind::Symlink)
-            size = link_target.size();
+        // sysfs attributes claim a page, a tmpfs file its length; directories,
+        // procfs files and the links of sysfs and procfs (the guest's only ones) 0.
+        unsigned long size = 0;
+        if (e.kind == views::NodeKind::File)
+            size = path.starts_with("/sys/") ? 4096 : m_ctx.shell.fs().regular_file_size(path).value_or(0);
         std::string prefix = fmt::format("{:<10} {:4} {:<8.8} {:<8.8} {:9} Jan  1 00:00 ", mode,
                                          e.kind == views::NodeKind::Dir ? 2 : 1, "0", "0", size);
         m_out += prefix;

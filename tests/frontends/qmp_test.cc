@@ -290,6 +290,30 @@ TEST(MachineEvents, RefusedCommandsChangeNothingAndEmitNothing)
     EXPECT_EQ(m->query_memory_size_summary().plugged_memory, 0u);
 }
 
+// memplug --check: the mount's QMP socket checks the model after every command,
+// under the model's lock, the refused ones included.
+TEST(QmpSessionHook, RunsAfterEveryCommandUnderTheLock)
+{
+    auto m = boot("qemu-system-x86_64 -m 1G,slots=2,maxmem=4G -machine q35");
+    std::mutex lock;
+    std::string out;
+    int after = 0;
+    bool locked_during_hook = false;
+    QmpSession s(*m, lock, [&](const std::string& o) { out += o; },
+                 [&] {
+                     ++after;
+                     locked_during_hook = !lock.try_lock();
+                     if (!locked_during_hook) lock.unlock();
+                 });
+    s.feed("{\"execute\": \"qmp_capabilities\"}\n"
+           "{\"execute\": \"object-add\", \"arguments\": {\"qom-type\": \"memory-backend-ram\", \"id\": \"m1\", "
+           "\"size\": 134217728}}\n"
+           "{\"execute\": \"device_add\", \"arguments\": {\"driver\": \"pc-dimm\", \"id\": \"d1\", \"memdev\": \"nosuch\"}}\n");
+    EXPECT_EQ(after, 3);
+    EXPECT_TRUE(locked_during_hook);
+    EXPECT_NE(out.find("\"error\""), std::string::npos);
+}
+
 // ------------------------------------------------------------------ malformed input
 
 RC_GTEST_PROP(QmpMalformed, RandomBytesGetAnswersNeverACrash, (const std::vector<uint8_t>& bytes))

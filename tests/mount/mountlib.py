@@ -168,6 +168,20 @@ class Qmp:
                 continue
             return reply
 
+    def wait_event(self, name, timeout=10, **data):
+        """The first event NAME whose data has these values, kept or still to come."""
+        def matches(e):
+            return e["event"] == name and all(e.get("data", {}).get(k) == v for k, v in data.items())
+        self.sock.settimeout(timeout)
+        try:
+            while not any(matches(e) for e in self.events):
+                self.events.append(self._receive())
+        except TimeoutError:
+            raise AssertionError(f"QMP: no {name} {data} within {timeout} s (events: {self.events})")
+        finally:
+            self.sock.settimeout(None)
+        return next(e for e in self.events if matches(e))
+
     def _receive(self):
         line = self.file.readline()
         if not line:

@@ -40,8 +40,34 @@ class Tree(mountlib.unittest.TestCase):
             self.assertTrue(os.path.isdir(self.m.path(d)), d)
         for f in ["zoneinfo", "meminfo", "buddyinfo", "pagetypeinfo", "iomem"]:
             self.assertTrue(self.m.read("proc/" + f), f)
-        self.assertEqual(sorted(os.listdir(self.m.dir)), ["proc", "sys"])
+        # The initramfs's tmpfs root, as the recorder's guest has it.
+        self.assertEqual(sorted(os.listdir(self.m.dir)),
+                         ["bin", "dev", "etc", "lib", "proc", "root", "sbin", "sys", "tmp", "usr"])
         self.assertEqual(self.m.blocks(), list(range(16)) + list(range(32, 36)))
+
+    def test_tmpfs_root_is_the_models_page_cache(self):
+        def shmem_kib():
+            line = next(l for l in self.m.read("proc/meminfo").splitlines() if l.startswith("Shmem:"))
+            return int(line.split()[1])
+        before = shmem_kib()
+        path = self.m.path("tmp/file")
+        with open(path, "wb") as f:
+            f.write(b"x" * (1 << 20))
+        with open(path, "ab") as f:  # O_APPEND writes at the end
+            f.write(b"tail")
+        self.assertEqual(os.stat(path).st_size, (1 << 20) + 4)
+        with open(path, "rb") as f:
+            f.seek(1 << 20)
+            self.assertEqual(f.read(), b"tail")
+        self.assertEqual(shmem_kib() - before, 1028)  # 257 pages of page cache
+        os.truncate(path, 4096)
+        self.assertEqual(shmem_kib() - before, 4)
+        os.unlink(path)
+        self.assertEqual(shmem_kib(), before)
+        self.assertFalse(os.path.exists(path))
+        st = os.stat(self.m.path("dev/null"))
+        self.assertTrue(stat.S_ISCHR(st.st_mode))
+        self.assertEqual((os.major(st.st_rdev), os.minor(st.st_rdev)), (1, 3))
 
     def compare_with_host(self, host_dir, mount_dir):
         """Every entry both have must look the same (type, mode, size, link text)."""
