@@ -113,6 +113,14 @@ public:
 
     static MountFs& of(fuse_req_t req) { return *static_cast<MountFs*>(fuse_req_userdata(req)); }
 
+    static fuse_entry_param entry_of(const struct stat& st)
+    {
+        fuse_entry_param e{};
+        e.ino = st.st_ino;
+        e.attr = st;
+        return e;
+    }
+
     void lookup(fuse_req_t req, fuse_ino_t parent, const char* name)
     {
         std::unique_lock lock(m_guest.lock());
@@ -122,9 +130,7 @@ public:
         auto st = attributes(path, false);
         lock.unlock();
         if (!st) return reply_err(req, st.error().err);
-        fuse_entry_param e{};
-        e.ino = st->st_ino;
-        e.attr = *st;
+        const fuse_entry_param e = entry_of(*st);
         fuse_reply_entry(req, &e);
     }
 
@@ -155,6 +161,7 @@ public:
         std::unique_lock lock(m_guest.lock());
         const std::string& path = m_paths.at(ino);
         if (auto r = m_guest.fs().truncate(path, uint64_t(size)); !r) return reply_err(req, r.error().err);
+        m_guest.after_change();
         auto st = attributes(path, true);
         lock.unlock();
         if (!st) return reply_err(req, st.error().err);
@@ -168,12 +175,11 @@ public:
         const std::string path = child_path(m_paths.at(parent), name);
         if (!in_tmpfs(path)) return reply_err(req, EACCES);  // lookup_open's errno without ->create
         if (auto r = m_guest.fs().open_write(path); !r) return reply_err(req, r.error().err);
+        m_guest.after_change();
         auto st = attributes(path, false);
         lock.unlock();
         if (!st) return reply_err(req, st.error().err);
-        fuse_entry_param e{};
-        e.ino = st->st_ino;
-        e.attr = *st;
+        const fuse_entry_param e = entry_of(*st);
         fi->direct_io = 1;
         fi->keep_cache = 0;
         fi->fh = m_files.add(std::make_unique<FileHandle>(FileHandle{path, (fi->flags & O_APPEND) != 0, {}, false}));
@@ -186,6 +192,7 @@ public:
         const std::string path = child_path(m_paths.at(parent), name);
         // sysfs and procfs remove nothing: vfs's EPERM where the inode has no unlink.
         auto r = in_tmpfs(path) ? m_guest.fs().unlink(path) : KResult<void>(kerr(EPERM));
+        if (r) m_guest.after_change();
         lock.unlock();
         reply_err(req, r ? 0 : r.error().err);
     }
@@ -214,8 +221,10 @@ public:
         }
         if (acc != O_RDONLY && in_tmpfs(path)) {
             // O_TRUNC comes with the open (atomic_o_trunc).
-            if (fi->flags & O_TRUNC)
+            if (fi->flags & O_TRUNC) {
                 if (auto t = fs.truncate(path, 0); !t) return reply_err(req, t.error().err);
+                m_guest.after_change();
+            }
         } else if (acc != O_RDONLY) {
             // O_TRUNC means nothing to an attribute.
             if (auto w = fs.open_write(path); !w) return reply_err(req, w.error().err);
