@@ -338,6 +338,7 @@ ordered_json hugepages_report(const machine::Machine& m)
             ordered_json n;
             n["node"] = p.node_id;
             n["pool"] = hs.nr_huge_pages_node[size_t(p.node_id)];
+            n["free"] = hs.free_list[size_t(p.node_id)].size();
             n["more"] = f.expected;
             n["more_without_compaction"] = f.without_compaction;
             ordered_json zones = ordered_json::array();
