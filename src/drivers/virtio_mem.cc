@@ -1,6 +1,7 @@
 #include "drivers/virtio_mem.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace memplug::drivers {
 
@@ -188,10 +189,15 @@ VirtioMemModule::VirtioMemModule(mm::Kernel& k) : m_kernel(k)
     });
 }
 
-VirtioMemDriver* VirtioMemModule::driver_of(const VirtioMemDevice& dev)
+const VirtioMemDriver* VirtioMemModule::driver_of(const VirtioMemDevice& dev) const
 {
     auto it = std::find_if(m_drivers.begin(), m_drivers.end(), [&](const VirtioMemDriver& d) { return &d.device() == &dev; });
     return it == m_drivers.end() ? nullptr : &*it;
+}
+
+VirtioMemDriver* VirtioMemModule::driver_of(const VirtioMemDevice& dev)
+{
+    return const_cast<VirtioMemDriver*>(std::as_const(*this).driver_of(dev));
 }
 
 void VirtioMemModule::probe(VirtioMemDevice& dev)

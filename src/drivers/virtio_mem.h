@@ -62,6 +62,10 @@ public:
 
     VirtioMemDevice& device() const { return *m_dev; }
     int index() const { return m_index; }
+    // What it adds and removes at a time, what it plugs at a time, and the units it added.
+    uint64_t unit_size() const { return m_unit_size; }
+    uint64_t subblock_size() const { return m_sb_size; }
+    const std::set<uint64_t>& added_units() const { return m_added; }
 
 private:
     enum class Class { OfflinePartial, Offline, MovablePartial, KernelPartial, Movable, Kernel };
@@ -92,6 +96,8 @@ public:
     VirtioMemModule& operator=(const VirtioMemModule&) = delete;
 
     VirtioMemParams& params() { return m_params; }
+    const VirtioMemParams& params() const { return m_params; }
+    const VirtioMemDriver* driver_of(const VirtioMemDevice& dev) const;
     // The device appeared (boot or hot-plug): bind a driver if probe succeeds.
     void probe(VirtioMemDevice& dev);
     // The config-change interrupt.

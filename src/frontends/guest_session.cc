@@ -104,7 +104,7 @@ tl::expected<std::string, std::string> GuestSession::run_command(CommandKind kin
     } else if (kind == CommandKind::Monitor) {
         out = machine::hmp(*m_machine, command);
     } else if (kind == CommandKind::Memplug) {
-        out = m_memplug_lines.run(m_machine->kernel(), command);
+        out = m_memplug_lines.run(*m_machine, command);
     } else {
         out = m_shell->run(command);
     }

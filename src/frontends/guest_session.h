@@ -37,6 +37,7 @@ public:
     // Ctrl-C for the guest shell of this and every later machine (see
     // GuestShell::set_interrupt_flag).
     void set_interrupt_flag(const std::atomic<bool>* flag);
+    const MemplugLines& memplug_lines() const { return m_memplug_lines; }
 
 private:
     tl::expected<std::string, std::string> run_command(CommandKind kind, std::string_view command);

@@ -14,6 +14,7 @@
 #include "frontends/mount.h"
 #include "frontends/qmp.h"
 #include "frontends/repl.h"
+#include "frontends/report.h"
 #include "frontends/runner.h"
 #include "frontends/transcript.h"
 
@@ -145,6 +146,31 @@ int check_files(const std::vector<std::string>& files, bool check_invariants)
     return status;
 }
 
+// `report KIND FILE`: the report on the state each transcript leaves. A transcript
+// that stops early is status 2 with no report: a what-if on a state the file does
+// not describe would mislead.
+int report_files(const std::vector<std::string>& files, bool check_invariants, const std::string& request)
+{
+    return for_each_transcript(files, check_invariants, [&](const fe::Transcript& t, fe::Session& s) {
+        fe::RunResult r = fe::run_transcript(t, s);
+        for (const fe::Diagnostic& d : r.diagnostics) std::cerr << d.str() << "\n";
+        if (r.status != fe::k_status_ok) return r.status;
+        auto& gs = static_cast<fe::GuestSession&>(s);
+        if (!gs.machine()) {
+            std::cerr << "memplug report: " << t.file << ": no machine was started ('$ qemu-system-x86_64 ...')\n";
+            return fe::k_status_error;
+        }
+        auto out = fe::report_command(*gs.machine(), request,
+                                      [&](uint64_t id) { return gs.memplug_lines().name_of(id); });
+        if (!out) {
+            std::cerr << "memplug report: " << out.error() << "\n";
+            return fe::k_status_error;
+        }
+        std::cout << *out;
+        return fe::k_status_ok;
+    });
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -194,12 +220,23 @@ int main(int argc, char** argv)
     qmp->add_option("SOCKET", qmp_socket, "the socket to create")->required();
     qmp->add_option("QEMU-ARGS", qemu_args, "the qemu-system-x86_64 command line (after --)");
 
+    std::string report_kind;
+    bool report_json = false;
+    auto* rpt = app.add_subcommand("report", std::string("a what-if report on the state a transcript leaves (docs/REPORTS.md)\n"
+                                                         "  memplug report unplug FILE [--json]; KIND: ") +
+                                                 std::string(fe::k_report_kinds));
+    rpt->add_option("KIND", report_kind, "what to ask")->required();
+    rpt->add_option("FILE", files, "the transcript ('-': standard input)")->required()->check(k_file_or_stdin);
+    rpt->add_flag("--json", report_json, "JSON (schema 1) instead of text");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         // --help and --version exit 0; every usage error is status 2, as documented.
         return app.exit(e) == 0 ? fe::k_status_ok : fe::k_status_error;
     }
+
+    if (*rpt) return report_files(files, check_invariants, report_kind + (report_json ? " --json" : ""));
 
     if (*mnt) return mount(mount_cmd, check_invariants);
     if (*qmp) return serve_qmp(qmp_socket, qemu_args, check_invariants);

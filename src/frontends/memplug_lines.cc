@@ -6,18 +6,30 @@
 
 #include <fmt/format.h>
 
+#include "frontends/report.h"
 #include "mm/kstrtox.h"
 
 namespace memplug::fe {
 
 
-tl::expected<std::string, std::string> MemplugLines::run(mm::Kernel& k, std::string_view command)
+std::string MemplugLines::name_of(mm::Kernel::AllocId id) const
 {
+    for (const auto& [name, a] : m_names)
+        if (a == id) return name;
+    return std::to_string(id);
+}
+
+tl::expected<std::string, std::string> MemplugLines::run(machine::Machine& m, std::string_view command)
+{
+    mm::Kernel& k = m.kernel();
     std::istringstream in{std::string(command)};
     std::vector<std::string> w;
     for (std::string t; in >> t;) w.push_back(t);
-    if (w.empty()) return tl::unexpected(std::string("an empty (memplug) line: expected pin, anon or free"));
+    if (w.empty()) return tl::unexpected(std::string("an empty (memplug) line: expected pin, anon, free or report"));
     const std::string& verb = w[0];
+    if (verb == "report")
+        return report_command(m, command.substr(command.find("report") + 6),
+                              [this](mm::Kernel::AllocId id) { return name_of(id); });
     if (verb == "free") {
         if (w.size() != 2) return tl::unexpected(std::string("usage: (memplug) free NAME"));
         auto it = m_names.find(w[1]);
@@ -27,7 +39,7 @@ tl::expected<std::string, std::string> MemplugLines::run(mm::Kernel& k, std::str
         return std::string();
     }
     if (verb != "pin" && verb != "anon")
-        return tl::unexpected(fmt::format("unknown (memplug) command '{}': expected pin, anon or free", verb));
+        return tl::unexpected(fmt::format("unknown (memplug) command '{}': expected pin, anon, free or report", verb));
     if (w.size() < 3 || w.size() > 4)
         return tl::unexpected(fmt::format("usage: (memplug) {} NAME SIZE [node=N]", verb));
     if (m_names.count(w[1])) return tl::unexpected(fmt::format("(memplug) {}: '{}' exists already", verb, w[1]));

@@ -5,6 +5,7 @@
 //   (memplug) pin NAME SIZE [node=N]    kernel memory that never moves (GFP_KERNEL)
 //   (memplug) anon NAME SIZE [node=N]   a process's anonymous memory (movable)
 //   (memplug) free NAME                 gives either back
+//   (memplug) report KIND [--json]      a what-if report on the state here (docs/REPORTS.md)
 //
 // SIZE takes the kernel's memparse suffixes (K, M, G, T). A request the guest
 // cannot satisfy prints "memplug: NAME: <strerror>" and allocates nothing.
@@ -16,14 +17,16 @@
 
 #include <tl/expected.hpp>
 
-#include "mm/kernel.h"
+#include "machine/machine.h"
 
 namespace memplug::fe {
 
 class MemplugLines {
 public:
     // The command without its prompt; output text, or an error naming what was wrong.
-    tl::expected<std::string, std::string> run(mm::Kernel& k, std::string_view command);
+    tl::expected<std::string, std::string> run(machine::Machine& m, std::string_view command);
+    // The NAME a pin or anon line gave an allocation (reports name owners by it).
+    std::string name_of(mm::Kernel::AllocId id) const;
 
 private:
     std::map<std::string, mm::Kernel::AllocId, std::less<>> m_names;

@@ -129,6 +129,8 @@ public:
     // Memory devices in plug order.
     const std::vector<std::unique_ptr<MemoryDevice>>& memory_devices() const { return m_devices; }
     drivers::VirtioMemParams& virtio_mem_params() { return m_virtio_mem->params(); }
+    // The guest's virtio-mem driver, as reports read it.
+    const drivers::VirtioMemModule& virtio_mem() const { return *m_virtio_mem; }
 
 private:
     friend class PcDimm;

@@ -191,6 +191,10 @@ void Hugetlb::demote(HstateIdx idx, uint64_t n, std::optional<NodeId> node)
     }
 }
 
+namespace {
+bool overlaps(const Hstate& h, Pfn head, Pfn start, Pfn end) { return head + h.pages_per_huge_page() > start && head < end; }
+}  // namespace
+
 void Hugetlb::dissolve_free_huge_pages(PageAllocator& pa, Pfn start, Pfn end)
 {
     for (Hstate& h : m_hstates)
@@ -198,7 +202,7 @@ void Hugetlb::dissolve_free_huge_pages(PageAllocator& pa, Pfn start, Pfn end)
             auto& list = h.free_list[nid];
             for (auto it = list.begin(); it != list.end();) {
                 const Pfn head = it->second;
-                if (head + h.pages_per_huge_page() <= start || head >= end) {
+                if (!overlaps(h, head, start, end)) {
                     ++it;
                     continue;
                 }
@@ -220,6 +224,120 @@ bool Hugetlb::has_huge_pages(const PageAllocator& pa, Pfn start, Pfn end) const
         return !found;
     });
     return found;
+}
+
+namespace {
+
+HugeZoneForecast::Class page_class(const Zone& zone, PageInfo info)
+{
+    using C = HugeZoneForecast;
+    const bool here = info.zone == zone.type && info.nid == zone.nid;
+    switch (info.state) {
+    case PageState::Free: return here ? C::Free : C::OtherZone;
+    case PageState::Movable: return here ? C::Compactable : C::OtherZone;
+    case PageState::Hole:
+    case PageState::NotOnline:
+    case PageState::Offline: return C::NotOnline;
+    case PageState::Hugetlb: return C::HugeTlb;
+    case PageState::Unmovable: return C::Unmovable;
+    case PageState::Reserved:
+    case PageState::Vmemmap:
+    case PageState::HwPoison: return C::Reserved;
+    }
+    return C::Reserved;
+}
+
+// Every aligned range of n pages in the zone, by its worst page: one pass over
+// the memmap's runs, ranges inside one run counted in bulk (64 TiB stays fast).
+void classify_ranges(const Memmap& memmap, const Zone& zone, uint64_t n, HugeZoneForecast& z)
+{
+    const uint64_t first = align_up(zone.zone_start_pfn.value(), n), last = align_down(zone.zone_end_pfn().value(), n);
+    if (first >= last) return;
+    bool active = false;
+    uint64_t idx = 0, covered = 0, mig = 0;
+    auto cls = HugeZoneForecast::Free;
+    auto count = [&](HugeZoneForecast::Class c, uint64_t k, uint64_t movable) {
+        z.ranges[c] += k;
+        if (c == HugeZoneForecast::Compactable) z.to_migrate += PageCount(movable);
+    };
+    auto finish = [&] {
+        if (!active) return;
+        // Pages without a memmap (a section never added) are a hole.
+        count(covered < n ? std::max(cls, HugeZoneForecast::NotOnline) : cls, 1, mig);
+        active = false;
+    };
+    memmap.for_each_run(Pfn(first), Pfn(last), [&](Pfn b, PageCount len, PageInfo info) {
+        const auto c = page_class(zone, info);
+        uint64_t pos = b.value();
+        const uint64_t end = pos + len.value();
+        while (pos < end) {
+            if (active && pos / n != idx) finish();
+            if (!active && pos % n == 0 && end - pos >= n) {
+                const uint64_t k = (end - pos) / n;
+                count(c, k, c == HugeZoneForecast::Compactable ? k * n : 0);
+                pos += k * n;
+                continue;
+            }
+            if (!active) {
+                active = true;
+                idx = pos / n;
+                covered = mig = 0;
+                cls = HugeZoneForecast::Free;
+            }
+            const uint64_t take = std::min(end, (idx + 1) * n) - pos;
+            cls = std::max(cls, c);
+            covered += take;
+            if (c == HugeZoneForecast::Compactable) mig += take;
+            pos += take;
+        }
+        return true;
+    });
+    finish();
+    uint64_t seen = 0;
+    for (uint64_t k : z.ranges) seen += k;
+    z.ranges[HugeZoneForecast::NotOnline] += (last - first) / n - seen;
+}
+
+}  // namespace
+
+HugeForecast Hugetlb::forecast(const PageAllocator& pa, HstateIdx idx, NodeId nid) const
+{
+    const Hstate& h = m_hstates[idx];
+    HugeForecast f;
+    f.order = h.order;
+    f.nid = nid;
+    const uint64_t n = h.pages_per_huge_page().value();
+    const ZoneType highest = h.gigantic() ? ZoneType::Normal : ZoneType::Movable;
+    // Migration targets: this node only for 2 MiB pages (__GFP_THISNODE), any for gigantic ones.
+    const Gfp migrate_gfp{ZoneType::Movable, MigrateType::Movable, !h.gigantic()};
+    uint64_t migrate_room = pa.allocatable_pages(nid, migrate_gfp).value();
+    const PgData& pgdat = pa.nodes().at(size_t(nid));
+    for (int zi = zone_idx(highest); zi >= 0; --zi) {
+        const Zone& zone = pgdat.node_zones[size_t(zi)];
+        if (!zone.populated_zone()) continue;
+        HugeZoneForecast z;
+        z.zone = zone.type;
+        classify_ranges(pa.memmap(), zone, n, z);
+        // __zone_watermark_ok for an order-9 request: nr_free >= 512 + min + lowmem_reserve;
+        // alloc_contig_pages checks none.
+        const uint64_t reserve = zone.watermark[WMARK_MIN] + zone.lowmem_reserve[size_t(zone_idx(highest))];
+        const uint64_t free = zone.nr_free_pages.value();
+        z.watermark_room = h.gigantic() ? UINT64_MAX : free > reserve ? (free - reserve) / n : 0;
+        const uint64_t from_free = std::min(z.ranges[HugeZoneForecast::Free], z.watermark_room);
+        uint64_t compacted = std::min(z.ranges[HugeZoneForecast::Compactable], z.watermark_room - from_free);
+        // Each huge page takes n free pages of the node; what compaction moves needs room besides.
+        migrate_room -= std::min(migrate_room, from_free * n);
+        if (compacted && z.to_migrate.value()) {
+            const uint64_t per = std::max<uint64_t>(1, z.to_migrate.value() / z.ranges[HugeZoneForecast::Compactable]);
+            compacted = std::min(compacted, migrate_room / (per + (h.gigantic() ? 0 : n)));
+            migrate_room -= std::min(migrate_room, compacted * (per + (h.gigantic() ? 0 : n)));
+        }
+        z.expected = from_free + compacted;
+        f.expected += z.expected;
+        f.without_compaction += from_free;
+        f.zones.push_back(z);
+    }
+    return f;
 }
 
 KResult<void> Hugetlb::check(const PageAllocator& pa) const

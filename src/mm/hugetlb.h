@@ -34,6 +34,30 @@ struct Hstate {
     bool gigantic() const { return order >= MAX_ORDER; }
 };
 
+// What alloc_fresh_huge_page() could find in one zone now: every aligned range
+// of the huge page's size, classified by the worst page in it.
+struct HugeZoneForecast {
+    ZoneType zone = ZoneType::Normal;
+    // What keeps a range from becoming a huge page, best first: wholly free
+    // (the buddy has it now), free once its movable pages migrate (compaction,
+    // alloc_contig_range), and the refusals: part in another zone or node, not
+    // online memory (offline blocks, unplugged virtio-mem subblocks, holes),
+    // already a huge page, unmovable kernel pages, reserved (boot memory, the
+    // self-hosted memmap, poisoned pages).
+    enum Class : uint8_t { Free, Compactable, OtherZone, NotOnline, HugeTlb, Unmovable, Reserved, NR_CLASSES };
+    std::array<uint64_t, NR_CLASSES> ranges{};
+    PageCount to_migrate;          // movable pages in the compactable ranges
+    uint64_t watermark_room = 0;   // huge pages the zone's min watermark lets go (2 MiB: __zone_watermark_ok)
+    uint64_t expected = 0;         // what a request for as many as possible would get here
+};
+struct HugeForecast {
+    unsigned order = 0;
+    NodeId nid = 0;
+    std::vector<HugeZoneForecast> zones;  // in the order the allocator tries them
+    uint64_t expected = 0;
+    uint64_t without_compaction = 0;      // from wholly free ranges alone (exact)
+};
+
 class Hugetlb {
 public:
     enum HstateIdx { HSTATE_2M, HSTATE_1G, HUGE_MAX_HSTATE };
@@ -56,6 +80,12 @@ public:
     void dissolve_free_huge_pages(PageAllocator& pa, Pfn start, Pfn end);
     // Huge pages whose head is in [start, end) (offline and virtio-mem checks).
     bool has_huge_pages(const PageAllocator& pa, Pfn start, Pfn end) const;
+
+    // How many more huge pages of size h node nid could give now, and what
+    // blocks the rest (reports). Wholly free ranges are counted exactly;
+    // compaction is assumed to find room for what it migrates while the node
+    // has free pages above its min watermarks (docs/REPORTS.md).
+    HugeForecast forecast(const PageAllocator& pa, HstateIdx h, NodeId nid) const;
 
     KResult<void> check(const PageAllocator& pa) const;
 

@@ -95,6 +95,39 @@ struct MemoryNotifierErrorInject {
 };
 
 // Add-memory flags (include/linux/memory_hotplug.h: mhp_t).
+// Who holds a page that keeps a range from going offline (the reports' "why").
+struct PageOwner {
+    enum class Kind : uint8_t {
+        None,          // a free, offline or hole page
+        BootReserved,  // memblock at boot (the kernel image, early allocations)
+        Memmap,        // the memmap of hot-added section `id` (kernel memory)
+        SelfHostedMemmap,  // memmap_on_memory: the block's own memmap (vmemmap)
+        Pinned,        // a (memplug) pin allocation, `id`
+        Kernel,        // other kernel allocations (slab, page tables)
+        Shmem,         // tmpfs or anonymous pages of inode `id` (movable)
+        HugeTlb,       // a page of a free huge page in a pool
+        HwPoison,      // poisoned by memory_failure or soft_offline_page
+    };
+    Kind kind = Kind::None;
+    uint64_t id = 0;
+};
+
+// What offlining [start, start + nr) of one zone would do now, without doing
+// it: the checks of offline_pages() in their order. offline_pages() runs this
+// first and acts only when it passes, so a prediction cannot disagree with the
+// operation on a check.
+struct OfflineTest {
+    int err = 0;  // 0: it would succeed; otherwise the errno the kernel returns
+    std::string reason;            // offline_pages()'s reason string
+    std::optional<Pfn> culprit;    // the first page that refuses
+    PageInfo culprit_page;
+    PageCount migrate_pages;       // movable pages do_migrate_range would move
+    NodeId target = NUMA_NO_NODE;  // the node migration allocates from first
+    NodeId not_node = NUMA_NO_NODE;
+    std::vector<PageAllocator::ZoneShare> destination;  // where the moved pages would land
+    PageCount dissolved;           // pages of free huge pages that would be dissolved
+};
+
 enum MhpFlags : unsigned {
     MHP_NONE = 0,
     MHP_MERGE_RESOURCE = 1u << 0,
@@ -234,6 +267,21 @@ public:
     // num_poisoned_pages (meminfo's HardwareCorrupted): it stays when a block is
     // onlined again (its memmap is initialised afresh) and goes with the section.
     PageCount num_poisoned_pages() const { return m_num_poisoned_pages; }
+
+    // --- what-if queries (reports): const, nothing changes ---
+    // memory_block_offline() of block `id` asked now; err EINVAL with reason
+    // "already offline" for a block that is (state_store's answer).
+    OfflineTest test_offline_block(BlockId id) const;
+    OfflineTest test_offline_pages(Pfn start_pfn, PageCount nr_pages, ZoneType zone) const;
+    // fake_offline_pages() (virtio-mem unplugging a subblock) asked now.
+    OfflineTest test_fake_offline_pages(Pfn start, PageCount n) const;
+    PageOwner page_owner(Pfn pfn) const;
+    // Where a hot-added section's memmap lives (freed when the section is removed).
+    const PageRanges* section_memmap(SectionNr nr) const
+    {
+        auto it = m_section_memmap.find(nr);
+        return it == m_section_memmap.end() ? nullptr : &it->second;
+    }
 
     // mhp_supports_memmap_on_memory(): 6.1 applies it only to single blocks.
     bool mhp_supports_memmap_on_memory(uint64_t size) const;

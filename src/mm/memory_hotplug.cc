@@ -322,22 +322,113 @@ KResult<void> Kernel::migrate_and_dissolve(Pfn start, Pfn end, NodeId target, No
     return {};
 }
 
-KResult<void> Kernel::offline_pages(Pfn start_pfn, PageCount nr_pages, ZoneType zone_type, std::optional<int> group)
+OfflineTest Kernel::test_offline_pages(Pfn start_pfn, PageCount nr_pages, ZoneType zone_type) const
 {
+    OfflineTest t;
+    auto refuse = [&](int err, std::string reason, std::optional<Pfn> culprit = std::nullopt) {
+        t.err = err;
+        t.reason = std::move(reason);
+        t.culprit = culprit;
+        if (culprit) t.culprit_page = m_pa.memmap().at(*culprit);
+        return t;
+    };
     const Pfn end_pfn = start_pfn + nr_pages;
     if (!nr_pages || !pageblock_aligned(start_pfn) || end_pfn.value() % PAGES_PER_SECTION)
-        return kerr(EINVAL, "misaligned range");
+        return refuse(EINVAL, "misaligned range");
     // Blocks with holes never offline (and so can never be onlined again).
     if (m_iomem.count_system_ram_pages(start_pfn.value(), nr_pages.value()) != nr_pages.value())
-        return kerr(EINVAL, "memory holes");
+        return refuse(EINVAL, "memory holes");
     const PageInfo first = m_pa.memmap().at(start_pfn), last = m_pa.memmap().at(end_pfn - PageCount(1));
-    if (first.zone != zone_type || last.zone != zone_type) return kerr(EINVAL, "multizone range");
+    if (first.zone != zone_type || last.zone != zone_type) return refuse(EINVAL, "multizone range");
     const NodeId nid = first.nid;
 
     // start_isolate_page_range: every pageblock must pass has_unmovable_pages.
     // (Inside ZONE_MOVABLE only PageReserved fails it; an unmovable page there
     // makes 6.1's migration retry forever, which the model answers with EBUSY.)
-    if (m_pa.has_unmovable_pages(start_pfn, end_pfn)) return kerr(EBUSY, "failure to isolate range");
+    if (auto pfn = m_pa.has_unmovable_pages(start_pfn, end_pfn)) return refuse(EBUSY, "failure to isolate range", pfn);
+    // memory_notify(MEM_GOING_OFFLINE).
+    if (m_inject.going_offline) return refuse(-m_inject.going_offline, "notifier failure (MEM_GOING_OFFLINE)");
+    // Inside ZONE_MOVABLE isolation trusts the zone; migration would not.
+    std::optional<Pfn> unmovable;
+    m_pa.memmap().for_each_run(start_pfn, end_pfn, [&](Pfn b, PageCount, PageInfo info) {
+        if (info.state == PageState::Unmovable || info.state == PageState::Vmemmap) unmovable = b;
+        return !unmovable;
+    });
+    if (unmovable) return refuse(EBUSY, "unmovable page (6.1 would retry migration forever)", unmovable);
+    // do_migrate_range: the target nodemask leaves the source node out unless it
+    // is the only node with memory; then dissolve_free_huge_pages.
+    t.target = nid;
+    for (const PgData& p : m_pa.nodes())
+        if (p.node_id != nid && p.node_present_pages) {
+            t.target = p.node_id;
+            break;
+        }
+    t.not_node = t.target == nid ? NUMA_NO_NODE : nid;
+    t.migrate_pages = m_shmem.pages_in(start_pfn, end_pfn);
+    if (t.migrate_pages) {
+        const Gfp gfp{ZoneType::Movable, MigrateType::Movable, false, t.not_node};
+        t.destination = m_pa.allocation_spread(t.target, gfp, t.migrate_pages, std::pair{start_pfn, end_pfn});
+        if (t.destination.empty())
+            return refuse(EBUSY, "migration failure: no memory to migrate to (6.1 would retry forever)");
+    }
+    m_pa.memmap().for_each_run(start_pfn, end_pfn, [&](Pfn, PageCount len, PageInfo info) {
+        if (info.state == PageState::Hugetlb) t.dissolved += len;
+        return true;
+    });
+    return t;
+}
+
+OfflineTest Kernel::test_offline_block(BlockId id) const
+{
+    const MemoryBlock* mem = find_memory_block(id);
+    OfflineTest t;
+    if (!mem) {
+        t.err = ENODEV;
+        t.reason = "no such memory block";
+        return t;
+    }
+    if (mem->state == MemState::Offline) {
+        t.err = EINVAL;
+        t.reason = "already offline";
+        return t;
+    }
+    if (!mem->zone) {
+        t.err = EINVAL;
+        t.reason = "block spans several zones or nodes";
+        return t;
+    }
+    const Pfn start_pfn = section_nr_to_pfn(mem->start_section_nr);
+    return test_offline_pages(start_pfn + mem->nr_vmemmap_pages, pages_per_block() - mem->nr_vmemmap_pages, *mem->zone);
+}
+
+PageOwner Kernel::page_owner(Pfn pfn) const
+{
+    using K = PageOwner::Kind;
+    if (!m_pa.memmap().pfn_valid(pfn)) return {};
+    switch (m_pa.memmap().at(pfn).state) {
+    case PageState::Reserved: return {K::BootReserved, 0};
+    case PageState::Vmemmap: return {K::SelfHostedMemmap, 0};
+    case PageState::Hugetlb: return {K::HugeTlb, 0};
+    case PageState::HwPoison: return {K::HwPoison, 0};
+    case PageState::Movable: return {K::Shmem, m_shmem.owner(pfn)};
+    case PageState::Unmovable: break;
+    default: return {};
+    }
+    for (const auto& [id, ranges] : m_pinned)
+        for (const auto& [b, len] : ranges)
+            if (b <= pfn && pfn < b + len) return {K::Pinned, id};
+    for (const auto& [sec, ranges] : m_section_memmap)
+        for (const auto& [b, len] : ranges)
+            if (b <= pfn && pfn < b + len) return {K::Memmap, sec.value()};
+    return {K::Kernel, 0};
+}
+
+KResult<void> Kernel::offline_pages(Pfn start_pfn, PageCount nr_pages, ZoneType zone_type, std::optional<int> group)
+{
+    const OfflineTest t = test_offline_pages(start_pfn, nr_pages, zone_type);
+    if (t.err) return kerr(t.err, t.reason);
+    const Pfn end_pfn = start_pfn + nr_pages;
+    const NodeId nid = m_pa.memmap().at(start_pfn).nid;
     std::vector<MigrateType> saved;
     for (Pfn pb = start_pfn; pb < end_pfn; pb += PageCount(pageblock_nr_pages))
         saved.push_back(m_pa.memmap().pageblock_migratetype(pb));
@@ -347,30 +438,7 @@ KResult<void> Kernel::offline_pages(Pfn start_pfn, PageCount nr_pages, ZoneType 
         for (Pfn pb = start_pfn; pb < end_pfn; pb += PageCount(pageblock_nr_pages))
             m_pa.set_pageblock_migratetype(pb, PageCount(pageblock_nr_pages), saved[i++]);
     };
-    // memory_notify(MEM_GOING_OFFLINE).
-    if (m_inject.going_offline) {
-        undo_isolation();
-        return kerr(-m_inject.going_offline, "notifier failure (MEM_GOING_OFFLINE)");
-    }
-    // Inside ZONE_MOVABLE isolation trusts the zone; migration would not.
-    bool unmovable = false;
-    m_pa.memmap().for_each_run(start_pfn, end_pfn, [&](Pfn, PageCount, PageInfo info) {
-        unmovable = info.state == PageState::Unmovable || info.state == PageState::Vmemmap;
-        return !unmovable;
-    });
-    if (unmovable) {
-        undo_isolation();
-        return kerr(EBUSY, "unmovable page (6.1 would retry migration forever)");
-    }
-    // do_migrate_range: the target nodemask leaves the source node out unless it
-    // is the only node with memory; then dissolve_free_huge_pages.
-    NodeId target = nid;
-    for (const PgData& p : m_pa.nodes())
-        if (p.node_id != nid && p.node_present_pages) {
-            target = p.node_id;
-            break;
-        }
-    if (auto r = migrate_and_dissolve(start_pfn, end_pfn, target, target == nid ? NUMA_NO_NODE : nid); !r) {
+    if (auto r = migrate_and_dissolve(start_pfn, end_pfn, t.target, t.not_node); !r) {
         undo_isolation();
         return kerr(EBUSY, r.error().reason + " (6.1 would retry forever)");
     }
@@ -701,19 +769,40 @@ KResult<void> Kernel::offline_and_remove_memory(uint64_t start, uint64_t size)
     return remove_memory(start, size);
 }
 
+OfflineTest Kernel::test_fake_offline_pages(Pfn start, PageCount n) const
+{
+    OfflineTest t;
+    m_pa.memmap().for_each_run(start, start + n, [&](Pfn b, PageCount, PageInfo info) {
+        // Free huge pages would be replaced elsewhere by 6.1 (isolate_or_dissolve_huge_page); the model refuses.
+        if (info.state == PageState::Unmovable || info.state == PageState::Reserved ||
+            info.state == PageState::Vmemmap || info.state == PageState::Hugetlb || info.state == PageState::HwPoison) {
+            t.err = EBUSY;
+            t.reason = "alloc_contig_range: unmovable pages";
+            t.culprit = b;
+            t.culprit_page = info;
+        }
+        return !t.err;
+    });
+    if (t.err) return t;
+    t.target = m_pa.memmap().at(start).nid;
+    t.migrate_pages = m_shmem.pages_in(start, start + n);
+    if (t.migrate_pages) {
+        const Gfp gfp{ZoneType::Movable, MigrateType::Movable, false};
+        t.destination = m_pa.allocation_spread(t.target, gfp, t.migrate_pages, std::pair{start, start + n});
+        if (t.destination.empty()) {
+            t.err = EBUSY;
+            t.reason = "alloc_contig_range: no memory to migrate to";
+        }
+    }
+    return t;
+}
+
 KResult<void> Kernel::fake_offline_pages(Pfn start, PageCount n)
 {
-    bool busy = false;
-    m_pa.memmap().for_each_run(start, start + n, [&](Pfn, PageCount, PageInfo info) {
-        // Free huge pages would be replaced elsewhere by 6.1 (isolate_or_dissolve_huge_page); the model refuses.
-        busy = info.state == PageState::Unmovable || info.state == PageState::Reserved ||
-               info.state == PageState::Vmemmap || info.state == PageState::Hugetlb ||
-               info.state == PageState::HwPoison;
-        return !busy;
-    });
-    if (busy) return kerr(EBUSY, "alloc_contig_range: unmovable pages");
+    const OfflineTest t = test_fake_offline_pages(start, n);
+    if (t.err) return kerr(t.err, t.reason);
     const PageInfo first = m_pa.memmap().at(start);
-    if (m_shmem.pages_in(start, start + n)) {
+    if (t.migrate_pages) {
         auto moved = m_shmem.migrate_range(m_pa, start, start + n, first.nid);
         if (!moved) return kerr(EBUSY, "alloc_contig_range: no memory to migrate to");
         m_work.pages_migrated += moved->value();

@@ -183,18 +183,47 @@ PageCount free_in(const Memmap& memmap, const Zone& zone, std::optional<std::pai
 
 }  // namespace
 
+PageCount PageAllocator::zone_room(const Zone& zone, const Gfp& gfp, WatermarkIdx mark,
+                                   std::optional<std::pair<Pfn, Pfn>> exclude, uint64_t unit, PageCount taken) const
+{
+    if (!zone.populated_zone()) return PageCount();
+    const uint64_t reserve = zone_reserve(zone, gfp.highest_zone, mark);
+    const uint64_t free = (zone.nr_free_pages - free_in(m_memmap, zone, exclude) - taken).value();
+    if (free <= reserve) return PageCount();
+    return PageCount(align_down(free - reserve, unit));
+}
+
 PageCount PageAllocator::allocatable_pages(NodeId nid, Gfp gfp, std::optional<std::pair<Pfn, Pfn>> exclude) const
 {
     PageCount available;
     for (NodeId node : zonelist_nodes(nid, gfp))
-        for (int z = zone_idx(gfp.highest_zone); z >= 0; --z) {
-            const Zone& zone = m_nodes[node].node_zones[z];
-            if (!zone.populated_zone()) continue;
-            const uint64_t reserve = zone_reserve(zone, gfp.highest_zone, WMARK_MIN);
-            const uint64_t free = (zone.nr_free_pages - free_in(m_memmap, zone, exclude)).value();
-            if (free > reserve) available += PageCount(free - reserve);
-        }
+        for (int z = zone_idx(gfp.highest_zone); z >= 0; --z)
+            available += zone_room(m_nodes[node].node_zones[z], gfp, WMARK_MIN, exclude, 1);
     return available;
+}
+
+std::vector<PageAllocator::ZoneShare> PageAllocator::allocation_spread(NodeId nid, Gfp gfp, PageCount n,
+                                                                       std::optional<std::pair<Pfn, Pfn>> exclude) const
+{
+    std::vector<ZoneShare> out;
+    if (!n || allocatable_pages(nid, gfp, exclude) < n) return out;
+    PageCount want = n;
+    for (WatermarkIdx mark : {WMARK_LOW, WMARK_MIN})
+        for (NodeId node : zonelist_nodes(nid, gfp))
+            for (int z = zone_idx(gfp.highest_zone); z >= 0 && want; --z) {
+                const Zone& zone = m_nodes[node].node_zones[z];
+                auto it = std::find_if(out.begin(), out.end(),
+                                       [&](const ZoneShare& s) { return s.nid == node && s.zone == zone.type; });
+                const PageCount taken = it == out.end() ? PageCount() : it->pages;
+                const PageCount k = std::min(want, zone_room(zone, gfp, mark, exclude, 1, taken));
+                if (!k) continue;
+                if (it == out.end())
+                    out.push_back({node, zone.type, k});
+                else
+                    it->pages += k;
+                want -= k;
+            }
+    return out;
 }
 
 KResult<void> PageAllocator::alloc_pages(NodeId nid, Gfp gfp, PageCount n, PageState as, PageRanges* taken,
@@ -211,11 +240,7 @@ KResult<void> PageAllocator::alloc_pages(NodeId nid, Gfp gfp, PageCount n, PageS
         for (NodeId node : zonelist_nodes(nid, gfp))
             for (int z = zone_idx(gfp.highest_zone); z >= 0 && want; --z) {
                 Zone& zone = m_nodes[node].node_zones[z];
-                if (!zone.populated_zone()) continue;
-                const uint64_t reserve = zone_reserve(zone, gfp.highest_zone, mark);
-                const uint64_t free = (zone.nr_free_pages - free_in(m_memmap, zone, exclude)).value();
-                if (free <= reserve) continue;
-                const PageCount room(align_down(free - reserve, unit));
+                const PageCount room = zone_room(zone, gfp, mark, exclude, unit);
                 if (room) want -= rmqueue(zone, std::min(want, room), gfp.migratetype, order, as, got, exclude);
             }
     if (want) {

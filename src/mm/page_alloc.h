@@ -76,6 +76,16 @@ public:
     // wholly free pageblock, as the buddy hands out an order-9 page.
     KResult<void> alloc_pages(NodeId nid, Gfp gfp, PageCount n, PageState as, PageRanges* taken = nullptr,
                               std::optional<std::pair<Pfn, Pfn>> exclude = std::nullopt, unsigned order = 0);
+    // Where alloc_pages() would take n pages from, zone by zone, if every zone
+    // hands out all it has above its watermark (the zonelist walk, low
+    // watermarks first, then min); empty when it would fail.
+    struct ZoneShare {
+        NodeId nid = 0;
+        ZoneType zone = ZoneType::Normal;
+        PageCount pages;
+    };
+    std::vector<ZoneShare> allocation_spread(NodeId nid, Gfp gfp, PageCount n,
+                                             std::optional<std::pair<Pfn, Pfn>> exclude = std::nullopt) const;
     // How many pages alloc_pages() could give now.
     PageCount allocatable_pages(NodeId nid, Gfp gfp, std::optional<std::pair<Pfn, Pfn>> exclude = std::nullopt) const;
     // __free_pages: back to the buddy.
@@ -108,6 +118,9 @@ private:
                       std::optional<std::pair<Pfn, Pfn>> exclude);
     PageCount take_from_pageblock(Zone& zone, Pfn pb, PageCount n, PageState as, PageRanges& got);
     uint64_t zone_reserve(const Zone& zone, ZoneType highest, WatermarkIdx mark) const;
+    // What a request may take from `zone` at watermark `mark`, `taken` already gone.
+    PageCount zone_room(const Zone& zone, const Gfp& gfp, WatermarkIdx mark, std::optional<std::pair<Pfn, Pfn>> exclude,
+                        uint64_t unit, PageCount taken = PageCount()) const;
     std::vector<NodeId> zonelist_nodes(NodeId nid, const Gfp& gfp) const;
 
     std::vector<PgData> m_nodes;

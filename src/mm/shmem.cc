@@ -321,6 +321,14 @@ KResult<PageCount> ShmemFs::migrate_range(PageAllocator& pa, Pfn start, Pfn end,
     return PageCount(total);
 }
 
+InodeId ShmemFs::owner(Pfn pfn) const
+{
+    auto it = m_rmap.upper_bound(pfn);
+    if (it == m_rmap.begin()) return 0;
+    --it;
+    return pfn < it->first + PageCount(it->second.len) ? it->second.ino : 0;
+}
+
 KResult<void> ShmemFs::check(const PageAllocator& pa) const
 {
     uint64_t mapped = 0;

@@ -62,6 +62,8 @@ public:
                                      NodeId not_node = NUMA_NO_NODE);
     // Shmem pages in [start, end).
     PageCount pages_in(Pfn start, Pfn end) const;
+    // The inode a page belongs to (0: none).
+    InodeId owner(Pfn pfn) const;
 
     // Every mapping and the reverse map agree, pages are Movable in the memmap,
     // counts add up. Returns the first violation.

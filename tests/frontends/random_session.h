@@ -23,12 +23,12 @@ struct Outcome {
     std::string failure;  // empty: every step kept the invariants
 };
 
-// One session of `ops` random steps from `seed`; stops at the first failure.
-inline Outcome random_session(uint32_t seed, uint64_t ops)
+// One session of `ops` random steps from `seed` in `s` (a fresh session);
+// stops at the first failure. The session is left in its last state.
+inline Outcome random_session(uint32_t seed, uint64_t ops, GuestSession& s)
 {
     std::mt19937 rng(seed);
     auto pick = [&](uint64_t n) { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng); };
-    GuestSession s(GuestSession::CheckInvariants::Yes);
     Outcome out;
     std::string log;
     auto run = [&](CommandKind kind, const std::string& cmd) -> std::optional<std::string> {
@@ -118,6 +118,12 @@ inline Outcome random_session(uint32_t seed, uint64_t ops)
         }
     }
     return out;
+}
+
+inline Outcome random_session(uint32_t seed, uint64_t ops)
+{
+    GuestSession s(GuestSession::CheckInvariants::Yes);
+    return random_session(seed, ops, s);
 }
 
 }  // namespace memplug::fe::test

@@ -1,0 +1,38 @@
+// What-if reports (docs/REPORTS.md): questions a platform engineer asks of a
+// guest ("can I unplug this DIMM?", "how many 1 GiB pages could I still get?"),
+// answered from the model's own const queries (mm's test_offline_pages,
+// test_fake_offline_pages, Hugetlb::forecast) on the state as it is. Each
+// answer is built once as JSON (schema 1) and the text is rendered from it, so
+// the two never disagree.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+#include <tl/expected.hpp>
+
+#include "machine/machine.h"
+
+namespace memplug::fe {
+
+inline constexpr int k_report_schema = 1;
+
+enum class ReportFormat { Text, Json };
+
+// The names transcripts gave to (memplug) pin/anon allocations, for owners of pages.
+using AllocName = std::function<std::string(mm::Kernel::AllocId)>;
+
+// The report kinds this build answers, for usage messages.
+inline constexpr std::string_view k_report_kinds = "unplug, hugepages";
+
+tl::expected<nlohmann::ordered_json, std::string> build_report(const machine::Machine& m, std::string_view kind,
+                                                               const AllocName& names = {});
+std::string render_report(const nlohmann::ordered_json& report, ReportFormat format);
+
+// `report KIND [--json]` as transcripts' (memplug) lines and the CLI spell it.
+tl::expected<std::string, std::string> report_command(const machine::Machine& m, std::string_view args,
+                                                      const AllocName& names = {});
+
+}  // namespace memplug::fe
