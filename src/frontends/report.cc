@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "frontends/memory_map.h"
+
 namespace memplug::fe {
 
 using nlohmann::ordered_json;
@@ -556,6 +558,11 @@ tl::expected<std::string, std::string> report_command(const machine::Machine& m,
             return tl::unexpected(fmt::format("usage: report KIND [--json] (KIND: {})", k_report_kinds));
     }
     if (kind.empty()) return tl::unexpected(fmt::format("usage: report KIND [--json] (KIND: {})", k_report_kinds));
+    // The map is a picture: SVG, which has no JSON form.
+    if (kind == "map") {
+        if (format == ReportFormat::Json) return tl::unexpected(std::string("report map draws SVG; it has no --json"));
+        return memory_map_svg(m);
+    }
     auto r = build_report(m, kind, names);
     if (!r) return tl::unexpected(r.error());
     return render_report(*r, format);

@@ -25,7 +25,7 @@ enum class ReportFormat { Text, Json };
 using AllocName = std::function<std::string(mm::Kernel::AllocId)>;
 
 // The report kinds this build answers, for usage messages.
-inline constexpr std::string_view k_report_kinds = "unplug, hugepages";
+inline constexpr std::string_view k_report_kinds = "unplug, hugepages, map";
 
 tl::expected<nlohmann::ordered_json, std::string> build_report(const machine::Machine& m, std::string_view kind,
                                                                const AllocName& names = {});

@@ -1,7 +1,7 @@
 """The memory map as a browser shows it: `memplug report map` of
 map-pixels.txt rendered by headless Chromium, and the pixels read back at the
 places whose contents the transcript decides (a DMA32 boot block, the PCI hole,
-the DIMM's Movable, Normal and offline blocks, the device memory beyond it),
+the DIMMs' Movable, Normal and offline blocks, the device memory beyond them),
 each the colour docs/REPORTS.md gives its class; the self-hosted memmap's strip,
 a huge-page bar and the DIMM's outline where they must be.
 
@@ -20,7 +20,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 # docs/REPORTS.md's legend.
 HOLE, DEVICE_FREE, OFFLINE = "#e0e0e0", "#ffffff", "#7f7f7f"
 DMA32, NORMAL, MOVABLE = "#3a6fd8", "#2ca02c", "#ff7f0e"
-VMEMMAP, HUGE, FIRST_DEVICE = "#9467bd", "#ffd700", "#8c564b"
+VMEMMAP, HUGE, FIRST_DEVICE, SECOND_DEVICE = "#9467bd", "#ffd700", "#8c564b", "#e377c2"
 
 
 def fail(msg):
@@ -78,12 +78,15 @@ def main():
     centre = 6
     expect("a boot block online in DMA32", 1, centre, centre, DMA32)
     expect("q35's PCI hole below 4 GiB", 20, centre, centre, HOLE)
-    expect("the DIMM's first block online Movable", 32, centre, centre, MOVABLE)
-    expect("the DIMM's third block online Normal", 34, centre, centre, NORMAL)
-    expect("the DIMM's fourth block left offline", 35, centre, centre, OFFLINE)
+    expect("the first DIMM's block online Movable", 32, centre, centre, MOVABLE)
+    expect("the second DIMM's first block online Movable", 33, centre, centre, MOVABLE)
+    expect("the second DIMM's second block online Normal", 34, centre, centre, NORMAL)
+    expect("the second DIMM's third block left offline", 35, centre, centre, OFFLINE)
     expect("device memory with nothing plugged", 40, centre, centre, DEVICE_FREE)
-    expect("the self-hosted memmap strip of an online DIMM block", 32, centre, 1, VMEMMAP)
-    expect("the DIMM's outline", 33, 0, centre, FIRST_DEVICE)
+    expect("the self-hosted memmap strip of the one-block DIMM", 32, centre, 1, VMEMMAP)
+    expect("no such strip on the three-block DIMM", 33, centre, 1, MOVABLE)
+    expect("the first DIMM's outline", 32, 0, centre, FIRST_DEVICE)
+    expect("the second DIMM's outline", 34, 0, centre, SECOND_DEVICE)
     huge = [b for b, (_, _, t) in cells.items() if "huge-page pages" in t]
     if not huge:
         failures.append("no cell says it holds huge pages")
