@@ -6,6 +6,7 @@
 //   (numbers replaced by a placeholder, blanks collapsed) match; each number is then
 //   compared by its field's rule (Exact, Ignored, Tolerant);
 // - commands that run `ls`: the same multiset of names, whatever the column layout;
+// - /proc/cmdline: line for line once the recorder's own words are off the expected lines;
 // - everything else: line for line.
 #pragma once
 
@@ -61,7 +62,20 @@ struct FidelityRules {
         {"meminfo", "", {{"MemTotal", FieldRule::Tolerant}}, FieldRule::Ignored, "/sys/devices/system/node/", true},
         // Free pages per order depend on every allocation the guest ever made.
         {"/proc/buddyinfo", "", {}, FieldRule::Ignored},
+        // The names and their order; of the values, the events a transcript causes
+        // one by one (the other counters follow the idle guest's processes).
+        {"/proc/vmstat",
+         "",
+         {{"htlb_buddy_alloc_success", FieldRule::Exact},
+          {"htlb_buddy_alloc_fail", FieldRule::Exact},
+          {"drop_pagecache", FieldRule::Exact},
+          {"drop_slab", FieldRule::Exact}},
+         FieldRule::Ignored},
     };
+    // The words tests/conformance/record puts before a transcript's -append: a
+    // recorded /proc/cmdline starts with them, memplug shows the -append alone
+    // (what QEMU's -kernel boot passes), so they come off the recorded lines.
+    std::string recorder_cmdline = "console=ttyS0 quiet panic=-1 nokaslr";
     // Guest commands any of whose pipeline stages starts with one of these print
     // names whose layout (columns) is not compared.
     std::vector<std::string> name_listing_commands = {"ls"};

@@ -325,6 +325,7 @@ mm::BootConfig Machine::boot_config() const
     b.platform_resources = platform_resources();
     const KernelCmdline cmdline = parse_kernel_cmdline(m_config.append);
     b.params = cmdline.params;
+    b.command_line = m_config.append;
     b.kernelcore_bytes = cmdline.kernelcore_bytes;
     b.movablecore_bytes = cmdline.movablecore_bytes;
     b.hotplug_region_end = m_device_memory_base + m_device_memory_size;

@@ -75,10 +75,14 @@ bool Hugetlb::alloc_fresh_huge_page(PageAllocator& pa, ShmemFs& shmem, Hstate& h
                 const uint64_t reserve = zone.watermark[mark] + zone.lowmem_reserve[zone_idx(highest)];
                 if (zone.nr_free_pages.value() < n.value() + reserve) continue;
             }
-            if (alloc_in_zone(pa, shmem, h, zone, nid)) return true;
+            if (alloc_in_zone(pa, shmem, h, zone, nid)) {
+                if (!h.gigantic()) ++m_buddy_alloc_success;
+                return true;
+            }
         }
         if (h.gigantic()) break;
     }
+    if (!h.gigantic()) ++m_buddy_alloc_fail;
     return false;
 }
 

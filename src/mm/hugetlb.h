@@ -89,11 +89,18 @@ public:
 
     KResult<void> check(const PageAllocator& pa) const;
 
+    // HTLB_BUDDY_PGALLOC(_FAIL): pool pages asked of the buddy allocator, one
+    // per node tried (gigantic pages come from alloc_contig_pages, uncounted).
+    uint64_t buddy_alloc_success() const { return m_buddy_alloc_success; }
+    uint64_t buddy_alloc_fail() const { return m_buddy_alloc_fail; }
+
 private:
     bool alloc_fresh_huge_page(PageAllocator& pa, ShmemFs& shmem, Hstate& h, NodeId nid);
     bool alloc_in_zone(PageAllocator& pa, ShmemFs& shmem, Hstate& h, Zone& zone, NodeId nid);
     void enqueue(Hstate& h, NodeId nid, Pfn head);
     std::array<Hstate, HUGE_MAX_HSTATE> m_hstates;
+    uint64_t m_buddy_alloc_success = 0;
+    uint64_t m_buddy_alloc_fail = 0;
     std::vector<NodeId> nodes_with_memory(const PageAllocator& pa) const;
 };
 

@@ -74,9 +74,17 @@ struct BootConfig {
     uint64_t movablecore_bytes = 0;    // movablecore=
     std::vector<PlatformResource> platform_resources;
     uint64_t hotplug_region_end = 0;   // end of the device-memory region (max_possible_pfn)
+    std::string command_line;          // what the boot loader passed (QEMU's -append)
 };
 
 // Work the model does that the kernel would do too, for the seed-000 numbers.
+// Event counters of /proc/vmstat that the model's operations raise; the others
+// (page faults, reclaim, compaction) count what a guest's processes do.
+struct VmEvents {
+    uint64_t drop_pagecache = 0;  // DROP_PAGECACHE: writes of 1 or 3 to drop_caches
+    uint64_t drop_slab = 0;       // DROP_SLAB: writes of 2 or 3
+};
+
 struct WorkCounters {
     uint64_t contiguity_checks = 0;
     uint64_t contiguity_sections_scanned = 0;
@@ -172,6 +180,10 @@ public:
     PageCount totalreserve_pages() const { return m_pa.totalreserve_pages(); }
     uint64_t min_free_kbytes() const { return m_pa.min_free_kbytes(); }
     const WorkCounters& work() const { return m_work; }
+    // saved_command_line (init/main.c): /proc/cmdline.
+    const std::string& saved_command_line() const { return m_command_line; }
+    // The vm events the model can count (include/linux/vm_event_item.h).
+    const VmEvents& vm_events() const { return m_events; }
 
     // page_zone(pfn_to_page(pfn)) for an online pfn.
     std::optional<ZoneType> pfn_to_online_zone(Pfn pfn) const;
@@ -207,6 +219,13 @@ public:
     // /proc/sys/vm/nr_hugepages, hugepages-*/nr_hugepages, nodeN/hugepages/...
     void set_nr_hugepages(Hugetlb::HstateIdx h, uint64_t count, std::optional<NodeId> node = std::nullopt);
     void set_nr_overcommit_hugepages(Hugetlb::HstateIdx h, uint64_t count) { m_hugetlb.set_nr_overcommit(h, count); }
+    // drop_caches_sysctl_handler(): the model keeps no clean page cache or
+    // reclaimable slab to drop (tmpfs pages stay), so only the events count.
+    void drop_caches(unsigned mode)
+    {
+        if (mode & 1) ++m_events.drop_pagecache;
+        if (mode & 2) ++m_events.drop_slab;
+    }
     void demote_hugepages(Hugetlb::HstateIdx h, uint64_t count, std::optional<NodeId> node = std::nullopt)
     {
         m_hugetlb.demote(h, count, node);
@@ -341,6 +360,8 @@ private:
     Pfn m_max_pfn;
     std::map<SectionNr, PageRanges> m_section_memmap;  // where each hot-added section's memmap lives
     WorkCounters m_work;
+    VmEvents m_events;
+    std::string m_command_line;
     OnlinePageCallback m_online_page_callback;
     std::vector<MemoryNotifier> m_memory_notifiers;
     // Free objects in each cache's newest slab (0 when the shell starts: packed).

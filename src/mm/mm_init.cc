@@ -152,6 +152,7 @@ KResult<Kernel> Kernel::boot(const BootConfig& cfg)
 {
     Kernel k;
     k.m_params = cfg.params;
+    k.m_command_line = cfg.command_line;
     k.free_area_init(cfg);
     if (!k.m_max_pfn.value()) return kerr(EINVAL, "no usable RAM in the memory map");
     k.reserve_boot_memory(cfg);

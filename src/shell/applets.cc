@@ -912,6 +912,7 @@ constexpr AppletInfo k_applets[] = {
     {"dirname", applet_dirname, AppletKind::Applet, WriteFailure::Ignore},
     {"dd", applet_dd, AppletKind::Applet, WriteFailure::Ignore},
     {"dmesg", applet_dmesg, AppletKind::Applet, WriteFailure::Ignore},
+    {"find", applet_find, AppletKind::Applet, WriteFailure::Ignore},
     {"grep", applet_grep, AppletKind::Applet, WriteFailure::Ignore},
     {"head", applet_head, AppletKind::Applet, WriteFailure::StdoutIoError},
     {"ls", applet_ls, AppletKind::Applet, WriteFailure::Ignore},
@@ -929,6 +930,7 @@ constexpr AppletInfo k_applets[] = {
     {"truncate", applet_truncate, AppletKind::Applet, WriteFailure::Ignore},
     {"uniq", applet_uniq, AppletKind::Applet, WriteFailure::StdoutError},
     {"wc", applet_wc, AppletKind::Applet, WriteFailure::StdoutError},
+    {"xargs", applet_xargs, AppletKind::Applet, WriteFailure::Ignore},
 };
 
 constexpr std::string_view k_keywords[] = {

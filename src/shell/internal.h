@@ -235,6 +235,8 @@ int applet_dd(Ctx&);
 int applet_md5sum(Ctx&);
 int applet_cmp(Ctx&);
 int applet_rm(Ctx&);
+int applet_find(Ctx&);
+int applet_xargs(Ctx&);
 int applet_cp(Ctx&);
 int applet_truncate(Ctx&);
 int builtin_printf(Ctx&);

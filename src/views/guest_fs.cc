@@ -40,6 +40,22 @@ std::string join_path(const std::vector<std::string>& c)
     return path.empty() ? "/" : path;
 }
 
+// kernfs_name_hash() (fs/kernfs/dir.c) for a name without namespace: the
+// reiserfs-style partial_name_hash of each byte, end_name_hash (hash_64 to 32
+// bits), then 31 bits with 0, 1 and INT_MAX kept for "." , ".." and the end.
+uint32_t kernfs_name_hash(std::string_view name)
+{
+    uint64_t hash = 0;
+    for (const char ch : name) {
+        const uint64_t c = static_cast<uint64_t>(static_cast<signed char>(ch));
+        hash = (hash + (c << 4) + (c >> 4)) * 11;
+    }
+    uint32_t h = uint32_t((hash * 0x61C8864680B583EBull) >> 32) & 0x7fffffffu;
+    if (h < 2) h += 2;
+    if (h >= 0x7fffffffu) h = 0x7fffffffu - 1;
+    return h;
+}
+
 bool in_tmpfs(const std::vector<std::string>& c)
 {
     return c.empty() || (c[0] != "dev" && c[0] != "proc" && c[0] != "sys");
@@ -125,7 +141,7 @@ GuestFs::GuestFs(mm::Kernel& kernel, drivers::VirtioMemParams& virtio_mem)
       // The roots of procfs and sysfs got their dentries when init mounted them at boot.
       m_instantiated{"/proc", "/sys"}
 {
-    for (const char* d : {"/", "/bin", "/etc", "/lib", "/root", "/sbin", "/tmp", "/usr"}) m_tmpfs[d] = {true, 0};
+    for (const char* d : {"/", "/bin", "/etc", "/lib", "/root", "/sbin", "/tmp", "/usr"}) m_tmpfs[d] = {true, 0, 0};
 }
 
 const GuestFs::TmpfsEntry* GuestFs::tmpfs_file(std::string_view path) const
@@ -143,13 +159,21 @@ std::optional<VNode> GuestFs::lookup_tmpfs(const std::vector<std::string>& c) co
     if (it == m_tmpfs.end()) return std::nullopt;
     if (it->second.is_dir) {
         return dir([this, prefix = path == "/" ? path : path + "/", root = c.empty()] {
-            std::vector<std::string> names;
-            if (root) names = {"dev", "proc", "sys"};
+            // dcache_readdir(): a new dentry goes to the head of its parent's
+            // list, so the newest entry comes first; the initramfs's own in name order.
+            std::vector<std::pair<uint64_t, std::string>> entries;
+            if (root)
+                for (const char* d : {"dev", "proc", "sys"}) entries.emplace_back(0, d);
             for (auto e = m_tmpfs.lower_bound(prefix); e != m_tmpfs.end() && e->first.starts_with(prefix); ++e) {
                 const std::string_view rest = std::string_view(e->first).substr(prefix.size());
-                if (!rest.empty() && rest.find('/') == std::string_view::npos) names.emplace_back(rest);
+                if (!rest.empty() && rest.find('/') == std::string_view::npos) entries.emplace_back(e->second.created, rest);
             }
-            std::sort(names.begin(), names.end());
+            std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+                return a.first != b.first ? a.first > b.first : a.second < b.second;
+            });
+            std::vector<std::string> names;
+            names.reserve(entries.size());
+            for (auto& e : entries) names.push_back(std::move(e.second));
             return names;
         });
     }
@@ -274,7 +298,16 @@ KResult<std::vector<std::string>> GuestFs::list(std::string_view path) const
     auto c = MP_TRY(resolve(path, true));
     const auto node = lookup(c);
     if (node->kind != NodeKind::Dir) return kerr(ENOTDIR);
-    return node->children();
+    std::vector<std::string> names = node->children();
+    // A kernfs directory keeps its children in an rbtree by (hash, name): readdir's order.
+    if (!c.empty() && c[0] == "sys") {
+        std::vector<std::pair<uint32_t, std::string>> keyed;
+        keyed.reserve(names.size());
+        for (std::string& n : names) keyed.emplace_back(kernfs_name_hash(n), std::move(n));
+        std::sort(keyed.begin(), keyed.end());
+        for (size_t i = 0; i < keyed.size(); ++i) names[i] = std::move(keyed[i].second);
+    }
+    return names;
 }
 
 KResult<unsigned> GuestFs::subdirectory_count(std::string_view path) const
@@ -319,7 +352,7 @@ KResult<void> GuestFs::open_tmpfs(std::string_view path, bool truncate)
     parent->push_back(name);
     const std::string full = join_path(*parent);
     if (auto e = m_tmpfs.find(full); e != m_tmpfs.end()) return kerr(e->second.is_dir ? EISDIR : EEXIST);
-    m_tmpfs[full] = {false, m_kernel.shmem_create()};
+    m_tmpfs[full] = {false, m_kernel.shmem_create(), ++m_tmpfs_created};
     return {};
 }
 
@@ -370,6 +403,9 @@ std::optional<uint64_t> GuestFs::regular_file_size(std::string_view path) const
 KResult<void> GuestFs::unlink(std::string_view path)
 {
     auto c = MP_TRY(resolve(path, false));
+    // may_delete(): the sysctl directories are 0555, so unlinking in them fails
+    // the permission check, even for root, before the filesystem is asked.
+    if (c.size() > 2 && c[0] == "proc" && c[1] == "sys") return kerr(EACCES);
     if (!in_tmpfs(c)) return Vfs::unlink(path);
     auto it = m_tmpfs.find(join_path(c));
     if (it == m_tmpfs.end()) return kerr(ENOENT);

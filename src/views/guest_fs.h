@@ -57,6 +57,7 @@ private:
     struct TmpfsEntry {
         bool is_dir = false;
         mm::InodeId ino = 0;
+        uint64_t created = 0;  // creation order, for readdir (0: the initramfs's)
     };
     std::optional<VNode> lookup_tmpfs(const std::vector<std::string>& components) const;
     const TmpfsEntry* tmpfs_file(std::string_view path) const;
@@ -72,6 +73,7 @@ private:
     // (the first lookup allocates them: kernel slab memory).
     mutable std::set<std::string, std::less<>> m_instantiated;
     std::map<std::string, TmpfsEntry, std::less<>> m_tmpfs;
+    uint64_t m_tmpfs_created = 0;
     // /sys/devices/<firmware path> -> a block whose firmware_node is there or below.
     mutable std::map<std::string, mm::BlockId> m_firmware_witness;
 };

@@ -46,6 +46,70 @@ uint64_t hugetlb_kb(const Kernel& k)
     return kb;
 }
 
+// mm/vmstat.c's names of the zone and node counters, in its order (vmstat_text).
+constexpr std::array zone_stats = {
+    "nr_free_pages", "nr_zone_inactive_anon", "nr_zone_active_anon", "nr_zone_inactive_file",
+    "nr_zone_active_file", "nr_zone_unevictable", "nr_zone_write_pending", "nr_mlock", "nr_bounce",
+    "nr_zspages", "nr_free_cma"};
+constexpr std::array numa_stats = {"numa_hit", "numa_miss", "numa_foreign", "numa_interleave", "numa_local",
+                                   "numa_other"};
+constexpr std::array node_stats = {
+    "nr_inactive_anon", "nr_active_anon", "nr_inactive_file", "nr_active_file", "nr_unevictable",
+    "nr_slab_reclaimable", "nr_slab_unreclaimable", "nr_isolated_anon", "nr_isolated_file", "workingset_nodes",
+    "workingset_refault_anon", "workingset_refault_file", "workingset_activate_anon", "workingset_activate_file",
+    "workingset_restore_anon", "workingset_restore_file", "workingset_nodereclaim", "nr_anon_pages", "nr_mapped",
+    "nr_file_pages", "nr_dirty", "nr_writeback", "nr_writeback_temp", "nr_shmem", "nr_shmem_hugepages",
+    "nr_shmem_pmdmapped", "nr_file_hugepages", "nr_file_pmdmapped", "nr_anon_transparent_hugepages",
+    "nr_vmscan_write", "nr_vmscan_immediate_reclaim", "nr_dirtied", "nr_written", "nr_throttled_written",
+    "nr_kernel_misc_reclaimable", "nr_foll_pin_acquired", "nr_foll_pin_released", "nr_kernel_stack",
+    "nr_page_table_pages", "nr_sec_page_table_pages", "nr_swapcached", "pgpromote_success",
+    "pgpromote_candidate"};
+// The vm events Debian's 6.1 config counts (CONFIG_VM_EVENT_COUNTERS with NUMA
+// balancing, compaction, hugetlb, THP, balloon, swap, KSM, zswap, x86's direct map).
+constexpr std::array vm_events = {
+    "pgpgin", "pgpgout", "pswpin", "pswpout", "pgalloc_dma", "pgalloc_dma32", "pgalloc_normal",
+    "pgalloc_movable", "pgalloc_device", "allocstall_dma", "allocstall_dma32", "allocstall_normal",
+    "allocstall_movable", "allocstall_device", "pgskip_dma", "pgskip_dma32", "pgskip_normal", "pgskip_movable",
+    "pgskip_device", "pgfree", "pgactivate", "pgdeactivate", "pglazyfree", "pgfault", "pgmajfault",
+    "pglazyfreed", "pgrefill", "pgreuse", "pgsteal_kswapd", "pgsteal_direct", "pgdemote_kswapd",
+    "pgdemote_direct", "pgscan_kswapd", "pgscan_direct", "pgscan_direct_throttle", "pgscan_anon",
+    "pgscan_file", "pgsteal_anon", "pgsteal_file", "zone_reclaim_failed", "pginodesteal", "slabs_scanned",
+    "kswapd_inodesteal", "kswapd_low_wmark_hit_quickly", "kswapd_high_wmark_hit_quickly", "pageoutrun",
+    "pgrotated", "drop_pagecache", "drop_slab", "oom_kill", "numa_pte_updates", "numa_huge_pte_updates",
+    "numa_hint_faults", "numa_hint_faults_local", "numa_pages_migrated", "pgmigrate_success", "pgmigrate_fail",
+    "thp_migration_success", "thp_migration_fail", "thp_migration_split", "compact_migrate_scanned",
+    "compact_free_scanned", "compact_isolated", "compact_stall", "compact_fail", "compact_success",
+    "compact_daemon_wake", "compact_daemon_migrate_scanned", "compact_daemon_free_scanned",
+    "htlb_buddy_alloc_success", "htlb_buddy_alloc_fail", "unevictable_pgs_culled", "unevictable_pgs_scanned",
+    "unevictable_pgs_rescued", "unevictable_pgs_mlocked", "unevictable_pgs_munlocked",
+    "unevictable_pgs_cleared", "unevictable_pgs_stranded", "thp_fault_alloc", "thp_fault_fallback",
+    "thp_fault_fallback_charge", "thp_collapse_alloc", "thp_collapse_alloc_failed", "thp_file_alloc",
+    "thp_file_fallback", "thp_file_fallback_charge", "thp_file_mapped", "thp_split_page",
+    "thp_split_page_failed", "thp_deferred_split_page", "thp_split_pmd", "thp_scan_exceed_none_pte",
+    "thp_scan_exceed_swap_pte", "thp_scan_exceed_share_pte", "thp_split_pud", "thp_zero_page_alloc",
+    "thp_zero_page_alloc_failed", "thp_swpout", "thp_swpout_fallback", "balloon_inflate", "balloon_deflate",
+    "balloon_migrate", "swap_ra", "swap_ra_hit", "ksm_swpin_copy", "cow_ksm", "zswpin", "zswpout",
+    "direct_map_level2_splits", "direct_map_level3_splits"};
+
+// A node counter as node 0 of the idle guest holds it, plus the tmpfs files the
+// guest made; other nodes hold none of the idle guest's pages.
+uint64_t node_stat(const Kernel& k, mm::NodeId nid, std::string_view name)
+{
+    if (nid != 0) return 0;
+    using G = IdleGuest;
+    const uint64_t user_shmem = user_shmem_pages(k);
+    if (name == "nr_active_anon") return G::active_anon;
+    if (name == "nr_slab_reclaimable") return G::slab_reclaimable;
+    if (name == "nr_slab_unreclaimable") return G::slab_unreclaimable;
+    if (name == "nr_anon_pages") return G::anon_pages;
+    if (name == "nr_mapped") return G::mapped;
+    if (name == "nr_file_pages" || name == "nr_shmem") return G::shmem + user_shmem;
+    if (name == "nr_inactive_anon") return G::inactive_anon + user_shmem;
+    if (name == "nr_kernel_stack") return G::kernel_stack_kb;
+    if (name == "nr_page_table_pages") return G::page_tables;
+    return 0;
+}
+
 }  // namespace
 
 std::string meminfo_show(const Kernel& k)
@@ -176,37 +240,6 @@ std::string node_meminfo_show(const Kernel& k, mm::NodeId nid)
 
 std::string zoneinfo_show(const Kernel& k)
 {
-    static constexpr std::array node_stats = {
-        "nr_inactive_anon", "nr_active_anon", "nr_inactive_file", "nr_active_file", "nr_unevictable",
-        "nr_slab_reclaimable", "nr_slab_unreclaimable", "nr_isolated_anon", "nr_isolated_file", "workingset_nodes",
-        "workingset_refault_anon", "workingset_refault_file", "workingset_activate_anon", "workingset_activate_file",
-        "workingset_restore_anon", "workingset_restore_file", "workingset_nodereclaim", "nr_anon_pages", "nr_mapped",
-        "nr_file_pages", "nr_dirty", "nr_writeback", "nr_writeback_temp", "nr_shmem", "nr_shmem_hugepages",
-        "nr_shmem_pmdmapped", "nr_file_hugepages", "nr_file_pmdmapped", "nr_anon_transparent_hugepages",
-        "nr_vmscan_write", "nr_vmscan_immediate_reclaim", "nr_dirtied", "nr_written", "nr_throttled_written",
-        "nr_kernel_misc_reclaimable", "nr_foll_pin_acquired", "nr_foll_pin_released", "nr_kernel_stack",
-        "nr_page_table_pages", "nr_sec_page_table_pages", "nr_swapcached", "pgpromote_success",
-        "pgpromote_candidate"};
-    static constexpr std::array zone_stats = {
-        "nr_free_pages", "nr_zone_inactive_anon", "nr_zone_active_anon", "nr_zone_inactive_file",
-        "nr_zone_active_file", "nr_zone_unevictable", "nr_zone_write_pending", "nr_mlock", "nr_bounce",
-        "nr_zspages", "nr_free_cma", "numa_hit", "numa_miss", "numa_foreign", "numa_interleave", "numa_local",
-        "numa_other"};
-    const uint64_t user_shmem = user_shmem_pages(k);
-    auto node_stat_value = [user_shmem](mm::NodeId nid, std::string_view name) -> uint64_t {
-        if (nid != 0) return 0;
-        using G = IdleGuest;
-        if (name == "nr_active_anon") return G::active_anon;
-        if (name == "nr_slab_reclaimable") return G::slab_reclaimable;
-        if (name == "nr_slab_unreclaimable") return G::slab_unreclaimable;
-        if (name == "nr_anon_pages") return G::anon_pages;
-        if (name == "nr_mapped") return G::mapped;
-        if (name == "nr_file_pages" || name == "nr_shmem") return G::shmem + user_shmem;
-        if (name == "nr_inactive_anon") return G::inactive_anon + user_shmem;
-        if (name == "nr_kernel_stack") return G::kernel_stack_kb;
-        if (name == "nr_page_table_pages") return G::page_tables;
-        return 0;
-    };
     std::string out;
     for (const mm::PgData& p : k.nodes()) {
         if (!k.node_online(p.node_id)) continue;
@@ -217,7 +250,7 @@ std::string zoneinfo_show(const Kernel& k)
                 node_stats_done = true;
                 out += "\n  per-node stats";
                 for (const char* name : node_stats)
-                    out += fmt::format("\n      {:<12} {}", name, node_stat_value(p.node_id, name));
+                    out += fmt::format("\n      {:<12} {}", name, node_stat(k, p.node_id, name));
             }
             out += fmt::format("\n  pages free     {}", z.nr_free_pages.value());
             const std::array<std::pair<const char*, uint64_t>, 8> fields = {{
@@ -242,6 +275,7 @@ std::string zoneinfo_show(const Kernel& k)
             for (const char* name : zone_stats)
                 out += fmt::format("\n      {:<12} {}", name,
                                    std::string_view(name) == "nr_free_pages" ? z.nr_free_pages.value() : 0);
+            for (const char* name : numa_stats) out += fmt::format("\n      {:<12} {}", name, 0);
             out += "\n  pagesets";
             for (int cpu = 0; cpu < k.nr_cpus(); ++cpu)
                 out += fmt::format("\n    cpu: {}\n              count: {}\n              high:  {}\n"
@@ -253,6 +287,50 @@ std::string zoneinfo_show(const Kernel& k)
     }
     return out;
 }
+
+// mm/vmstat.c: vmstat_show, the global counters. What the model keeps comes
+// from it (free pages, the tmpfs files, hugetlb's and migration's events); the
+// idle guest's LRU, slab and page-table pages as node_stat() has them; what only
+// the guest's processes cause (faults, reclaim, compaction, THP) reads 0.
+std::string vmstat_show(const Kernel& k)
+{
+    std::string out;
+    auto line = [&out](std::string_view name, uint64_t v) { out += fmt::format("{} {}\n", name, v); };
+    for (std::string_view name : zone_stats) {
+        uint64_t v = 0;
+        if (name == "nr_free_pages") v = k.nr_free_pages().value();
+        // The zones' LRU counters add up to the nodes' ("nr_zone_active_anon": "nr_active_anon").
+        if (name.starts_with("nr_zone_"))
+            for (const mm::PgData& p : k.nodes()) v += node_stat(k, p.node_id, fmt::format("nr_{}", name.substr(8)));
+        line(name, v);
+    }
+    for (std::string_view name : numa_stats) line(name, 0);
+    for (std::string_view name : node_stats) {
+        uint64_t v = 0;
+        for (const mm::PgData& p : k.nodes()) v += node_stat(k, p.node_id, name);
+        line(name, v);
+    }
+    // global_dirty_limits(): dirty_ratio 20 % and dirty_background_ratio 10 % of
+    // the dirtyable memory (free pages above the reserves, plus file LRU pages:
+    // none here), each ratio first rounded to 1/PAGE_SIZE.
+    const uint64_t free = k.nr_free_pages().value();
+    const uint64_t dirtyable = free - std::min(free, k.totalreserve_pages().value()) + 1;
+    line("nr_dirty_threshold", 20 * mm::PAGE_SIZE / 100 * dirtyable / mm::PAGE_SIZE);
+    line("nr_dirty_background_threshold", 10 * mm::PAGE_SIZE / 100 * dirtyable / mm::PAGE_SIZE);
+    for (std::string_view name : vm_events) {
+        uint64_t v = 0;
+        if (name == "drop_pagecache") v = k.vm_events().drop_pagecache;
+        if (name == "drop_slab") v = k.vm_events().drop_slab;
+        if (name == "pgmigrate_success") v = k.work().pages_migrated;
+        if (name == "htlb_buddy_alloc_success") v = k.hugetlb().buddy_alloc_success();
+        if (name == "htlb_buddy_alloc_fail") v = k.hugetlb().buddy_alloc_fail();
+        line(name, v);
+    }
+    line("nr_unstable", 0);  // a legacy name 6.1 still prints after the events
+    return out;
+}
+
+std::string cmdline_show(const Kernel& k) { return k.saved_command_line() + "\n"; }
 
 std::string buddyinfo_show(const Kernel& k)
 {
@@ -325,7 +403,7 @@ std::string iomem_show(const Kernel& k)
 
 namespace {
 
-// /proc/sys/vm: the hugetlb sysctls and drop_caches (proc_dointvec_minmax, 1..4).
+// /proc/sys/vm: the hugetlb sysctls and drop_caches (proc_dointvec_minmax, 1..4; the events count).
 std::optional<VNode> lookup_proc_sys_vm(Kernel& k, Path rest)
 {
     if (rest.empty())
@@ -354,9 +432,10 @@ std::optional<VNode> lookup_proc_sys_vm(Kernel& k, Path rest)
                        });
     if (f == "drop_caches")
         // Nothing the model keeps is clean page cache: tmpfs pages are not dropped.
-        return attr_wo([ulong](std::string_view b) -> KResult<void> {
+        return attr_wo([&k, ulong](std::string_view b) -> KResult<void> {
             const uint64_t v = MP_TRY(ulong(b));
             if (v < 1 || v > 4) return kerr(EINVAL, "drop_caches takes 1 to 4");
+            k.drop_caches(unsigned(v));
             return {};
         });
     return std::nullopt;
@@ -368,7 +447,8 @@ std::optional<VNode> lookup_proc(Kernel& k, Path rest)
 {
     if (rest.empty())
         return dir([] {
-            return std::vector<std::string>{"buddyinfo", "iomem", "meminfo", "pagetypeinfo", "sys", "zoneinfo"};
+            return std::vector<std::string>{"buddyinfo", "cmdline", "iomem", "meminfo", "pagetypeinfo", "sys", "vmstat",
+                                            "zoneinfo"};
         });
     const std::string& f = rest[0];
     if (f == "sys") {
@@ -382,6 +462,8 @@ std::optional<VNode> lookup_proc(Kernel& k, Path rest)
     if (f == "buddyinfo") return attr_ro([&k] { return buddyinfo_show(k); });
     if (f == "pagetypeinfo") return with_mode(attr_ro([&k] { return pagetypeinfo_show(k); }), 0400);
     if (f == "iomem") return attr_ro([&k] { return iomem_show(k); });
+    if (f == "vmstat") return attr_ro([&k] { return vmstat_show(k); });
+    if (f == "cmdline") return attr_ro([&k] { return cmdline_show(k); });
     return std::nullopt;
 }
 

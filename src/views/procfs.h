@@ -1,4 +1,4 @@
-// procfs text (fs/proc/meminfo.c, mm/vmstat.c, kernel/resource.c) and the
+// procfs text (fs/proc/meminfo.c, mm/vmstat.c, kernel/resource.c, fs/proc/cmdline.c) and the
 // per-node meminfo of drivers/base/node.c, rendered from the kernel model.
 #pragma once
 
@@ -14,5 +14,7 @@ std::string zoneinfo_show(const mm::Kernel& k);
 std::string buddyinfo_show(const mm::Kernel& k);
 std::string pagetypeinfo_show(const mm::Kernel& k);
 std::string iomem_show(const mm::Kernel& k);
+std::string vmstat_show(const mm::Kernel& k);
+std::string cmdline_show(const mm::Kernel& k);
 
 }  // namespace memplug::views

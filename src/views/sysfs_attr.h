@@ -60,6 +60,8 @@ std::optional<VNode> lookup_sys_node(mm::Kernel& k, Path rest);
 std::optional<VNode> lookup_sys_module(mm::Kernel& k, drivers::VirtioMemParams& virtio_mem, Path rest);
 std::optional<VNode> lookup_proc(mm::Kernel& k, Path rest);
 std::optional<VNode> lookup_sys_kernel(mm::Kernel& k, Path rest);
+// A device's power/ directory (drivers/base/power/sysfs.c, runtime PM unsupported).
+std::optional<VNode> lookup_device_power(Path rest);
 std::optional<VNode> lookup_node_hugepages(mm::Kernel& k, mm::NodeId nid, Path rest);
 
 }  // namespace memplug::views

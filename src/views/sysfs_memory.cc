@@ -85,12 +85,14 @@ std::vector<std::string> power_children()
             "runtime_enabled", "runtime_status", "runtime_suspended_time", "runtime_usage"};
 }
 
-std::optional<VNode> lookup_power(Path rest)
+}  // namespace
+
+std::optional<VNode> lookup_device_power(Path rest)
 {
     if (rest.empty()) return dir(power_children);
     if (rest.size() != 1) return std::nullopt;
     const std::string& f = rest[0];
-    // Runtime PM of a memory block: the values drivers/base/power/sysfs.c accepts, to no effect here.
+    // Runtime PM of a device (memory blocks, nodes and their roots): the values drivers/base/power/sysfs.c accepts, to no effect here.
     auto one_of = [](std::string_view a, std::string_view b) {
         return [a, b](std::string_view v) -> KResult<void> {
             if (sysfs_streq(v, a) || sysfs_streq(v, b)) return {};
@@ -107,6 +109,8 @@ std::optional<VNode> lookup_power(Path rest)
     return std::nullopt;
 }
 
+namespace {
+
 std::optional<VNode> lookup_block(Kernel& k, BlockId id, Path rest)
 {
     const MemoryBlock* mem = k.find_memory_block(id);
@@ -122,7 +126,7 @@ std::optional<VNode> lookup_block(Kernel& k, BlockId id, Path rest)
         });
     }
     const std::string& f = rest[0];
-    if (f == "power") return lookup_power(rest.subspan(1));
+    if (f == "power") return lookup_device_power(rest.subspan(1));
     if (rest.size() != 1) return std::nullopt;
     if (f == node_link) return symlink(fmt::format("../../node/node{}", mem->nid));
     if (f == "subsystem") return symlink("../../../../bus/memory");
@@ -156,7 +160,7 @@ std::optional<VNode> lookup_sys_memory(Kernel& k, Path rest)
     }
     const std::string& f = rest[0];
     if (auto id = parse_block_name(f)) return lookup_block(k, *id, rest.subspan(1));
-    if (f == "power") return lookup_power(rest.subspan(1));
+    if (f == "power") return lookup_device_power(rest.subspan(1));
     if (rest.size() != 1) return std::nullopt;
     if (f == "block_size_bytes") return attr_ro([&k] { return fmt::format("{:x}\n", k.memory_block_size_bytes()); });
     if (f == "auto_online_blocks")

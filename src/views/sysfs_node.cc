@@ -57,6 +57,7 @@ std::optional<VNode> lookup_one_node(Kernel& k, int nid, Path rest)
     }
     const std::string& f = rest[0];
     if (f == "hugepages") return lookup_node_hugepages(k, nid, rest.subspan(1));
+    if (f == "power") return lookup_device_power(rest.subspan(1));
     if (rest.size() != 1) return std::nullopt;
     if (f.starts_with("memory")) {
         // One block by its id, not by scanning the node's blocks: loops over links stay linear.
@@ -87,7 +88,7 @@ std::optional<VNode> lookup_one_node(Kernel& k, int nid, Path rest)
     if (f == "meminfo") return attr_ro([&k, nid] { return node_meminfo_show(k, nid); });
     if (f == "uevent") return attr_rw([] { return std::string(); }, [](std::string_view) -> KResult<void> { return {}; });
     if (f == "compact") return attr_wo([](std::string_view) -> KResult<void> { return {}; });
-    if (f == "power" || f == "x86") return dir([] { return std::vector<std::string>{}; });
+    if (f == "x86") return dir([] { return std::vector<std::string>{}; });
     if (f == "numastat" || f == "vmstat") return attr_ro([] { return std::string(); });
     return std::nullopt;
 }
@@ -106,6 +107,7 @@ std::optional<VNode> lookup_sys_node(Kernel& k, Path rest)
         });
     }
     const std::string& f = rest[0];
+    if (f == "power") return lookup_device_power(rest.subspan(1));
     // "nodeN" with N as the kernel prints it: no leading zeros, below MAX_NUMNODES.
     if (f.starts_with("node") && f.size() > 4 && f.size() <= 6 && f.find_first_not_of("0123456789", 4) == std::string::npos &&
         (f.size() == 5 || f[4] != '0'))
@@ -123,7 +125,6 @@ std::optional<VNode> lookup_sys_node(Kernel& k, Path rest)
         return attr_ro([&k] { return nodelist(nodes_where(k, [&k](const mm::PgData& p) { return !k.node_cpus(p.node_id).empty(); })); });
     if (f == "has_generic_initiator") return attr_ro([] { return std::string("\n"); });
     if (f == "uevent") return attr_rw([] { return std::string(); }, [](std::string_view) -> KResult<void> { return {}; });
-    if (f == "power") return dir([] { return std::vector<std::string>{}; });
     return std::nullopt;
 }
 

@@ -30,8 +30,9 @@ public:
     // readlink(2): the link text ("../../node/node0"). EINVAL if not a link.
     virtual KResult<std::string> readlink(std::string_view path) const = 0;
 
-    // Names in a directory, sorted as the kernel's readdir returns them is not
-    // required: callers sort. ENOENT, ENOTDIR.
+    // Names in a directory, in the order the kernel's readdir returns them where
+    // the implementation knows it (GuestFs: sysfs by kernfs's name hash, tmpfs
+    // newest first); callers that print sorted names sort. ENOENT, ENOTDIR.
     virtual KResult<std::vector<std::string>> list(std::string_view dir) const = 0;
 
     // open(O_RDONLY) + read to EOF. ENOENT, EISDIR, EACCES (write-only attribute).

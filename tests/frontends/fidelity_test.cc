@@ -79,6 +79,32 @@ TEST(Fidelity, OtherCommandsCompareLineForLine)
     EXPECT_FALSE(comparator.compare(CommandKind::Monitor, "info numa", Lines{"1 nodes"}, Lines{"1  nodes"}).agrees());
 }
 
+// The recorder boots with its own words before the transcript's -append.
+TEST(Fidelity, CmdlineWithoutTheRecordersWords)
+{
+    FidelityComparator comparator;
+    EXPECT_TRUE(guest(comparator, "cat /proc/cmdline", {"console=ttyS0 quiet panic=-1 nokaslr movable_node"},
+                      {"movable_node"})
+                    .agrees());
+    EXPECT_TRUE(guest(comparator, "cat /proc/cmdline", {"console=ttyS0 quiet panic=-1 nokaslr"}, {}).agrees());
+    EXPECT_FALSE(guest(comparator, "cat /proc/cmdline", {"console=ttyS0 quiet panic=-1 nokaslr movable_node"},
+                       {"console=ttyS0 quiet panic=-1 nokaslr movable_node"})
+                     .agrees());
+    EXPECT_FALSE(guest(comparator, "cat /proc/cmdline", {"console=ttyS0 quiet panic=-1 nokaslr a"}, {"b"}).agrees());
+}
+
+TEST(Fidelity, VmstatNamesAndTheTranscriptsEvents)
+{
+    FidelityComparator comparator;
+    EXPECT_TRUE(guest(comparator, "cat /proc/vmstat", {"nr_free_pages 218797", "pgfault 1186", "htlb_buddy_alloc_success 64"},
+                      {"nr_free_pages 219649", "pgfault 0", "htlb_buddy_alloc_success 64"})
+                    .agrees());
+    EXPECT_FALSE(guest(comparator, "cat /proc/vmstat", {"htlb_buddy_alloc_success 64"}, {"htlb_buddy_alloc_success 63"})
+                     .agrees());
+    EXPECT_FALSE(guest(comparator, "cat /proc/vmstat", {"pgfault 1", "pgmajfault 0"}, {"pgmajfault 0", "pgfault 1"})
+                     .agrees());
+}
+
 TEST(Fidelity, LsComparesNamesNotColumns)
 {
     FidelityComparator comparator;

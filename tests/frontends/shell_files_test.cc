@@ -117,5 +117,54 @@ TEST_F(ShellFiles, BigFilesGoThroughInPieces)
     EXPECT_EQ(sh("md5sum /copy"), "ec8bb3b24d5b0f1b5bdf8c8f0f541ee6  /copy\n");
 }
 
+// find over tmpfs: newest entry first, as dcache_readdir lists a directory.
+// Expected texts: busybox 1.35 on the host, in a tmpfs with the same files.
+TEST_F(ShellFiles, FindWalksTmpfsNewestFirst)
+{
+    sh("echo a > /tmp/a; echo b > /tmp/b; echo cc > /tmp/c");
+    EXPECT_EQ(sh("find tmp"), "tmp\ntmp/c\ntmp/b\ntmp/a\n");
+    EXPECT_EQ(sh("find tmp -type f -name '[ab]' -o -name c -print"), "tmp/c\n");
+    EXPECT_EQ(sh("find tmp ! -name b -type f"), "tmp/c\ntmp/a\n");
+    EXPECT_EQ(sh("find tmp -path '*/c' -o -path tmp -prune"), "tmp\n");
+    EXPECT_EQ(sh("find tmp -depth"), "tmp/c\ntmp/b\ntmp/a\ntmp\n");
+    EXPECT_EQ(sh("find tmp -mindepth 1 -maxdepth 1 -exec cat {} \\;"), "cc\nb\na\n");
+    EXPECT_EQ(sh("find tmp -type f -exec echo x{}x \\;"), "xtmp/cx\nxtmp/bx\nxtmp/ax\n");
+    EXPECT_EQ(sh("find tmp -type f -exec echo {} +"), "tmp/c tmp/b tmp/a\n");
+    EXPECT_EQ(sh("find tmp -print -quit"), "tmp\n");
+    EXPECT_EQ(sh("find tmp/ -name tmp"), "tmp/\n");
+    EXPECT_EQ(sh("find tmp \\( -name a -o -name b \\) -print0 | tr '\\0' ,; echo"), "tmp/b,tmp/a,\n");
+    sh("rm /tmp/b; echo b > /tmp/b");
+    EXPECT_EQ(sh("find /tmp -type f"), "/tmp/b\n/tmp/c\n/tmp/a\n");
+}
+
+TEST_F(ShellFiles, FindRefusesWhatBusyboxRefuses)
+{
+    sh("echo a > /tmp/a");
+    EXPECT_EQ(sh("find tmp/nope tmp/a; echo $?"), "find: tmp/nope: No such file or directory\ntmp/a\n1\n");
+    EXPECT_EQ(sh("find tmp -type q; echo $?"), "find: invalid argument 'q' to '-type'\n1\n");
+    EXPECT_EQ(sh("find tmp -maxdepth x; echo $?"), "find: invalid number 'x'\n1\n");
+    EXPECT_EQ(sh("find tmp -exec echo; echo $?"), "find: -exec requires an argument\n1\n");
+    EXPECT_EQ(sh("find tmp -name; echo $?"), "find: -name requires an argument\n1\n");
+    EXPECT_EQ(sh("find tmp -exec echo {} {} +; echo $?"), "find: only one '{}' allowed for -exec +\n1\n");
+    EXPECT_EQ(sh("find tmp -type f -exec nosuch {} \\;; echo $?"), "find: nosuch: No such file or directory\n0\n");
+    EXPECT_EQ(sh("find tmp \\( -name a; echo $?"), "find: unpaired '('\n1\n");
+    const std::string bogus = sh("find tmp -bogus; echo $?");
+    EXPECT_TRUE(bogus.starts_with("find: unrecognized: -bogus\nBusyBox v1.35.0")) << bogus;
+    EXPECT_TRUE(bogus.ends_with("\n1\n")) << bogus;
+}
+
+TEST_F(ShellFiles, XargsRunsAProgramOnTheWordsOfStdin)
+{
+    sh("echo a > /tmp/a; echo b > /tmp/b; echo cc > /tmp/c");
+    EXPECT_EQ(sh("find tmp -name '[ab]' | xargs cat"), "b\na\n");
+    EXPECT_EQ(sh("find tmp -type f | xargs -n 1 echo arg"), "arg tmp/c\narg tmp/b\narg tmp/a\n");
+    EXPECT_EQ(sh("echo \"a 'b c' d\\ e\" | xargs -n 1"), "a\nb c\nd e\n");
+    EXPECT_EQ(sh("printf 'x y\\nz\\n' | xargs -I @ echo [@]"), "[x y]\n[z]\n");
+    EXPECT_EQ(sh("echo a | xargs nosuch; echo $?"), "xargs: nosuch: No such file or directory\n127\n");
+    EXPECT_EQ(sh("echo a | xargs false; echo $?"), "123\n");
+    EXPECT_EQ(sh("printf '' | xargs -r echo hi; printf '' | xargs echo hi"), "hi\n");
+    EXPECT_EQ(sh("find tmp -type f | xargs -t ls -1"), "ls -1 tmp/c tmp/b tmp/a\ntmp/a\ntmp/b\ntmp/c\n");
+}
+
 }  // namespace
 }  // namespace memplug::fe

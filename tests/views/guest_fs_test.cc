@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "machine/machine.h"
@@ -141,6 +142,47 @@ TEST_F(GuestFsTest, ListingsAndLinks)
     EXPECT_EQ(read("/sys/devices/system/memory/memory32/node0/memory32/phys_index"), "00000020\n");
     EXPECT_EQ(read("/sys/devices/system/node/has_memory"), "0\n");
     EXPECT_EQ(read("/sys/devices/system/node/online"), "0\n");
+}
+
+// readdir order: kernfs keeps a directory's children by the hash of their name,
+// tmpfs newest first (recorded: tests/conformance/cases/shell-find-sysfs.out, shell-rm.out).
+TEST_F(GuestFsTest, ListingsComeInReaddirOrder)
+{
+    EXPECT_EQ(fs->list("/sys/devices/system/memory/memory0").value(),
+              (std::vector<std::string>{"uevent", "node0", "power", "online", "phys_device", "phys_index",
+                                        "valid_zones", "subsystem", "state", "removable"}));
+    EXPECT_EQ(fs->list("/sys/devices/system/node/node0/power").value(),
+              (std::vector<std::string>{"runtime_active_time", "runtime_active_kids", "runtime_usage", "runtime_status",
+                                        "autosuspend_delay_ms", "async", "runtime_suspended_time", "runtime_enabled",
+                                        "control"}));
+    auto names = fs->list("/sys/devices/system/memory").value();
+    const auto pos = [&](const std::string& n) { return std::find(names.begin(), names.end(), n) - names.begin(); };
+    // As the real guest lists them: memory32 memory3 uevent hard_offline_page memory1 ...
+    EXPECT_LT(pos("memory32"), pos("memory3"));
+    EXPECT_LT(pos("memory3"), pos("uevent"));
+    EXPECT_LT(pos("uevent"), pos("hard_offline_page"));
+    EXPECT_LT(pos("hard_offline_page"), pos("memory1"));
+    ASSERT_TRUE(fs->open_write("/tmp/a"));
+    ASSERT_TRUE(fs->open_write("/tmp/b"));
+    EXPECT_EQ(fs->list("/tmp").value(), (std::vector<std::string>{"b", "a"}));
+}
+
+TEST_F(GuestFsTest, CmdlineVmstatAndUnlinkErrnos)
+{
+    EXPECT_EQ(read("/proc/cmdline"), "\n");
+    const std::string vmstat = read("/proc/vmstat");
+    EXPECT_EQ(std::count(vmstat.begin(), vmstat.end(), '\n'), 173);
+    EXPECT_TRUE(vmstat.starts_with(fmt::format("nr_free_pages {}\n", machine->kernel().nr_free_pages().value())));
+    EXPECT_TRUE(vmstat.ends_with("direct_map_level3_splits 0\nnr_unstable 0\n"));
+    EXPECT_NE(vmstat.find("\nhtlb_buddy_alloc_success 0\n"), std::string::npos);
+    ASSERT_EQ(write("/proc/sys/vm/nr_hugepages", "4"), 0);
+    ASSERT_EQ(write("/proc/sys/vm/drop_caches", "3"), 0);
+    const std::string after = read("/proc/vmstat");
+    EXPECT_NE(after.find("\nhtlb_buddy_alloc_success 4\nhtlb_buddy_alloc_fail 0\n"), std::string::npos);
+    EXPECT_NE(after.find("\ndrop_pagecache 1\ndrop_slab 1\n"), std::string::npos);
+    EXPECT_EQ(fs->unlink("/proc/meminfo").error().err, EPERM);
+    EXPECT_EQ(fs->unlink("/proc/sys/vm/nr_hugepages").error().err, EACCES);
+    EXPECT_EQ(fs->unlink("/sys/devices/system/memory/memory0/node0").error().err, EPERM);
 }
 
 // /sys/bus/*/devices/NAME is found by its name, not by listing the directory.
