@@ -62,6 +62,10 @@ public:
 
     VirtioMemDevice& device() const { return *m_dev; }
     int index() const { return m_index; }
+    // The device's name in the kernel log: "virtio_mem virtioN".
+    std::string dev_name() const { return "virtio_mem virtio" + std::to_string(m_index); }
+    // virtio_mem_refresh_config: what a config change (and the probe) logs.
+    void refresh_config(mm::Kernel& k) const;
 
 private:
     enum class Class { OfflinePartial, Offline, MovablePartial, KernelPartial, Movable, Kernel };

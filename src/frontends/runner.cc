@@ -13,10 +13,11 @@ namespace {
 // The actual output of each command, up to the first session error.
 struct Execution {
     std::vector<std::vector<std::string>> outputs;
+    std::vector<std::vector<std::string>> explanations;  // per command, when asked for
     std::optional<Diagnostic> error;  // then outputs.size() is the failing command's index
 };
 
-Execution execute(const Transcript& transcript, Session& session)
+Execution execute(const Transcript& transcript, Session& session, bool explain = false)
 {
     Execution execution;
     for (const Command& command : transcript.commands) {
@@ -26,15 +27,25 @@ Execution execute(const Transcript& transcript, Session& session)
             break;
         }
         execution.outputs.push_back(split_output(*printed));
+        if (explain) execution.explanations.push_back(session.explain_last());
     }
     return execution;
 }
 
 }  // namespace
 
-RunResult run_transcript(const Transcript& transcript, Session& session)
+RunResult run_transcript(const Transcript& input, Session& session, const RunOptions& options)
 {
-    Execution execution = execute(transcript, session);
+    // An earlier --explain's comments give way to this run's.
+    Transcript transcript = input;
+    if (options.explain)
+        std::erase_if(transcript.lines, [](const TranscriptLine& l) {
+            return l.kind == LineKind::Comment && l.text.starts_with(k_explain_prefix);
+        });
+    Execution execution = execute(transcript, session, options.explain);
+    for (std::size_t i = 0; i < execution.explanations.size(); ++i)
+        for (const std::string& why : execution.explanations[i])
+            execution.outputs[i].push_back(std::string(k_explain_prefix) + why);
     RunResult result;
     std::optional<std::size_t> stop_before;
     if (execution.error) {

@@ -16,6 +16,7 @@
 #include "mm/memory_block.h"
 #include "mm/mmzone.h"
 #include "mm/page_alloc.h"
+#include "mm/printk.h"
 #include "mm/resource.h"
 #include "mm/result.h"
 #include "mm/shmem.h"
@@ -139,6 +140,9 @@ public:
     PageCount totalreserve_pages() const { return m_pa.totalreserve_pages(); }
     uint64_t min_free_kbytes() const { return m_pa.min_free_kbytes(); }
     const WorkCounters& work() const { return m_work; }
+    // The kernel log: what printk() keeps, and pr_debug() for --explain.
+    const KernelLog& log() const { return m_log; }
+    KernelLog& log() { return m_log; }
 
     // page_zone(pfn_to_page(pfn)) for an online pfn.
     std::optional<ZoneType> pfn_to_online_zone(Pfn pfn) const;
@@ -273,6 +277,11 @@ private:
     KResult<void> memory_block_online(MemoryBlock& mem);
     KResult<void> memory_block_offline(MemoryBlock& mem);
     void try_offline_node(NodeId nid);
+    // build_all_zonelists() after a zone became populated or empty: the
+    // zonelists' text in the log, and policy_zone.
+    void build_all_zonelists();
+    // dump_page(): the struct page of `pfn` as mm/debug.c prints it.
+    void dump_page(Pfn pfn, std::string_view reason);
 
     uint64_t m_block_size = 128 * MiB;
     HotplugParams m_params;
@@ -293,6 +302,9 @@ private:
     Pfn m_max_pfn;
     std::map<SectionNr, PageRanges> m_section_memmap;  // where each hot-added section's memmap lives
     WorkCounters m_work;
+    KernelLog m_log;
+    ZoneType m_policy_zone = ZoneType::DMA;  // only grows, as check_highest_zone() has it
+    bool m_vmemmap_warned = false;           // vmemmap_alloc_block warns once per boot
     OnlinePageCallback m_online_page_callback;
     std::vector<MemoryNotifier> m_memory_notifiers;
     // Free objects in each cache's newest slab (0 when the shell starts: packed).
