@@ -138,14 +138,15 @@ CheckResult check_transcript(const Transcript& transcript, Session& session, con
     for (std::size_t i = 0; i < n; ++i) {
         const Command& command = transcript.commands[i];
         const std::vector<std::string> expected = transcript.expected_lines(i);
+        // Coverage first: compare() moves the comparator on to the next command.
         expected_coverage[i] = comparator.coverage(command.kind, command.text, expected);
+        actual_coverage[i] = comparator.coverage(command.kind, command.text, execution.outputs[i]);
         const Verdict verdict = comparator.compare(command.kind, command.text, expected, execution.outputs[i]);
         if (verdict.agrees()) {
             actual_coverage[i] = expected_coverage[i];
             continue;
         }
         ++result.commands_differing;
-        actual_coverage[i] = comparator.coverage(command.kind, command.text, execution.outputs[i]);
         overrides[i] = execution.outputs[i];
         result.diagnostics.push_back({transcript.file, command.line, Severity::Error,
                                       fmt::format("output of '{}' differs", command.text)});
