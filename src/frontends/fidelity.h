@@ -85,8 +85,10 @@ struct FidelityRules {
         // dump_page: %p is a hashed pointer, different every boot; refcount,
         // mapcount, mapping and index, the page flags' names and the raw struct
         // page words say which kernel object holds the page, which the model does
-        // not know. The pfn, node and zone remain.
-        {R"(^page:[0-9a-f]+ refcount:-?[0-9]+ mapcount:-?[0-9]+ mapping:[0-9a-f]+ index:0x[0-9a-f]+ )", "page: "},
+        // not know; which page of the block it is varies from boot to boot (pfn
+        // 0x100000, 0x100006, 0x10000a in three recordings). Node and zone remain.
+        {R"(^page:[0-9a-f]+ refcount:-?[0-9]+ mapcount:-?[0-9]+ mapping:[0-9a-f]+ index:0x[0-9a-f]+ pfn:0x[0-9a-f]+$)",
+         "page:"},
         {R"(^flags: 0x[0-9a-f]+\((?:[a-z_0-9]+\|)*node=)", "flags: (node="},
         {R"(^raw:(?: [0-9a-f]{16})+$)", "raw:"},
     };

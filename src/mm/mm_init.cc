@@ -165,6 +165,7 @@ KResult<Kernel> Kernel::boot(const BootConfig& cfg)
             k.set_zone_contiguous(z);
             if (z.populated_zone() && z.type != ZoneType::Movable) k.m_policy_zone = std::max(k.m_policy_zone, z.type);
         }
+    k.m_hugetlb.report_hugepages(k.m_log);
     return k;
 }
 
