@@ -40,12 +40,13 @@ RunResult run_transcript(const Transcript& input, Session& session, const RunOpt
     Transcript transcript = input;
     if (options.explain)
         std::erase_if(transcript.lines, [](const TranscriptLine& l) {
-            return l.kind == LineKind::Comment && l.text.starts_with(k_explain_prefix);
+            return l.kind == LineKind::Comment && l.text.starts_with("// ") && l.text.substr(3).starts_with(k_explain_note);
         });
     Execution execution = execute(transcript, session, options.explain);
+    std::vector<std::vector<std::string>> notes(execution.explanations.size());
     for (std::size_t i = 0; i < execution.explanations.size(); ++i)
         for (const std::string& why : execution.explanations[i])
-            execution.outputs[i].push_back(std::string(k_explain_prefix) + why);
+            notes[i].push_back(std::string(k_explain_note) + why);
     RunResult result;
     std::optional<std::size_t> stop_before;
     if (execution.error) {
@@ -54,7 +55,7 @@ RunResult run_transcript(const Transcript& input, Session& session, const RunOpt
         result.status = k_status_error;
     }
     OutputOverrides overrides(execution.outputs.begin(), execution.outputs.end());
-    result.rendered = join_lines(render_lines(transcript, overrides, stop_before));
+    result.rendered = join_lines(render_lines(transcript, overrides, stop_before, nullptr, &notes));
     return result;
 }
 

@@ -31,7 +31,8 @@ struct RunOptions {
     // such lines already in the file are dropped first.
     bool explain = false;
 };
-inline constexpr std::string_view k_explain_prefix = "// explain: ";
+// Such a comment is "// " k_explain_note TEXT.
+inline constexpr std::string_view k_explain_note = "explain: ";
 
 // Runs every command and renders the transcript in its own format, each command's
 // actual output directly under it. Running the result again gives the same text.
