@@ -1,6 +1,7 @@
 #include "drivers/acpi_memhotplug.h"
 
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include <fmt/format.h>
@@ -24,7 +25,10 @@ void AcpiMemoryHotplug::device_check(AcpiMemoryDevice& dev, bool notified)
     unsigned flags = mm::MHP_NID_IS_MGID;
     if (k.mhp_supports_memmap_on_memory(dev.size())) flags |= mm::MHP_MEMMAP_ON_MEMORY;
     if (auto r = k.add_memory(s.group, dev.addr(), dev.size(), flags); !r) {
-        // "add_memory failed": the DIMM stays in QEMU, the guest ignores it.
+        // The DIMM stays in QEMU, the guest ignores it (acpi_memory_device_add fails).
+        const std::string acpi_dev = fmt::format("acpi PNP0C80:{:02x}", s.instance);
+        k.log().pr_err(acpi_dev + ": add_memory failed");
+        k.log().pr_err(acpi_dev + ": acpi_memory_enable_device() error");
         k.memory_group_unregister(s.group);
         s.group = -1;
     } else {
@@ -47,20 +51,21 @@ bool AcpiMemoryHotplug::remove(AcpiMemoryDevice& dev, const State& s)
     std::vector<mm::BlockId> blocks;
     for (uint64_t a = dev.addr(); a < dev.addr() + dev.size(); a += bs) blocks.emplace_back(a / bs);
     std::vector<mm::BlockId> offlined_now;
-    bool failed = false;
+    std::optional<mm::BlockId> errdev;
     for (int pass = 0; pass < 2; ++pass) {
-        failed = false;
+        errdev.reset();
         for (mm::BlockId id : blocks) {
             auto r = k.device_offline(id);
             if (r && *r == 0) offlined_now.push_back(id);
             if (!r) {
-                failed = true;
+                errdev = id;
                 if (pass == 1) break;
             }
         }
-        if (!failed) break;
+        if (!errdev) break;
     }
-    if (failed) {
+    if (errdev) {
+        k.log().pr_warn(fmt::format("memory memory{}: Offline failed.", errdev->value()));
         // acpi_bus_online: what this attempt offlined comes back with the default type.
         for (mm::BlockId id : offlined_now) (void)k.device_online(id);
         return false;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include <fmt/format.h>
+
 namespace memplug::drivers {
 
 using mm::MiB;
@@ -25,11 +27,30 @@ std::optional<VirtioMemDriver> VirtioMemDriver::probe(mm::Kernel& k, const Virti
     d.m_sb_size = bbm ? d.m_unit_size : sb_size;
     d.m_first_mb = mm::align_up(dev.addr(), d.m_unit_size);
     d.m_last_mb = mm::align_down(dev.addr() + dev.region_size(), d.m_unit_size);
-    if (!k.request_mem_region(dev.addr(), dev.region_size(), "virtio" + std::to_string(index))) return std::nullopt;  // EBUSY: probe fails
+    // virtio_mem_init and virtio_mem_init_hotplug say what they found.
+    const std::string name = d.dev_name();
+    k.log().pr_info(fmt::format("{}: start address: {:#x}", name, dev.addr()));
+    k.log().pr_info(fmt::format("{}: region size: {:#x}", name, dev.region_size()));
+    k.log().pr_info(fmt::format("{}: device block size: {:#x}", name, dev.block_size()));
+    k.log().pr_info(fmt::format("{}: nid: {}", name, dev.node()));
+    k.log().pr_info(fmt::format("{}: memory block size: {:#x}", name, mb_size));
+    k.log().pr_info(fmt::format("{}: {} size: {:#x}", name, bbm ? "big block" : "subblock", d.m_sb_size));
+    if (!k.request_mem_region(dev.addr(), dev.region_size(), "virtio" + std::to_string(index))) {
+        k.log().pr_warn(name + ": could not reserve device region");
+        k.log().pr_info(name + ": reloading the driver is not supported");
+        return std::nullopt;  // EBUSY: probe fails
+    }
     d.m_group = k.memory_group_register_dynamic(dev.node(), PageCount::from_bytes(d.m_unit_size));
     // Memory still plugged from before (a guest reboot): unplug it all first.
+    if (dev.plugged_size()) k.log().pr_info(name + ": unplugging all memory is required");
     dev.unplug_all();
     return d;
+}
+
+void VirtioMemDriver::refresh_config(mm::Kernel& k) const
+{
+    k.log().pr_info(fmt::format("{}: plugged size: {:#x}", dev_name(), m_dev->plugged_size()));
+    k.log().pr_info(fmt::format("{}: requested size: {:#x}", dev_name(), m_dev->requested_size()));
 }
 
 uint64_t VirtioMemDriver::plugged_sbs(uint64_t mb_addr) const
@@ -113,6 +134,7 @@ void VirtioMemDriver::plug(mm::Kernel& k, uint64_t nb_sb)
         auto r = k.add_memory(m_group, mb, mb_size, mm::MHP_MERGE_RESOURCE | mm::MHP_NID_IS_MGID,
                               "System RAM (virtio_mem)");
         if (!r) {
+            k.log().pr_warn(fmt::format("{}: adding memory failed: {}", dev_name(), -r.error().err));
             // -ENOMEM and friends: give the memory back and retry later (never, here).
             dev.plug_request(mb, n * m_sb_size, false);
             return;
@@ -210,12 +232,16 @@ void VirtioMemModule::probe(VirtioMemDevice& dev)
     if (!d) return;
     // Bound before the first plug, so that the online-page callback sees it.
     m_drivers.push_back(std::move(*d));
+    m_drivers.back().refresh_config(m_kernel);
     m_drivers.back().run(m_kernel, m_params);
 }
 
 void VirtioMemModule::config_changed(VirtioMemDevice& dev)
 {
-    if (VirtioMemDriver* d = driver_of(dev)) d->run(m_kernel, m_params);
+    if (VirtioMemDriver* d = driver_of(dev)) {
+        d->refresh_config(m_kernel);
+        d->run(m_kernel, m_params);
+    }
 }
 
 }  // namespace memplug::drivers

@@ -66,6 +66,10 @@ public:
     uint64_t unit_size() const { return m_unit_size; }
     uint64_t subblock_size() const { return m_sb_size; }
     const std::set<uint64_t>& added_units() const { return m_added; }
+    // The device's name in the kernel log: "virtio_mem virtioN".
+    std::string dev_name() const { return "virtio_mem virtio" + std::to_string(m_index); }
+    // virtio_mem_refresh_config: what a config change (and the probe) logs.
+    void refresh_config(mm::Kernel& k) const;
 
 private:
     enum class Class { OfflinePartial, Offline, MovablePartial, KernelPartial, Movable, Kernel };

@@ -125,25 +125,57 @@ std::optional<long long> to_number(std::string_view text)
     return value;
 }
 
-// Does some pipeline stage of `command` start with one of `programs`? Stages are
-// split at | ; & (so && and || too); shell keywords and wrappers before the program
-// name are skipped ("for d in ...; do ls $d; done", "busybox ls").
-bool runs_any(std::string_view command, const std::vector<std::string>& programs)
+// The pipeline stages of `command` that start with one of `programs`, as their
+// words from the program's name on. Stages are split at | ; & (so && and || too);
+// shell keywords and wrappers before the program name are skipped ("for d in ...;
+// do ls $d; done", "busybox ls").
+std::vector<std::vector<std::string_view>> stages_running(std::string_view command,
+                                                          const std::vector<std::string>& programs)
 {
     static constexpr std::string_view k_skipped[] = {"do", "then", "else", "busybox", "command", "time", "!", "{"};
+    std::vector<std::vector<std::string_view>> stages;
     std::size_t begin = 0;
     while (begin <= command.size()) {
         std::size_t end = command.find_first_of("|;&", begin);
         if (end == std::string_view::npos)
             end = command.size();
-        for (std::string_view word : words_of(command.substr(begin, end - begin))) {
-            if (std::find(std::begin(k_skipped), std::end(k_skipped), word) != std::end(k_skipped))
+        std::vector<std::string_view> words = words_of(command.substr(begin, end - begin));
+        for (std::size_t i = 0; i < words.size(); ++i) {
+            if (std::find(std::begin(k_skipped), std::end(k_skipped), words[i]) != std::end(k_skipped))
                 continue;
-            if (std::find(programs.begin(), programs.end(), word) != programs.end())
-                return true;
+            if (std::find(programs.begin(), programs.end(), words[i]) != programs.end())
+                stages.emplace_back(words.begin() + static_cast<std::ptrdiff_t>(i), words.end());
             break;
         }
         begin = end + 1;
+    }
+    return stages;
+}
+
+bool runs_any(std::string_view command, const std::vector<std::string>& programs)
+{
+    return !stages_running(command, programs).empty();
+}
+
+// busybox dmesg's -c (getopt "cs:+n:+r"): in any option cluster, before an -s or
+// -n that takes the rest of the cluster or the next word as its value.
+bool clears_log(const std::vector<std::string_view>& dmesg)
+{
+    for (std::size_t i = 1; i < dmesg.size(); ++i) {
+        std::string_view word = dmesg[i];
+        if (word == "--")
+            break;
+        if (word.size() < 2 || word[0] != '-')
+            continue;
+        for (std::size_t j = 1; j < word.size(); ++j) {
+            if (word[j] == 'c')
+                return true;
+            if (word[j] == 's' || word[j] == 'n') {
+                if (j + 1 == word.size())
+                    ++i;  // the value is the next word
+                break;
+            }
+        }
     }
     return false;
 }
@@ -256,13 +288,23 @@ std::string Verdict::explain() const
 FidelityComparator::FidelityComparator(FidelityRules rules)
     : m_rules(std::move(rules))
 {
+    for (const FidelityRules::LogMask& mask : m_rules.log_masks)
+        m_log_masks.emplace_back(mask.pattern, std::regex::ECMAScript | std::regex::optimize);
 }
 
 Verdict FidelityComparator::compare(CommandKind kind, std::string_view command, std::span<const std::string> expected,
                                     std::span<const std::string> actual)
 {
-    if (kind == CommandKind::Host)
-        m_last_readings.clear();  // a new boot: readings start over
+    if (kind == CommandKind::Host) {
+        m_last_readings.clear();  // a new boot: readings start over, the log too
+        m_log_cleared = false;
+    }
+    if (prints_log(kind, command)) {
+        Verdict verdict = compare_log(expected, actual);
+        for (const auto& dmesg : stages_running(command, m_rules.log_commands))
+            m_log_cleared = m_log_cleared || clears_log(dmesg);
+        return verdict;
+    }
     if (const KeyedFileRules* file = keyed_file(kind, command))
         return compare_keyed(*file, expected, actual);
     if (lists_names(kind, command))
@@ -297,6 +339,47 @@ bool FidelityComparator::lists_names(CommandKind kind, std::string_view command)
     return kind == CommandKind::Guest && runs_any(command, m_rules.name_listing_commands);
 }
 
+bool FidelityComparator::prints_log(CommandKind kind, std::string_view command) const
+{
+    return kind == CommandKind::Guest && runs_any(command, m_rules.log_commands);
+}
+
+std::optional<std::string> FidelityComparator::log_line(std::string_view line) const
+{
+    std::string masked(line);
+    for (std::size_t i = 0; i < m_log_masks.size(); ++i)
+        masked = std::regex_replace(masked, m_log_masks[i], m_rules.log_masks[i].format,
+                                    std::regex_constants::format_first_only);
+    if (!m_log_cleared && std::none_of(m_rules.boot_log_subjects.begin(), m_rules.boot_log_subjects.end(),
+                                       [&](const std::string& s) { return masked.starts_with(s); }))
+        return std::nullopt;
+    return masked;
+}
+
+Verdict FidelityComparator::compare_log(std::span<const std::string> expected, std::span<const std::string> actual) const
+{
+    // Line numbers stay those of the whole outputs.
+    auto compared = [&](std::span<const std::string> lines) {
+        std::vector<std::pair<std::size_t, std::string>> kept;
+        for (std::size_t i = 0; i < lines.size(); ++i)
+            if (auto line = log_line(lines[i]))
+                kept.emplace_back(i, std::move(*line));
+        return kept;
+    };
+    const auto want = compared(expected);
+    const auto got = compared(actual);
+    if (want.size() != got.size())
+        return Verdict{{{std::nullopt, std::nullopt,
+                         fmt::format("expected {} compared log lines, got {}", want.size(), got.size())}}};
+    Verdict verdict;
+    for (std::size_t i = 0; i < want.size(); ++i)
+        if (want[i].second != got[i].second)
+            verdict.differences.push_back({want[i].first, got[i].first,
+                                           fmt::format("expected '{}', got '{}'", expected[want[i].first],
+                                                       actual[got[i].first])});
+    return verdict;
+}
+
 std::vector<Coverage> FidelityComparator::coverage(CommandKind kind, std::string_view command,
                                                    std::span<const std::string> lines) const
 {
@@ -313,6 +396,12 @@ std::vector<Coverage> FidelityComparator::coverage(CommandKind kind, std::string
         }
     } else if (lists_names(kind, command)) {
         std::fill(result.begin(), result.end(), Coverage::Part);
+    } else if (prints_log(kind, command)) {
+        for (std::size_t i = 0; i < lines.size(); ++i) {
+            const auto line = log_line(lines[i]);
+            if (!line || *line != lines[i])
+                result[i] = Coverage::Part;
+        }
     }
     return result;
 }

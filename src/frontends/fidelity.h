@@ -7,12 +7,17 @@
 //   compared by its field's rule (Exact, Ignored, Tolerant);
 // - commands that run `ls`: the same multiset of names, whatever the column layout;
 // - /proc/cmdline: line for line once the recorder's own words are off the expected lines;
+// - commands that run `dmesg`: line for line once the parts no model can know (the
+//   timestamps, hashed pointers, a dumped page's raw words) are masked; until the
+//   boot's log was cleared (`dmesg -c`) only the boot messages of the subsystems
+//   memplug models;
 // - everything else: line for line.
 #pragma once
 
 #include <cstddef>
 #include <map>
 #include <optional>
+#include <regex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -79,6 +84,32 @@ struct FidelityRules {
     // Guest commands any of whose pipeline stages starts with one of these print
     // names whose layout (columns) is not compared.
     std::vector<std::string> name_listing_commands = {"ls"};
+
+    // Guest commands that print the kernel log (a pipeline stage starts with one).
+    std::vector<std::string> log_commands = {"dmesg"};
+    // Parts of a log line that are not compared: each match (ECMAScript regex) is
+    // replaced by its format on both sides before the lines are compared.
+    struct LogMask {
+        std::string pattern;
+        std::string format;
+    };
+    std::vector<LogMask> log_masks = {
+        // "[    S.UUUUUU] " (after dmesg -r's "<level>"): when, on a clock of its own.
+        {R"(^(<[0-7]>)?\[ *[0-9]+\.[0-9]{6}\] )", "$1"},
+        // dump_page: %p is a hashed pointer, different every boot; refcount,
+        // mapcount, mapping and index, the page flags' names and the raw struct
+        // page words say which kernel object holds the page, which the model does
+        // not know; which page of the block it is varies from boot to boot (pfn
+        // 0x100000, 0x100006, 0x10000a in three recordings). Node and zone remain.
+        {R"(^page:[0-9a-f]+ refcount:-?[0-9]+ mapcount:-?[0-9]+ mapping:[0-9a-f]+ index:0x[0-9a-f]+ pfn:0x[0-9a-f]+$)",
+         "page:"},
+        {R"(^flags: 0x[0-9a-f]+\((?:[a-z_0-9]+\|)*node=)", "flags: (node="},
+        {R"(^raw:(?: [0-9a-f]{16})+$)", "raw:"},
+    };
+    // Until `dmesg -c` cleared it, the log holds the boot's messages, of which memplug
+    // models only these subsystems' (lines starting so, once masked): other boot
+    // lines are left out on both sides.
+    std::vector<std::string> boot_log_subjects = {"HugeTLB: "};
 };
 
 // One disagreement; indices are into the expected and actual lines (nullopt when the
@@ -112,7 +143,8 @@ public:
     Verdict compare(CommandKind kind, std::string_view command, std::span<const std::string> expected,
                     std::span<const std::string> actual);
 
-    // Per line of one side's output of `command`: what compare() looks at.
+    // Per line of one side's output of `command`: what compare() looks at (ask
+    // before compare() of the same command, which moves on to the next).
     std::vector<Coverage> coverage(CommandKind kind, std::string_view command,
                                    std::span<const std::string> lines) const;
 
@@ -122,6 +154,10 @@ private:
     // The keyed file `command` reads, if any (guest commands only).
     const KeyedFileRules* keyed_file(CommandKind kind, std::string_view command) const;
     bool lists_names(CommandKind kind, std::string_view command) const;
+    bool prints_log(CommandKind kind, std::string_view command) const;
+    // A log line as compared: masked, or nullopt when it is not compared at all.
+    std::optional<std::string> log_line(std::string_view line) const;
+    Verdict compare_log(std::span<const std::string> expected, std::span<const std::string> actual) const;
 
     struct Reading {
         long long expected;
@@ -135,6 +171,9 @@ private:
 
     FidelityRules m_rules;
     std::map<std::string, Reading> m_last_readings;  // by file, group, field and occurrence
+    // Whether this boot's log was cleared by a command compared before.
+    bool m_log_cleared = false;
+    std::vector<std::regex> m_log_masks;  // rules().log_masks, compiled
 };
 
 }  // namespace memplug::fe

@@ -94,8 +94,30 @@ tl::expected<std::string, std::string> GuestSession::run(CommandKind kind, std::
     }
 }
 
+namespace {
+
+// What the kernel printed since `seq` that says why: warnings and worse, and
+// pr_debug() reasons; struct page's raw words say nothing to a reader.
+std::vector<std::string> explanation(const mm::KernelLog& log, uint64_t seq)
+{
+    std::vector<std::string> out;
+    for (const mm::LogRecord& r : log.since(seq))
+        if ((r.level <= mm::LogLevel::Warning || r.level == mm::LogLevel::Debug) && !r.text.starts_with("raw: "))
+            out.push_back(r.text);
+    return out;
+}
+
+// What a command costs the model's clock (a shell command on the recorder's
+// guest takes a few milliseconds).
+constexpr uint64_t k_command_nsec = 10'000'000;
+
+}  // namespace
+
 tl::expected<std::string, std::string> GuestSession::run_command(CommandKind kind, std::string_view command)
 {
+    m_explain.clear();
+    const uint64_t seq = m_machine ? m_machine->kernel().log().next_seq() : 0;
+    if (m_machine) m_machine->kernel().log().advance(k_command_nsec);
     tl::expected<std::string, std::string> out;
     if (kind == CommandKind::Host) {
         out = start_machine(command);
@@ -108,6 +130,8 @@ tl::expected<std::string, std::string> GuestSession::run_command(CommandKind kin
     } else {
         out = m_shell->run(command);
     }
+    // A `$` line starts a new kernel (and log): nothing of the old one explains it.
+    if (m_machine && kind != CommandKind::Host) m_explain = explanation(m_machine->kernel().log(), seq);
     if (out && m_check == CheckInvariants::Yes && m_machine) {
         if (auto inv = m_machine->kernel().check_invariants(); !inv)
             return tl::unexpected(fmt::format("model invariant violated: {}", inv.error().reason));

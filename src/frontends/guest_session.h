@@ -25,6 +25,7 @@ public:
     explicit GuestSession(CheckInvariants check = CheckInvariants::No) : m_check(check) {}
 
     tl::expected<std::string, std::string> run(CommandKind kind, std::string_view command) override;
+    std::vector<std::string> explain_last() const override { return m_explain; }
 
     // Starts (or restarts) the machine from qemu-system-x86_64's arguments, without
     // the program name: what a `$` line does, for front ends that have the words already.
@@ -49,6 +50,7 @@ private:
     std::unique_ptr<shell::GuestShell> m_shell;
     MemplugLines m_memplug_lines;
     const std::atomic<bool>* m_interrupt = nullptr;
+    std::vector<std::string> m_explain;
 };
 
 }  // namespace memplug::fe

@@ -188,6 +188,9 @@ int main(int argc, char** argv)
     std::vector<std::string> files;
     auto* run = app.add_subcommand("run", "print transcripts with memplug's output under each command");
     run->add_option("FILE", files, "transcript files ('-': standard input)")->required()->check(k_file_or_stdin);
+    fe::RunOptions run_opts;
+    run->add_flag("--explain", run_opts.explain,
+                  "under each command, '// explain: ' lines: the guest kernel's warnings and debug reasons");
     auto* check = app.add_subcommand("check", "compare transcripts' expected output with memplug's (exit 1 on a difference)");
     check->add_option("FILE", files, "transcript files ('-': standard input)")->required()->check(k_file_or_stdin);
     fe::ReplOptions repl_options;
@@ -258,8 +261,8 @@ int main(int argc, char** argv)
     }
 
     if (*run)
-        return for_each_transcript(files, check_invariants, [](const fe::Transcript& t, fe::Session& s) {
-            fe::RunResult r = fe::run_transcript(t, s);
+        return for_each_transcript(files, check_invariants, [&run_opts](const fe::Transcript& t, fe::Session& s) {
+            fe::RunResult r = fe::run_transcript(t, s, run_opts);
             std::cout << r.rendered;
             for (const fe::Diagnostic& d : r.diagnostics) std::cerr << d.str() << "\n";
             return r.status;

@@ -91,7 +91,7 @@ ordered_json test_json(const mm::Kernel& k, const mm::OfflineTest& t, const Allo
     ordered_json j;
     j["ok"] = t.err == 0;
     j["errno"] = t.err ? ordered_json(errno_name(t.err)) : ordered_json(nullptr);
-    j["reason"] = t.reason;
+    j["reason"] = t.why();
     if (t.culprit)
         j["culprit"] = {{"pfn", t.culprit->value()},
                         {"page", page_state_name(t.culprit_page.state)},
@@ -156,7 +156,7 @@ ordered_json eject_json(const machine::Machine& m, const machine::PcDimm& dimm, 
     const mm::OfflineTest* first_online = nullptr;
     for (const BlockVerdict& v : vs) {
         if (v.mem->state == mm::MemState::Offline) continue;
-        if (v.test.err) return verdict(false, v.test.err, v.test.reason, v.mem->id.value());
+        if (v.test.err) return verdict(false, v.test.err, v.test.why(), v.mem->id.value());
         if (!first_online) first_online = &v.test;
         movable += v.test.migrate_pages;
     }
@@ -254,7 +254,7 @@ ordered_json shrink_json(const machine::Machine& m, const machine::VirtioMem& de
             }
             const mm::OfflineTest t = k.test_fake_offline_pages(Pfn::from_phys(a), PageCount::from_bytes(sb));
             if (t.err && !(t.culprit && only_freed_memmap_blocks(a))) {
-                keep(t.reason, test_json(k, t, names)["culprit"]);
+                keep(t.why(), test_json(k, t, names)["culprit"]);
                 continue;
             }
             if (migrating + t.migrate_pages > room) {

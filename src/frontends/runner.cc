@@ -13,10 +13,11 @@ namespace {
 // The actual output of each command, up to the first session error.
 struct Execution {
     std::vector<std::vector<std::string>> outputs;
+    std::vector<std::vector<std::string>> explanations;  // per command, when asked for
     std::optional<Diagnostic> error;  // then outputs.size() is the failing command's index
 };
 
-Execution execute(const Transcript& transcript, Session& session)
+Execution execute(const Transcript& transcript, Session& session, bool explain = false)
 {
     Execution execution;
     for (const Command& command : transcript.commands) {
@@ -26,15 +27,26 @@ Execution execute(const Transcript& transcript, Session& session)
             break;
         }
         execution.outputs.push_back(split_output(*printed));
+        if (explain) execution.explanations.push_back(session.explain_last());
     }
     return execution;
 }
 
 }  // namespace
 
-RunResult run_transcript(const Transcript& transcript, Session& session)
+RunResult run_transcript(const Transcript& input, Session& session, const RunOptions& options)
 {
-    Execution execution = execute(transcript, session);
+    // An earlier --explain's comments give way to this run's.
+    Transcript transcript = input;
+    if (options.explain)
+        std::erase_if(transcript.lines, [](const TranscriptLine& l) {
+            return l.kind == LineKind::Comment && l.text.starts_with("// ") && l.text.substr(3).starts_with(k_explain_note);
+        });
+    Execution execution = execute(transcript, session, options.explain);
+    std::vector<std::vector<std::string>> notes(execution.explanations.size());
+    for (std::size_t i = 0; i < execution.explanations.size(); ++i)
+        for (const std::string& why : execution.explanations[i])
+            notes[i].push_back(std::string(k_explain_note) + why);
     RunResult result;
     std::optional<std::size_t> stop_before;
     if (execution.error) {
@@ -43,7 +55,7 @@ RunResult run_transcript(const Transcript& transcript, Session& session)
         result.status = k_status_error;
     }
     OutputOverrides overrides(execution.outputs.begin(), execution.outputs.end());
-    result.rendered = join_lines(render_lines(transcript, overrides, stop_before));
+    result.rendered = join_lines(render_lines(transcript, overrides, stop_before, nullptr, &notes));
     return result;
 }
 
@@ -127,14 +139,15 @@ CheckResult check_transcript(const Transcript& transcript, Session& session, con
     for (std::size_t i = 0; i < n; ++i) {
         const Command& command = transcript.commands[i];
         const std::vector<std::string> expected = transcript.expected_lines(i);
+        // Coverage first: compare() moves the comparator on to the next command.
         expected_coverage[i] = comparator.coverage(command.kind, command.text, expected);
+        actual_coverage[i] = comparator.coverage(command.kind, command.text, execution.outputs[i]);
         const Verdict verdict = comparator.compare(command.kind, command.text, expected, execution.outputs[i]);
         if (verdict.agrees()) {
             actual_coverage[i] = expected_coverage[i];
             continue;
         }
         ++result.commands_differing;
-        actual_coverage[i] = comparator.coverage(command.kind, command.text, execution.outputs[i]);
         overrides[i] = execution.outputs[i];
         result.diagnostics.push_back({transcript.file, command.line, Severity::Error,
                                       fmt::format("output of '{}' differs", command.text)});

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "frontends/fidelity.h"
@@ -24,10 +25,19 @@ struct RunResult {
     int status = k_status_ok;
 };
 
+struct RunOptions {
+    // Under each command, what the session says about why it was refused or
+    // partial (Session::explain_last), as `// explain: TEXT` comment lines;
+    // such lines already in the file are dropped first.
+    bool explain = false;
+};
+// Such a comment is "// " k_explain_note TEXT.
+inline constexpr std::string_view k_explain_note = "explain: ";
+
 // Runs every command and renders the transcript in its own format, each command's
 // actual output directly under it. Running the result again gives the same text.
 // A session error stops the run: `rendered` then ends before that command.
-RunResult run_transcript(const Transcript& transcript, Session& session);
+RunResult run_transcript(const Transcript& transcript, Session& session, const RunOptions& options = {});
 
 struct CheckResult {
     // Per differing command `FILE:LINE: error: output of 'CMD' differs`, followed by

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <tl/expected.hpp>
 
@@ -24,6 +25,11 @@ public:
     // for a transcript-level problem (e.g. a monitor or guest command before any
     // machine was started). QEMU's "Error: ..." or busybox's error lines are output.
     virtual tl::expected<std::string, std::string> run(CommandKind kind, std::string_view command) = 0;
+
+    // Why the last command was refused or did only part of its work, as far as
+    // the session knows: for memplug, the guest kernel's messages of level
+    // warning and worse and its pr_debug() reasons, printed while it ran.
+    virtual std::vector<std::string> explain_last() const { return {}; }
 };
 
 }  // namespace memplug::fe

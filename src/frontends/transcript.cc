@@ -187,7 +187,8 @@ std::string escape_output(std::string_view line)
 }
 
 std::vector<std::string> render_lines(const Transcript& transcript, const OutputOverrides& overrides,
-                                      std::optional<std::size_t> stop_before, std::vector<LineOrigin>* origins)
+                                      std::optional<std::size_t> stop_before, std::vector<LineOrigin>* origins,
+                                      const std::vector<std::vector<std::string>>* notes)
 {
     auto override_of = [&](std::size_t command) -> const std::optional<std::vector<std::string>>* {
         if (command < overrides.size() && overrides[command])
@@ -215,6 +216,9 @@ std::vector<std::string> render_lines(const Transcript& transcript, const Output
                 for (std::size_t i = 0; i < (*output)->size(); ++i)
                     add(escape_output((**output)[i]), line.command, i);
             }
+            if (notes && line.command < notes->size())
+                for (const std::string& note : (*notes)[line.command])
+                    add("// " + note, std::nullopt, 0);
         }
     }
     return rendered;

@@ -110,10 +110,12 @@ struct LineOrigin {
 // copied verbatim; an overridden command gets its new output (escaped) directly
 // under it. Rendering stops before command `stop_before` when given. With no
 // overrides the result is the file's lines. `origins`, when given, gets one entry
-// per rendered line.
+// per rendered line. `notes`, when given, holds per command comment lines (without
+// "// ") to put directly under its new output.
 std::vector<std::string> render_lines(const Transcript& transcript, const OutputOverrides& overrides,
                                       std::optional<std::size_t> stop_before = std::nullopt,
-                                      std::vector<LineOrigin>* origins = nullptr);
+                                      std::vector<LineOrigin>* origins = nullptr,
+                                      const std::vector<std::vector<std::string>>* notes = nullptr);
 
 // The lines joined, each '\n'-terminated.
 std::string join_lines(std::span<const std::string> lines);

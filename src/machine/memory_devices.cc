@@ -306,8 +306,16 @@ QResult<void> Machine::device_add(const QObject& o, bool hotplugged)
             if (port != m_root_ports.end()) {
                 const uint64_t ports = std::min<uint64_t>(m_root_ports.size(), 2), j = uint64_t(port - m_root_ports.begin()) + 1;
                 const uint64_t window = 0xfe000000 + (ports - std::min(j, ports)) * 2 * mm::MiB;
-                (void)m_kernel->request_mem_region(window, 0x4000, fmt::format("0000:{:02x}:00.0", j));
+                const std::string pci_dev = fmt::format("0000:{:02x}:00.0", j);
+                (void)m_kernel->request_mem_region(window, 0x4000, pci_dev);
                 (void)m_kernel->request_mem_region(window, 0x4000, "virtio-pci-modern");
+                // pciehp's enumeration of the new slot, then virtio-pci's probe.
+                mm::KernelLog& log = m_kernel->log();
+                log.pr_info(fmt::format("pci {}: [1af4:1058] type 00 class 0x00ff00", pci_dev));
+                log.pr_info(fmt::format("pci {}: BAR 4 [mem 0x00000000-0x00003fff 64bit pref]", pci_dev));
+                log.pr_info(fmt::format("pci {}: BAR 4 [mem {:#010x}-{:#010x} 64bit pref]: assigned", pci_dev, window,
+                                        window + 0x3fff));
+                log.pr_info(fmt::format("virtio-pci {}: enabling device (0000 -> 0002)", pci_dev));
             }
         }
         plugged(*m_devices.back());

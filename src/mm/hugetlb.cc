@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "mm/shmem.h"
 
 namespace memplug::mm {
@@ -13,6 +15,21 @@ void Hugetlb::init(int nr_nodes)
     for (Hstate& h : m_hstates) {
         h.nr_huge_pages_node.assign(size_t(nr_nodes), 0);
         h.free_list.assign(size_t(nr_nodes), {});
+    }
+}
+
+void Hugetlb::report_hugepages(KernelLog& log) const
+{
+    constexpr uint64_t struct_page_size = 64;
+    for (HstateIdx idx : {HSTATE_1G, HSTATE_2M}) {
+        const Hstate& h = m_hstates[idx];
+        const std::string size = h.size_kb() >= 1024 * 1024 ? fmt::format("{:.2f} GiB", h.size_kb() / (1024.0 * 1024))
+                                                            : fmt::format("{:.2f} MiB", h.size_kb() / 1024.0);
+        log.pr_info(fmt::format("HugeTLB: registered {} page size, pre-allocated {} pages", size, h.free_huge_pages));
+        // hugetlb_vmemmap_optimizable_size: all memmap pages of a huge page but the first.
+        const uint64_t memmap_pages = h.pages_per_huge_page().value() * struct_page_size / PAGE_SIZE;
+        log.pr_info(fmt::format("HugeTLB: {} KiB vmemmap can be freed for a {} page", (memmap_pages - 1) * PAGE_SIZE / 1024,
+                                size));
     }
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mm/page_alloc.h"
+#include "mm/printk.h"
 #include "mm/types.h"
 
 namespace memplug::mm {
@@ -63,6 +64,10 @@ public:
     enum HstateIdx { HSTATE_2M, HSTATE_1G, HUGE_MAX_HSTATE };
 
     void init(int nr_nodes);
+    // report_hugepages() at the end of hugetlb_init: per hstate, in the order x86
+    // registers them (1 GiB at arch_initcall, then the default 2 MiB), its pool
+    // and what HVO could free of a huge page's memmap.
+    void report_hugepages(KernelLog& log) const;
     const Hstate& hstate(HstateIdx h) const { return m_hstates[h]; }
 
     // set_max_huge_pages(): grow or shrink the pool to `count` pages, on every

@@ -16,6 +16,7 @@
 #include "mm/memory_block.h"
 #include "mm/mmzone.h"
 #include "mm/page_alloc.h"
+#include "mm/printk.h"
 #include "mm/resource.h"
 #include "mm/result.h"
 #include "mm/shmem.h"
@@ -126,7 +127,10 @@ struct PageOwner {
 // operation on a check.
 struct OfflineTest {
     int err = 0;  // 0: it would succeed; otherwise the errno the kernel returns
-    std::string reason;            // offline_pages()'s reason string
+    std::string reason;            // offline_pages()'s reason string, the kernel's words
+    std::string note;              // memplug's addition to them, or empty
+    bool misaligned = false;       // refused before failed_removal (a WARN, no reason logged)
+    bool isolation_failed = false; // has_unmovable_pages refused `culprit` (and dumps it)
     std::optional<Pfn> culprit;    // the first page that refuses
     PageInfo culprit_page;
     PageCount migrate_pages;       // movable pages do_migrate_range would move
@@ -134,6 +138,8 @@ struct OfflineTest {
     NodeId not_node = NUMA_NO_NODE;
     std::vector<PageAllocator::ZoneShare> destination;  // where the moved pages would land
     PageCount dissolved;           // pages of free huge pages that would be dissolved
+    // The reason with memplug's note, as offline_pages() returns it.
+    std::string why() const { return note.empty() ? reason : reason + " (" + note + ")"; }
 };
 
 enum MhpFlags : unsigned {
@@ -184,6 +190,9 @@ public:
     const std::string& saved_command_line() const { return m_command_line; }
     // The vm events the model can count (include/linux/vm_event_item.h).
     const VmEvents& vm_events() const { return m_events; }
+    // The kernel log: what printk() keeps, and pr_debug() for --explain.
+    const KernelLog& log() const { return m_log; }
+    KernelLog& log() { return m_log; }
 
     // page_zone(pfn_to_page(pfn)) for an online pfn.
     std::optional<ZoneType> pfn_to_online_zone(Pfn pfn) const;
@@ -340,6 +349,11 @@ private:
     KResult<void> memory_block_online(MemoryBlock& mem);
     KResult<void> memory_block_offline(MemoryBlock& mem);
     void try_offline_node(NodeId nid);
+    // build_all_zonelists() after a zone became populated or empty: the
+    // zonelists' text in the log, and policy_zone.
+    void build_all_zonelists();
+    // dump_page(): the struct page of `pfn` as mm/debug.c prints it.
+    void dump_page(Pfn pfn, std::string_view reason);
 
     uint64_t m_block_size = 128 * MiB;
     HotplugParams m_params;
@@ -362,6 +376,9 @@ private:
     WorkCounters m_work;
     VmEvents m_events;
     std::string m_command_line;
+    KernelLog m_log;
+    ZoneType m_policy_zone = ZoneType::DMA;  // only grows, as check_highest_zone() has it
+    bool m_vmemmap_warned = false;           // vmemmap_alloc_block warns once per boot
     OnlinePageCallback m_online_page_callback;
     std::vector<MemoryNotifier> m_memory_notifiers;
     // Free objects in each cache's newest slab (0 when the shell starts: packed).

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <functional>
 
+#include <fmt/format.h>
+
 #include "mm/kernel.h"
 
 namespace memplug::mm {
@@ -289,8 +291,12 @@ KResult<void> Kernel::online_pages(Pfn pfn, PageCount nr_pages, ZoneType zone_ty
     // memory_notify(MEM_GOING_ONLINE): a notifier's refusal undoes the zone move.
     if (m_inject.going_online) {
         remove_pfn_range_from_zone(zone, pfn, nr_pages);
+        m_log.pr_debug(fmt::format("online_pages [mem {:#010x}-{:#010x}] failed", pfn.phys(),
+                                   (pfn + nr_pages).phys() - 1));
         return kerr(-m_inject.going_online, "notifier failure (MEM_GOING_ONLINE)");
     }
+    // A zone that was empty is in no zonelist yet: rebuild them once it has pages.
+    const bool need_zonelists_rebuild = !zone.populated_zone();
     // online_pages_range: to the buddy, and the sections go online; pages a driver
     // keeps logically offline (virtio-mem's unplugged subblocks) stay out of it.
     m_pa.relabel_pages(pfn, nr_pages, PageInfo{PageState::Free, zone_type, int8_t(nid)});
@@ -302,6 +308,7 @@ KResult<void> Kernel::online_pages(Pfn pfn, PageCount nr_pages, ZoneType zone_ty
         m_pa.set_section_online(pfn_to_section_nr(p), true);
     adjust_present_page_count(pfn, group, int64_t(nr_pages.value()));
     m_pa.nodes().at(nid).online = true;
+    if (need_zonelists_rebuild) build_all_zonelists();
     m_work.pages_onlined += nr_pages.value();
     m_pa.init_per_zone_wmark_min();
     return {};
@@ -325,16 +332,19 @@ KResult<void> Kernel::migrate_and_dissolve(Pfn start, Pfn end, NodeId target, No
 OfflineTest Kernel::test_offline_pages(Pfn start_pfn, PageCount nr_pages, ZoneType zone_type) const
 {
     OfflineTest t;
-    auto refuse = [&](int err, std::string reason, std::optional<Pfn> culprit = std::nullopt) {
+    auto refuse = [&](int err, std::string reason, std::optional<Pfn> culprit = std::nullopt, std::string note = {}) {
         t.err = err;
         t.reason = std::move(reason);
+        t.note = std::move(note);
         t.culprit = culprit;
         if (culprit) t.culprit_page = m_pa.memmap().at(*culprit);
         return t;
     };
     const Pfn end_pfn = start_pfn + nr_pages;
-    if (!nr_pages || !pageblock_aligned(start_pfn) || end_pfn.value() % PAGES_PER_SECTION)
+    if (!nr_pages || !pageblock_aligned(start_pfn) || end_pfn.value() % PAGES_PER_SECTION) {
+        t.misaligned = true;
         return refuse(EINVAL, "misaligned range");
+    }
     // Blocks with holes never offline (and so can never be onlined again).
     if (m_iomem.count_system_ram_pages(start_pfn.value(), nr_pages.value()) != nr_pages.value())
         return refuse(EINVAL, "memory holes");
@@ -345,16 +355,19 @@ OfflineTest Kernel::test_offline_pages(Pfn start_pfn, PageCount nr_pages, ZoneTy
     // start_isolate_page_range: every pageblock must pass has_unmovable_pages.
     // (Inside ZONE_MOVABLE only PageReserved fails it; an unmovable page there
     // makes 6.1's migration retry forever, which the model answers with EBUSY.)
-    if (auto pfn = m_pa.has_unmovable_pages(start_pfn, end_pfn)) return refuse(EBUSY, "failure to isolate range", pfn);
+    if (auto pfn = m_pa.has_unmovable_pages(start_pfn, end_pfn)) {
+        t.isolation_failed = true;
+        return refuse(EBUSY, "failure to isolate range", pfn);
+    }
     // memory_notify(MEM_GOING_OFFLINE).
-    if (m_inject.going_offline) return refuse(-m_inject.going_offline, "notifier failure (MEM_GOING_OFFLINE)");
+    if (m_inject.going_offline) return refuse(-m_inject.going_offline, "notifier failure", {}, "MEM_GOING_OFFLINE");
     // Inside ZONE_MOVABLE isolation trusts the zone; migration would not.
     std::optional<Pfn> unmovable;
     m_pa.memmap().for_each_run(start_pfn, end_pfn, [&](Pfn b, PageCount, PageInfo info) {
         if (info.state == PageState::Unmovable || info.state == PageState::Vmemmap) unmovable = b;
         return !unmovable;
     });
-    if (unmovable) return refuse(EBUSY, "unmovable page (6.1 would retry migration forever)", unmovable);
+    if (unmovable) return refuse(EBUSY, "unmovable page", unmovable, "6.1 would retry migration forever");
     // do_migrate_range: the target nodemask leaves the source node out unless it
     // is the only node with memory; then dissolve_free_huge_pages.
     t.target = nid;
@@ -369,7 +382,7 @@ OfflineTest Kernel::test_offline_pages(Pfn start_pfn, PageCount nr_pages, ZoneTy
         const Gfp gfp{ZoneType::Movable, MigrateType::Movable, false, t.not_node};
         t.destination = m_pa.allocation_spread(t.target, gfp, t.migrate_pages, std::pair{start_pfn, end_pfn});
         if (t.destination.empty())
-            return refuse(EBUSY, "migration failure: no memory to migrate to (6.1 would retry forever)");
+            return refuse(EBUSY, "migration failure", {}, "no memory to migrate to: 6.1 would retry forever");
     }
     m_pa.memmap().for_each_run(start_pfn, end_pfn, [&](Pfn, PageCount len, PageInfo info) {
         if (info.state == PageState::Hugetlb) t.dissolved += len;
@@ -425,9 +438,19 @@ PageOwner Kernel::page_owner(Pfn pfn) const
 
 KResult<void> Kernel::offline_pages(Pfn start_pfn, PageCount nr_pages, ZoneType zone_type, std::optional<int> group)
 {
-    const OfflineTest t = test_offline_pages(start_pfn, nr_pages, zone_type);
-    if (t.err) return kerr(t.err, t.reason);
     const Pfn end_pfn = start_pfn + nr_pages;
+    // failed_removal: the reason is a pr_debug, not in the ring; has_unmovable_pages
+    // dumps the page that fails isolation (REPORT_FAILURE).
+    auto failed = [&](int err, std::string_view reason, std::string_view note) {
+        m_log.pr_debug(fmt::format("memory offlining [mem {:#010x}-{:#010x}] failed due to {}", start_pfn.phys(),
+                                   end_pfn.phys() - 1, reason));
+        if (!note.empty()) m_log.pr_debug(fmt::format("memplug: {}", note));
+        return kerr(err, note.empty() ? std::string(reason) : fmt::format("{} ({})", reason, note));
+    };
+    const OfflineTest t = test_offline_pages(start_pfn, nr_pages, zone_type);
+    if (t.misaligned) return kerr(t.err, t.reason);
+    if (t.isolation_failed) dump_page(*t.culprit, "unmovable page");
+    if (t.err) return failed(t.err, t.reason, t.note);
     const NodeId nid = m_pa.memmap().at(start_pfn).nid;
     std::vector<MigrateType> saved;
     for (Pfn pb = start_pfn; pb < end_pfn; pb += PageCount(pageblock_nr_pages))
@@ -440,7 +463,7 @@ KResult<void> Kernel::offline_pages(Pfn start_pfn, PageCount nr_pages, ZoneType 
     };
     if (auto r = migrate_and_dissolve(start_pfn, end_pfn, t.target, t.not_node); !r) {
         undo_isolation();
-        return kerr(EBUSY, r.error().reason + " (6.1 would retry forever)");
+        return failed(EBUSY, "unmovable page", r.error().reason + ": 6.1 would retry forever");
     }
 
     // __offline_isolated_pages: the free pages leave the buddy, sections go offline.
@@ -450,6 +473,7 @@ KResult<void> Kernel::offline_pages(Pfn start_pfn, PageCount nr_pages, ZoneType 
     adjust_present_page_count(start_pfn, group, -int64_t(nr_pages.value()));
     m_work.pages_offlined += nr_pages.value();
     m_pa.init_per_zone_wmark_min();
+    if (!zone_of(nid, zone_type).populated_zone()) build_all_zonelists();
     remove_pfn_range_from_zone(zone_of(nid, zone_type), start_pfn, nr_pages);
     return {};
 }
@@ -580,11 +604,20 @@ KResult<void> Kernel::add_memory(int nid_or_mgid, uint64_t start, uint64_t size,
     unsigned res_flags = IORESOURCE_MEM | IORESOURCE_SYSRAM | IORESOURCE_BUSY;
     if (resource_name != "System RAM") res_flags |= IORESOURCE_SYSRAM_DRIVER_MANAGED;
     if (mhp_flags & MHP_MERGE_RESOURCE) res_flags |= IORESOURCE_SYSRAM_MERGEABLE;
-    if (!size || start + size - 1 < start || start + size > (uint64_t{1} << 46)) return kerr(E2BIG, "out of range");
+    // mhp_range_allowed: up to MAX_PHYSMEM_BITS (46).
+    constexpr uint64_t max_phys = (uint64_t{1} << 46) - 1;
+    if (!size || start + size - 1 < start || start + size - 1 > max_phys) {
+        m_log.pr_warn(fmt::format("Hotplug memory [{:#x}-{:#x}] exceeds maximum addressable range [{:#x}-{:#x}]", start,
+                                  start + size, 0, max_phys));
+        return kerr(E2BIG, "out of range");
+    }
     // __request_region: inside a driver's parent resource (virtioN) is fine,
     // overlapping memory that is already there is not.
     auto res = m_iomem.request_region(start, start + size - 1, resource_name, res_flags);
-    if (!res) return kerr(EEXIST, "resource conflict");
+    if (!res) {
+        m_log.pr_debug(fmt::format("Unable to reserve System RAM region: {:016x}->{:016x}", start, start + size - 1));
+        return kerr(EEXIST, "resource conflict");
+    }
     for (uint64_t s = start / (PAGES_PER_SECTION << PAGE_SHIFT); s < (start + size) / (PAGES_PER_SECTION << PAGE_SHIFT); ++s)
         if (m_pa.memmap().present_section(SectionNr(s))) {
             m_iomem.release(start, start + size - 1, resource_name);
@@ -595,6 +628,8 @@ KResult<void> Kernel::add_memory(int nid_or_mgid, uint64_t start, uint64_t size,
     // check_hotplug_memory_range
     if (start % m_block_size || size % m_block_size) {
         release();
+        m_log.pr_err(fmt::format("Block size [{:#x}] unaligned hotplug range: start {:#x}, size {:#x}", m_block_size,
+                                 start, size));
         return kerr(EINVAL, "unaligned hotplug range");
     }
     std::optional<int> group;
@@ -636,8 +671,21 @@ KResult<void> Kernel::add_memory(int nid_or_mgid, uint64_t start, uint64_t size,
                 if (zone.nr_free_pages.value() > zone.watermark[WMARK_MIN])
                     free += PageCount(zone.nr_free_pages.value() - zone.watermark[WMARK_MIN]);
             }
+        // vmemmap_alloc_block warns once per boot, at its first failure.
+        auto warn_vmemmap_alloc_failure = [&](unsigned order) {
+            if (m_vmemmap_warned) return;
+            m_vmemmap_warned = true;
+            m_log.pr_warn(fmt::format("kworker/u2:1: vmemmap alloc failure: order:{}, mode:0x4cc0(GFP_KERNEL|"
+                                      "__GFP_RETRY_MAYFAIL), nodemask=(null),cpuset=/,mems_allowed=0",
+                                      order));
+        };
         if (free < per_section * nr_sections) {
             release();
+            warn_vmemmap_alloc_failure(pageblock_order);
+            m_log.pr_debug(fmt::format("memplug: the memmap of [mem {:#010x}-{:#010x}] needs {} pages, {} are free "
+                                       "above the min watermarks: refused whole (6.1 takes free memory until it runs "
+                                       "out, and may panic out of memory)",
+                                       start, start + size - 1, (per_section * nr_sections).value(), free.value()));
             return kerr(ENOMEM, "no memory for the memmap");
         }
         for (uint64_t i = 0; i < nr_sections; ++i) {
@@ -645,8 +693,10 @@ KResult<void> Kernel::add_memory(int nid_or_mgid, uint64_t start, uint64_t size,
             // vmemmap_populate maps each 2 MiB of memmap with one order-9 page,
             // or with base pages when there is none (vmemmap_populate_basepages).
             if (!m_pa.alloc_pages(nid, GFP_KERNEL, per_section, PageState::Unmovable, &m_section_memmap[sec],
-                                  std::nullopt, pageblock_order))
+                                  std::nullopt, pageblock_order)) {
+                warn_vmemmap_alloc_failure(pageblock_order);
                 (void)m_pa.alloc_pages(nid, GFP_KERNEL, per_section, PageState::Unmovable, &m_section_memmap[sec]);
+            }
         }
     }
     for (uint64_t i = 0; i < nr_sections; ++i) {
@@ -692,7 +742,12 @@ KResult<void> Kernel::remove_memory(uint64_t start, uint64_t size)
     for (uint64_t b = first; b < first + count; ++b) {
         const MemoryBlock* mem = find_memory_block(BlockId(b));
         if (!mem) continue;
-        if (mem->state != MemState::Offline) return kerr(EBUSY, "memory is onlined");
+        if (mem->state != MemState::Offline) {
+            const uint64_t begin = section_nr_to_pfn(mem->start_section_nr).phys();
+            m_log.pr_warn(fmt::format("removing memory fails, because memory [{:#018x}-{:#018x}] is onlined", begin,
+                                      begin + m_block_size - 1));
+            return kerr(EBUSY, "memory is onlined");
+        }
         // A self-hosted memmap was added block by block and goes the same way.
         if (mem->nr_vmemmap_pages && count != 1) return kerr(EINVAL, "wrong granularity");
         nid = mem->nid;
@@ -840,6 +895,88 @@ void Kernel::try_offline_node(NodeId nid)
         if (mem.nid == nid) return;
     if (size_t(nid) < m_pa.nr_node_cpu_lists() && !m_pa.node_cpus(nid).empty()) return;
     pgdat.online = false;
+}
+
+// ---------------------------------------------------------------- the log's views of mm
+
+void Kernel::build_all_zonelists()
+{
+    // build_zonelists() for every possible node: find_next_best_node's order
+    // over the nodes with memory (QEMU's distances: 10 local, 20 remote), the
+    // local node first; equal distances prefer higher nodes, nodes without
+    // CPUs and the nodes used least so far.
+    constexpr int MAX_NUMNODES = 1 << 10, PENALTY_FOR_NODE_WITH_CPUS = 1;
+    const auto& nodes = m_pa.nodes();
+    std::vector<int> node_load(nodes.size());
+    for (const PgData& local : nodes) {
+        const int node = local.node_id;
+        std::vector<bool> used(nodes.size());
+        std::string order;
+        int prev = node;
+        for (int next = node; next >= 0;) {
+            if (next != node && 10 + 10 * (next != node) != 10 + 10 * (prev != node)) ++node_load[next];
+            order += fmt::format("{} ", next);
+            used[next] = true;
+            prev = next;
+            next = -1;
+            int min_val = INT32_MAX;
+            for (const PgData& n : nodes) {
+                if (used[n.node_id] || !n.node_present_pages) continue;
+                int val = (n.node_id == node ? 10 : 20) + (n.node_id < node);
+                if (size_t(n.node_id) < m_pa.nr_node_cpu_lists() && !m_pa.node_cpus(n.node_id).empty())
+                    val += PENALTY_FOR_NODE_WITH_CPUS;
+                val = val * MAX_NUMNODES + node_load[n.node_id];
+                if (val < min_val) {
+                    min_val = val;
+                    next = n.node_id;
+                }
+            }
+        }
+        m_log.pr_info(fmt::format("Fallback order for Node {}: {}", node, order));
+    }
+    // nr_free_zone_pages(gfp_zone(GFP_HIGHUSER_MOVABLE)): every zone the
+    // zonelist holds, managed pages above the high watermark.
+    uint64_t vm_total_pages = 0;
+    int nr_online_nodes = 0;
+    for (const PgData& p : nodes) {
+        nr_online_nodes += p.online;
+        for (const Zone& z : p.node_zones) {
+            if (z.type == ZoneType::Device || !z.populated_zone()) continue;
+            if (z.type != ZoneType::Movable) m_policy_zone = std::max(m_policy_zone, z.type);
+            if (z.managed_pages.value() > z.watermark[WMARK_HIGH])
+                vm_total_pages += z.managed_pages.value() - z.watermark[WMARK_HIGH];
+        }
+    }
+    constexpr uint64_t MIGRATE_TYPES = 6;  // with CMA and MIGRATE_ISOLATE
+    const bool mobility = vm_total_pages >= pageblock_nr_pages * MIGRATE_TYPES;
+    m_log.pr_info(fmt::format("Built {} zonelists, mobility grouping {}.  Total pages: {}", nr_online_nodes,
+                              mobility ? "on" : "off", vm_total_pages));
+    m_log.pr_info(fmt::format("Policy zone: {}", zone_name(m_policy_zone)));
+}
+
+void Kernel::dump_page(Pfn pfn, std::string_view reason)
+{
+    // __dump_page. The model knows a page's state, not which kernel object it
+    // holds: an unmovable page reads as an anonymous kernel allocation, a
+    // reserved one as PG_reserved. %p prints a hashed pointer: here a hash of the pfn.
+    const PageInfo info = m_pa.memmap().at(pfn);
+    constexpr uint64_t PG_reserved = 1u << 12;
+    constexpr unsigned NODES_PGSHIFT = 54, ZONES_PGSHIFT = 51, LAST_CPUPID_PGSHIFT = 30;
+    constexpr uint64_t LAST_CPUPID_MASK = 0x1fffff;
+    const bool reserved = info.state == PageState::Reserved || info.state == PageState::Hole;
+    const uint64_t flags = uint64_t(info.nid) << NODES_PGSHIFT | uint64_t(zone_idx(info.zone)) << ZONES_PGSHIFT |
+                           LAST_CPUPID_MASK << LAST_CPUPID_PGSHIFT | (reserved ? PG_reserved : 0);
+    uint64_t h = pfn.value() + 0x9e3779b97f4a7c15ull;
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+    h ^= h >> 31;
+    m_log.pr_warn(fmt::format("page:{:016x} refcount:1 mapcount:0 mapping:0000000000000000 index:0x0 pfn:{:#x}",
+                              h & 0xffffffffu, pfn.value()));
+    m_log.pr_warn(fmt::format("flags: {:#x}({}node={}|zone={}|lastcpupid={:#x})", flags, reserved ? "reserved|" : "",
+                              info.nid, zone_idx(info.zone), LAST_CPUPID_MASK));
+    m_log.pr_warn(fmt::format("raw: {:016x} 0000000000000000 dead000000000122 0000000000000000", flags));
+    m_log.pr_warn("raw: 0000000000000000 0000000000000000 00000001ffffffff 0000000000000000");
+    m_log.pr_warn(fmt::format("page dumped because: {}", reason));
 }
 
 // ---------------------------------------------------------------- invariants

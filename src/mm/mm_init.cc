@@ -162,7 +162,11 @@ KResult<Kernel> Kernel::boot(const BootConfig& cfg)
     k.m_pa.setup_zone_pagesets();
     k.m_pa.init_per_zone_wmark_min();
     for (PgData& pgdat : k.m_pa.nodes())
-        for (Zone& z : pgdat.node_zones) k.set_zone_contiguous(z);
+        for (Zone& z : pgdat.node_zones) {
+            k.set_zone_contiguous(z);
+            if (z.populated_zone() && z.type != ZoneType::Movable) k.m_policy_zone = std::max(k.m_policy_zone, z.type);
+        }
+    k.m_hugetlb.report_hugepages(k.m_log);
     return k;
 }
 

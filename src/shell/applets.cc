@@ -864,11 +864,54 @@ int applet_sh(Ctx& ctx)
                                std::vector<std::string>(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end()));
 }
 
-// dmesg: the model keeps no kernel log; the guest's would be boot noise anyway.
+// dmesg (busybox 1.35, getopt "cs:+n:+r"): the kernel log through syslog(2), the
+// "<level>" prefixes dropped unless -r; -c clears what it read, -n sets the
+// console level and prints nothing. The buffer is -s SIZE or the log's size,
+// kept within 16 KiB..16 MiB; the kernel fills it with the newest whole records.
 int applet_dmesg(Ctx& ctx)
 {
-    auto opts = get_options(ctx, "crn:s:");
-    return opts ? 0 : 1;
+    auto opts = get_options(ctx, "cs:n:r");
+    if (!opts) return 1;
+    // "+": xatoi_positive, a decimal int.
+    for (char c : {'s', 'n'})
+        for (const std::string& v : opts->values[c])
+            if (v.empty() || v.size() > 10 || v.find_first_not_of("0123456789") != std::string::npos ||
+                std::stoull(v) > uint64_t(INT32_MAX)) {
+                ctx.error(fmt::format("invalid number '{}'", v));
+                return 1;
+            }
+    using Action = views::Vfs::SyslogAction;
+    if (opts->has('n')) {
+        if (auto r = ctx.shell.fs().syslog(Action::ConsoleLevel); !r) {
+            ctx.perror("klogctl", r.error().err);
+            return 1;
+        }
+        return 0;
+    }
+    auto text = ctx.shell.fs().syslog(opts->has('c') ? Action::ReadClear : Action::ReadAll);
+    if (!text) {
+        ctx.perror("klogctl", text.error().err);
+        return 1;
+    }
+    uint64_t len = 256 * 1024;  // SYSLOG_ACTION_SIZE_BUFFER: log_buf_len
+    if (const std::string* size = opts->last('s')) len = std::strtoull(size->c_str(), nullptr, 10);
+    len = std::clamp<uint64_t>(len, 16 * 1024, 16 * 1024 * 1024);
+    std::string_view buf = *text;
+    while (buf.size() > len) buf.remove_prefix(std::min(buf.size(), buf.find('\n') + 1));
+    if (buf.empty()) return 0;
+    std::string out;
+    if (opts->has('r')) {
+        out = buf;
+    } else {
+        for (std::string_view line : split_lines(buf)) {
+            if (line.starts_with('<')) line.remove_prefix(std::min(line.size(), line.find('>') + 1));
+            out.append(line);
+            out += '\n';
+        }
+    }
+    if (out.back() != '\n') out += '\n';
+    ctx.out.write(out);
+    return 0;
 }
 
 constexpr AppletInfo k_applets[] = {

@@ -1,6 +1,7 @@
 #include "views/guest_fs.h"
 
 #include <algorithm>
+#include <iterator>
 #include <set>
 #include <stdexcept>
 
@@ -456,6 +457,21 @@ KResult<void> GuestFs::write(std::string_view path, std::string_view data)
     MP_TRY(open_write(path));
     auto c = MP_TRY(resolve(path, true));
     return lookup(c)->store(data);
+}
+
+KResult<std::string> GuestFs::syslog(SyslogAction action)
+{
+    mm::KernelLog& log = m_kernel.log();
+    std::string out;
+    if (action == SyslogAction::ReadAll || action == SyslogAction::ReadClear) {
+        // record_print_text() with the time prefix: the facility is 0 (kernel),
+        // so the syslog prefix is the level alone.
+        for (const mm::LogRecord& r : log.records())
+            fmt::format_to(std::back_inserter(out), "<{}>[{:5}.{:06}] {}\n", int(r.level), r.ts_nsec / 1'000'000'000,
+                           r.ts_nsec % 1'000'000'000 / 1000, r.text);
+    }
+    if (action == SyslogAction::ReadClear || action == SyslogAction::Clear) log.clear();
+    return out;
 }
 
 }  // namespace memplug::views

@@ -46,6 +46,7 @@ public:
     std::optional<uint64_t> regular_file_size(std::string_view path) const override;
     KResult<void> unlink(std::string_view path) override;
     KResult<void> truncate(std::string_view path, uint64_t size) override;
+    KResult<std::string> syslog(SyslogAction action) override;
 
     // A directory's subdirectories, for its link count (2 + this, as kernfs and
     // procfs count). Unlike stat() of each, it instantiates no dentry of the children.

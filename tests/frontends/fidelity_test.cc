@@ -319,5 +319,63 @@ TEST(Fidelity, ExplainListsTheMessages)
     EXPECT_EQ(verdict.explain(), "spanned: expected 1, got 2\nexpected 3 lines, got 2\n");
 }
 
+// The kernel log: recorded lines (dmesg-dimm-unplug-refused) against memplug's.
+TEST(FidelityLog, TimestampsAreNotCompared)
+{
+    FidelityComparator comparator;
+    EXPECT_TRUE(guest(comparator, "dmesg -c > /dev/null", {}, {}).agrees());
+    EXPECT_TRUE(guest(comparator, "dmesg -c", {"[    5.922070] Fallback order for Node 0: 0 "},
+                      {"[    4.030020] Fallback order for Node 0: 0 "})
+                    .agrees());
+    EXPECT_THAT(messages(guest(comparator, "dmesg", {"[    5.922309] Policy zone: Normal"},
+                               {"[    4.030060] Policy zone: DMA32"})),
+                ElementsAre("expected '[    5.922309] Policy zone: Normal', got '[    4.030060] Policy zone: DMA32'"));
+    // dmesg -r keeps the level, which is compared.
+    EXPECT_FALSE(guest(comparator, "dmesg -r", {"<6>[    5.922070] x"}, {"<4>[    4.030020] x"}).agrees());
+    EXPECT_TRUE(guest(comparator, "dmesg -r", {"<6>[    5.922070] x"}, {"<6>[    4.030020] x"}).agrees());
+}
+
+TEST(FidelityLog, DumpPageComparesNodeZoneAndReason)
+{
+    FidelityComparator comparator;
+    (void)guest(comparator, "dmesg -c >/dev/null", {}, {});
+    const Lines real = {
+        "[    8.365596] page:0000000007b96552 refcount:1 mapcount:-512 mapping:0000000000000000 index:0x0 pfn:0x100006",
+        "[    8.365968] flags: 0x17ffffc0000200(slab|node=0|zone=2|lastcpupid=0x1fffff)",
+        "[    8.366340] raw: 0017ffffc0000200 0000000000000000 dead000000000122 ff110000049ab400",
+        "[    8.366413] page dumped because: unmovable page",
+    };
+    Lines model = {
+        "[    4.100080] page:00000000002a1c2d refcount:1 mapcount:0 mapping:0000000000000000 index:0x0 pfn:0x100000",
+        "[    4.100100] flags: 0x17ffffc0000000(node=0|zone=2|lastcpupid=0x1fffff)",
+        "[    4.100120] raw: 0017ffffc0000000 0000000000000000 dead000000000122 0000000000000000",
+        "[    4.100160] page dumped because: unmovable page",
+    };
+    EXPECT_TRUE(guest(comparator, "dmesg", real, model).agrees());
+    model[1] = "[    4.100100] flags: 0x17ffffc0000000(node=0|zone=3|lastcpupid=0x1fffff)";
+    EXPECT_THAT(comparator.compare(CommandKind::Guest, "dmesg", real, model).differences,
+                ElementsAre(Field(&LineDifference::expected_index, 1u)));
+    EXPECT_THAT(comparator.coverage(CommandKind::Guest, "dmesg", real),
+                ElementsAre(Coverage::Part, Coverage::Part, Coverage::Part, Coverage::Part));
+}
+
+TEST(FidelityLog, BeforeAClearOnlyTheModelledBootMessages)
+{
+    FidelityComparator comparator;
+    const Lines real = {"[    0.000000] Linux version 6.1.0-57-amd64", "[    0.753747] HugeTLB: registered 1.00 GiB page size, pre-allocated 0 pages"};
+    const Lines model = {"[    4.000020] HugeTLB: registered 1.00 GiB page size, pre-allocated 0 pages"};
+    EXPECT_TRUE(guest(comparator, "dmesg | grep -i huge", real, model).agrees());
+    EXPECT_FALSE(guest(comparator, "dmesg", real, {}).agrees());
+    // -c inside a cluster or after -s's value counts; it takes effect from the next command.
+    EXPECT_TRUE(guest(comparator, "dmesg -s 100 -rc", real, model).agrees());
+    EXPECT_FALSE(guest(comparator, "dmesg", real, model).agrees());
+    // A new boot has its boot log again.
+    (void)comparator.compare(CommandKind::Host, "qemu-system-x86_64 -m 2G", {}, {});
+    EXPECT_TRUE(guest(comparator, "dmesg", real, model).agrees());
+    // `-s c` is a value, not -c.
+    EXPECT_TRUE(guest(comparator, "dmesg -s c", real, model).agrees());
+    EXPECT_TRUE(guest(comparator, "dmesg", real, model).agrees());
+}
+
 }  // namespace
 }  // namespace memplug::fe

@@ -104,6 +104,48 @@ TEST(Runner, RunIsAFixedPoint)
     EXPECT_EQ(run_transcript(parse(once), second).rendered, once);
 }
 
+// Says why after every guest command that writes to a file.
+class ExplainingSession : public FakeSession {
+public:
+    using FakeSession::FakeSession;
+    tl::expected<std::string, std::string> run(CommandKind kind, std::string_view command) override
+    {
+        m_last = std::string(command);
+        return FakeSession::run(kind, command);
+    }
+    std::vector<std::string> explain_last() const override
+    {
+        if (m_last.find('>') == std::string::npos) return {};
+        return {"memory offlining [mem 0x00000000-0x07ffffff] failed due to failure to isolate range"};
+    }
+
+private:
+    std::string m_last;
+};
+
+TEST(Runner, ExplainPutsCommentsUnderTheOutputAndReplacesEarlierOnes)
+{
+    const std::string text = "$ qemu-system-x86_64 -m 2G\n"
+                             "# echo offline > /sys/devices/system/memory/memory0/state\n"
+                             "// explain: an old reason\n"
+                             "# cat /sys/devices/system/memory/memory32/state\n";
+    ExplainingSession session(k_outputs);
+    const RunResult result = run_transcript(parse(text), session, RunOptions{.explain = true});
+    const std::string expected = "$ qemu-system-x86_64 -m 2G\n"
+                                 "# echo offline > /sys/devices/system/memory/memory0/state\n"
+                                 "sh: write error: Device or resource busy\n"
+                                 "// explain: memory offlining [mem 0x00000000-0x07ffffff] failed due to failure to "
+                                 "isolate range\n"
+                                 "# cat /sys/devices/system/memory/memory32/state\n"
+                                 "online\n";
+    EXPECT_EQ(result.rendered, expected);
+    ExplainingSession again(k_outputs);
+    EXPECT_EQ(run_transcript(parse(result.rendered), again, RunOptions{.explain = true}).rendered, expected);
+    // Without --explain the comments stay as they are.
+    FakeSession plain(k_outputs);
+    EXPECT_EQ(run_transcript(parse(result.rendered), plain).rendered, expected);
+}
+
 TEST(Runner, RunStopsAtASessionError)
 {
     FakeSession session(k_outputs);
