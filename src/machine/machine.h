@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <tl/expected.hpp>
@@ -17,6 +18,7 @@
 #include "drivers/acpi_memhotplug.h"
 #include "drivers/virtio_mem.h"
 #include "machine/events.h"
+#include "machine/ghash_order.h"
 #include "machine/memory_device.h"
 #include "machine/qemu_error.h"
 #include "machine/qemu_opts.h"
@@ -60,6 +62,8 @@ struct MachineConfig {
     bool stopped = false;
     unsigned phys_bits = 40;
     int smp = 1;
+    // -smp's topology: possible CPUs (maxcpus) and how they split.
+    unsigned max_cpus = 1, sockets = 1, dies = 1, cores = 1, threads = 1;
     std::vector<NumaNode> numa;
     std::string append;
 };
@@ -92,6 +96,9 @@ struct NumaNodeInfo {
     uint64_t size = 0, plugged = 0;
 };
 
+// -device pc-dimm,help and HMP's device_add pc-dimm,help: its properties.
+std::string pc_dimm_help();
+
 class Machine {
 public:
     // Parses a qemu-system-x86_64 command line (without the program name) and
@@ -114,6 +121,13 @@ public:
     MemorySizeSummary query_memory_size_summary() const;
     std::vector<MemdevInfo> query_memdev() const;
     std::vector<NumaNodeInfo> query_numa() const;
+    // quit: QEMU exits; the session ends the machine.
+    void quit() { m_quit = true; }
+    bool quit_requested() const { return m_quit; }
+    // warn_report texts of the last command ("warning: ..." lines), then forgotten.
+    std::string take_warnings() { return std::exchange(m_warnings, {}); }
+    // What the command line printed before the machine started (warnings).
+    const std::string& startup_output() const { return m_startup_output; }
 
     // Events go to every sink, in the order they happen.
     int subscribe(EventSink sink);
@@ -141,12 +155,19 @@ private:
     uint64_t pci_hole64_start() const;
 
     QResult<void> device_add(const QObject& args, bool hotplugged);
+    QResult<MemoryBackend> backend_options(const QObject& args, Input in) const;
+    QResult<void> create_backend(MemoryBackend b);
+    tl::expected<void, std::string> parse_smp(const QObject& smp);
+    tl::expected<void, std::string> parse_numa_node(const OptList& o);
+    tl::expected<void, std::string> complete_numa();
+    void warn(std::string text) { m_warnings += "warning: " + text + "\n"; }
     QResult<std::unique_ptr<MemoryDevice>> pc_dimm_pre_plug(const QObject& args, bool hotplugged);
     QResult<std::unique_ptr<MemoryDevice>> virtio_mem_pre_plug(const QObject& args, bool hotplugged);
     // memory_device_pre_plug: every check, nothing changed.
     QResult<uint64_t> memory_device_pre_plug(uint64_t size, uint64_t align, std::optional<uint64_t> hint) const;
     bool id_in_use(std::string_view id) const;
     MemoryBackend* backend(std::string_view id);
+    const MemoryBackend* find_backend(std::string_view id) const;
     MemoryDevice* find_device(std::string_view id) const;
     std::vector<const MemoryDevice*> devices_by_address() const;
     void plugged(MemoryDevice& dev);
@@ -166,6 +187,11 @@ private:
     std::unique_ptr<drivers::AcpiMemoryHotplug> m_acpi;
     std::unique_ptr<drivers::VirtioMemModule> m_virtio_mem;
     std::vector<std::pair<int, EventSink>> m_sinks;
+    GHashOrder m_objects;
+    std::vector<int> m_cpu_node;  // per possible CPU, its -numa node (-1: none yet)
+    bool m_numa_have_memdev = false, m_numa_have_mem = false;  // the children of /objects: backends and pc.ram
+    bool m_quit = false;
+    std::string m_warnings, m_startup_output;
     int m_next_sink = 0;
 };
 
