@@ -192,7 +192,7 @@ const HmpCommand hmp_info_commands_table[] = {
 
 }  // namespace
 
-std::span<const HmpCommand> hmp_commands() { return hmp_commands_table; }
-std::span<const HmpCommand> hmp_info_commands() { return hmp_info_commands_table; }
+std::span<const HmpCommand> hmp_command_table() { return hmp_commands_table; }
+std::span<const HmpCommand> hmp_info_table() { return hmp_info_commands_table; }
 
 }  // namespace memplug::machine

@@ -11,7 +11,7 @@ struct HmpCommand {
 };
 
 // Top-level commands and `info` subcommands, sorted by name as QEMU sorts them.
-std::span<const HmpCommand> hmp_commands();
-std::span<const HmpCommand> hmp_info_commands();
+std::span<const HmpCommand> hmp_command_table();
+std::span<const HmpCommand> hmp_info_table();
 
 }  // namespace memplug::machine

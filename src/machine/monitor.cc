@@ -236,8 +236,8 @@ std::string help_dump(std::span<const HmpCommand> table, const std::vector<std::
         return out;
     }
     if (const HmpCommand* c = find_cmd(table, args[i])) {
-        if (compare_cmd("info", c->name) && table.data() == hmp_commands().data())
-            return help_dump(hmp_info_commands(), args, i + 1);
+        if (compare_cmd("info", c->name) && table.data() == hmp_command_table().data())
+            return help_dump(hmp_info_table(), args, i + 1);
         return one(*c);
     }
     out = "unknown command: '";
@@ -256,14 +256,14 @@ std::string help(const std::optional<std::string>& name)
             words.push_back(*w.value);
         }
     }
-    return help_dump(hmp_commands(), words, 0);
+    return help_dump(hmp_command_table(), words, 0);
 }
 
 std::string run(Machine& m, std::string_view name, Parsed& a)
 {
     auto arg = [&](const char* k) { return a.args.count(k) ? std::optional(a.args[k]) : std::nullopt; };
     if (name == "help|?") return help(arg("name"));
-    if (name == "info") return help_dump(hmp_info_commands(), {"info"}, 1);
+    if (name == "info") return help_dump(hmp_info_table(), {"info"}, 1);
     if (name == "quit|q") {
         m.quit();
         return {};
@@ -326,20 +326,35 @@ std::string run(Machine& m, std::string_view name, Parsed& a)
 
 namespace {
 
-constexpr std::string_view k_commands[] = {"device_add", "device_del", "info",   "object_add",
-                                           "object_del", "qom-get",    "qom-set"};
-constexpr std::string_view k_info_topics[] = {"memdev", "memory-devices", "numa"};
+// The commands memplug runs (the keys of args_types), first names only: a
+// command's own name, or an info topic's (with `info` stripped).
+struct CompletionNames {
+    std::vector<std::string_view> commands, info_topics;
+    CompletionNames()
+    {
+        for (const auto& [key, types] : args_types) {
+            const std::string_view name = key.substr(0, key.find('|'));
+            if (name.starts_with("info ")) info_topics.push_back(name.substr(5));
+            else commands.push_back(name);
+        }
+    }
+};
+const CompletionNames& completion_names()
+{
+    static const CompletionNames names;
+    return names;
+}
 
 }  // namespace
 
 std::span<const std::string_view> hmp_commands()
 {
-    return k_commands;
+    return completion_names().commands;
 }
 
 std::span<const std::string_view> hmp_info_topics()
 {
-    return k_info_topics;
+    return completion_names().info_topics;
 }
 
 std::string hmp(Machine& m, std::string_view line)
@@ -347,7 +362,7 @@ std::string hmp(Machine& m, std::string_view line)
     std::string_view p = line;
     skip_spaces(p);
     const std::string_view start = p;
-    std::span<const HmpCommand> table = hmp_commands();
+    std::span<const HmpCommand> table = hmp_command_table();
     std::string qualified;  // "info memdev" for a subcommand
     while (true) {
         skip_spaces(p);
@@ -358,14 +373,14 @@ std::string hmp(Machine& m, std::string_view line)
         p.remove_prefix(n);
         const HmpCommand* c = find_cmd(table, word);
         if (!c) return fmt::format("unknown command: '{}'\n", start.substr(0, size_t(p.data() - start.data())));
-        qualified = table.data() == hmp_commands().data() ? std::string(c->name) : "info " + std::string(c->name);
+        qualified = table.data() == hmp_command_table().data() ? std::string(c->name) : "info " + std::string(c->name);
         std::string_view rest = p;
         skip_spaces(rest);
-        if (compare_cmd("info", c->name) && table.data() == hmp_commands().data() && !rest.empty()) {
-            table = hmp_info_commands();
+        if (compare_cmd("info", c->name) && table.data() == hmp_command_table().data() && !rest.empty()) {
+            table = hmp_info_table();
             continue;
         }
-        if (compare_cmd("info", c->name) && table.data() == hmp_commands().data()) qualified = "info";
+        if (compare_cmd("info", c->name) && table.data() == hmp_command_table().data()) qualified = "info";
         const auto types = args_types.find(qualified);
         if (types == args_types.end())
             return fmt::format("memplug: the monitor command '{}' is not modelled\n",
