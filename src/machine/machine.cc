@@ -48,7 +48,9 @@ tl::expected<std::unique_ptr<Machine>, StartError> Machine::create(const std::ve
     std::unique_ptr<Machine> m(new Machine());
     // parse_args and lay_out return the text QEMU prints when it refuses to start.
     auto qemu_error = [&](const std::string& text) {
-        return tl::unexpected(StartError{StartError::Kind::Qemu, m->m_startup_output + text});
+        std::string all = m->m_startup_output + text;
+        if (all.ends_with('\n')) all.pop_back();  // StartError's text has no final newline
+        return tl::unexpected(StartError{StartError::Kind::Qemu, std::move(all)});
     };
     if (auto r = m->parse_args(args); !r) return qemu_error(r.error());
     if (m->m_config.ram_size < min_guest_ram)

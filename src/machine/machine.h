@@ -73,7 +73,7 @@ struct MachineConfig {
 struct StartError {
     enum class Kind { Qemu, Model };
     Kind kind = Kind::Qemu;
-    std::string text;
+    std::string text;  // without the final newline
 };
 
 // query-memory-size-summary.

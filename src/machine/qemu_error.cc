@@ -14,10 +14,6 @@ std::string_view error_class_name(ErrorClass c)
     return "GenericError";
 }
 
-}  // namespace memplug::machine
-
-namespace memplug::machine {
-
 std::string format_hmp_error(const QemuError& e) { return "Error: " + e.desc + "\n" + e.hint; }
 
 tl::unexpected<QemuError> qerr_bad_id()
