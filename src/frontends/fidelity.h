@@ -6,6 +6,7 @@
 //   (numbers replaced by a placeholder, blanks collapsed) match; each number is then
 //   compared by its field's rule (Exact, Ignored, Tolerant);
 // - commands that run `ls`: the same multiset of names, whatever the column layout;
+// - `info mtree`: the same multiset of blank-line separated sections;
 // - everything else: line for line.
 #pragma once
 
@@ -65,6 +66,11 @@ struct FidelityRules {
     // Guest commands any of whose pipeline stages starts with one of these print
     // names whose layout (columns) is not compared.
     std::vector<std::string> name_listing_commands = {"ls"};
+    // Monitor commands whose output is sections (runs of lines between blank
+    // lines) in an order the real program does not keep from run to run: the
+    // same multiset of sections, each line for line. `info mtree` walks address
+    // spaces grouped in a hash table keyed by pointers.
+    std::vector<std::string> unordered_section_commands = {"info mtree"};
 };
 
 // One disagreement; indices are into the expected and actual lines (nullopt when the
@@ -108,6 +114,7 @@ private:
     // The keyed file `command` reads, if any (guest commands only).
     const KeyedFileRules* keyed_file(CommandKind kind, std::string_view command) const;
     bool lists_names(CommandKind kind, std::string_view command) const;
+    bool unordered_sections(CommandKind kind, std::string_view command) const;
 
     struct Reading {
         long long expected;

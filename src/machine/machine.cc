@@ -130,6 +130,7 @@ tl::expected<void, std::string> Machine::parse_args(const std::vector<std::strin
         opt.erase(0, opt[1] == '-' ? 2 : 1);
         if (opt == "enable-kvm") m_config.kvm = true;
         if (opt == "S") m_config.stopped = true;
+        if (opt == "nodefaults") m_config.nodefaults = true;
         if (flag_options.count(opt)) continue;
         if (i + 1 >= args.size()) return tl::unexpected(refuse("", fmt::format("-{}: requires an argument", opt)));
         const std::string& arg = args[++i];

@@ -20,6 +20,7 @@
 #include "machine/events.h"
 #include "machine/ghash_order.h"
 #include "machine/memory_device.h"
+#include "machine/memory_regions.h"
 #include "machine/qemu_error.h"
 #include "machine/qemu_opts.h"
 #include "machine/qobject.h"
@@ -60,6 +61,7 @@ struct MachineConfig {
     // -S: the guest's CPUs never start (memplug has no `cont`): devices plug into
     // QEMU, but no guest driver acts on them (no ACPI _OST, no virtio-mem plug).
     bool stopped = false;
+    bool nodefaults = false;  // -nodefaults: no default VGA, NIC, disks, serial or parallel ports
     unsigned phys_bits = 40;
     int smp = 1;
     // -smp's topology: possible CPUs (maxcpus) and how they split.
@@ -121,6 +123,9 @@ public:
     MemorySizeSummary query_memory_size_summary() const;
     std::vector<MemdevInfo> query_memdev() const;
     std::vector<NumaNodeInfo> query_numa() const;
+    // HMP's info mtree: the memory-region tree, or what of the machine memplug
+    // cannot show in it.
+    tl::expected<MemoryMap, std::string> memory_map() const;
     // quit: QEMU exits; the session ends the machine.
     void quit() { m_quit = true; }
     bool quit_requested() const { return m_quit; }
@@ -180,6 +185,7 @@ private:
     std::vector<std::unique_ptr<MemoryDevice>> m_devices;
     std::vector<std::string> m_root_ports;    // pcie-root-port ids, buses for hot-plugged PCI devices
     std::vector<std::string> m_other_devices;
+    std::vector<std::string> m_other_drivers;  // the driver of every device but memory devices, in plug order
     std::vector<std::string> m_cold_devices;  // -device arguments, plugged once the layout is known
     uint64_t m_below_4g = 0, m_above_4g = 0, m_above_4g_start = 4 * mm::GiB;
     uint64_t m_device_memory_base = 0, m_device_memory_size = 0;

@@ -339,7 +339,8 @@ QResult<void> Machine::device_add(const QObject& o, bool hotplugged)
     }
     if (id && id_in_use(*id)) return qerr(fmt::format("Duplicate device ID '{}'", *id));
     if (!memory_device) {
-        // Other devices are accepted and have no effect on the model.
+        // Other devices are accepted and have no effect on the model but for info mtree.
+        m_other_drivers.push_back(*driver);
         if (id) {
             if (*driver == "pcie-root-port") m_root_ports.push_back(*id);
             m_other_devices.push_back(*id);

@@ -3,6 +3,7 @@
 // arguments parsed by the command's args_type, then the command.
 #include "machine/monitor.h"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <vector>
@@ -96,6 +97,7 @@ const std::map<std::string_view, std::string_view> args_types = {
     {"info memdev", ""},
     {"info memory-devices", ""},
     {"info memory_size_summary", ""},
+    {"info mtree", "flatview:-f,dispatch_tree:-d,owner:-o,disabled:-D"},
     {"info numa", ""},
     {"info status", ""},
 };
@@ -221,6 +223,80 @@ std::string info_numa(const Machine& m)
     return out;
 }
 
+// mtree_info without options: each group of address spaces sharing a root with
+// that root's tree, then each region an alias showed (queued as the walk meets
+// them), with its tree. Aliases show no subregions of their own.
+class MtreePrinter {
+public:
+    explicit MtreePrinter(const MemoryMap& map) : m_map(map) {}
+
+    std::string print()
+    {
+        std::vector<std::size_t> roots;
+        for (const AddressSpace& as : m_map.address_spaces)
+            if (std::find(roots.begin(), roots.end(), as.root) == roots.end()) roots.push_back(as.root);
+        for (std::size_t root : roots) {
+            for (const AddressSpace& as : m_map.address_spaces)
+                if (as.root == root) m_out += fmt::format("address-space: {}\n", as.name);
+            region(root, 1, 0);
+            m_out += "\n";
+        }
+        for (std::size_t i = 0; i < m_aliased.size(); ++i) {
+            m_out += fmt::format("memory-region: {}\n", m_map.regions[m_aliased[i]].name);
+            region(m_aliased[i], 1, 0);
+            m_out += "\n";
+        }
+        return std::move(m_out);
+    }
+
+private:
+    const char* type_name(const MemoryRegion& r) const
+    {
+        if (r.alias) return type_name(m_map.regions[*r.alias]);
+        switch (r.type) {
+        case RegionType::Ram: return "ram";
+        case RegionType::Rom: return "rom";
+        case RegionType::Io: break;
+        }
+        return "i/o";
+    }
+
+    void region(std::size_t index, int level, uint64_t base)
+    {
+        const MemoryRegion& r = m_map.regions[index];
+        const uint64_t start = base + r.addr;
+        if (r.alias && std::find(m_aliased.begin(), m_aliased.end(), *r.alias) == m_aliased.end())
+            m_aliased.push_back(*r.alias);
+        if (r.enabled) {
+            m_out += fmt::format("{:{}}{:016x}-{:016x} (prio {}, {}): ", "", level * 2, start, start + r.last, r.priority,
+                                 type_name(r));
+            if (r.alias)
+                m_out += fmt::format("alias {} @{} {:016x}-{:016x}\n", r.name, m_map.regions[*r.alias].name,
+                                     r.alias_offset, r.alias_offset + r.last);
+            else
+                m_out += r.name + "\n";
+        }
+        std::vector<std::size_t> subs = r.subregions;
+        std::stable_sort(subs.begin(), subs.end(), [&](std::size_t a, std::size_t b) {
+            const MemoryRegion &x = m_map.regions[a], &y = m_map.regions[b];
+            return x.addr != y.addr ? x.addr < y.addr : x.priority > y.priority;
+        });
+        for (std::size_t sub : subs) region(sub, level + 1, start);
+    }
+
+    const MemoryMap& m_map;
+    std::vector<std::size_t> m_aliased;
+    std::string m_out;
+};
+
+std::string info_mtree(const Machine& m, const Parsed& a)
+{
+    if (!a.flags.empty()) return "memplug: info mtree's options (-f, -d, -o, -D) are not modelled\n";
+    const auto map = m.memory_map();
+    if (!map) return fmt::format("memplug: info mtree does not model {}\n", map.error());
+    return MtreePrinter(*map).print();
+}
+
 // help_cmd_dump: every command of `table`, or the one args[i] names (a table's
 // subcommand through the next word).
 std::string help_dump(std::span<const HmpCommand> table, const std::vector<std::string>& args, size_t i)
@@ -314,6 +390,7 @@ std::string run(Machine& m, std::string_view name, Parsed& a)
     if (name == "info memory-devices") return info_memory_devices(m);
     if (name == "info memdev") return info_memdev(m);
     if (name == "info numa") return info_numa(m);
+    if (name == "info mtree") return info_mtree(m, a);
     if (name == "info memory_size_summary") {
         const MemorySizeSummary s = m.query_memory_size_summary();
         return fmt::format("base memory: {}\nplugged memory: {}\n", s.base_memory, s.plugged_memory);
