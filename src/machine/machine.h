@@ -193,9 +193,9 @@ private:
     std::unique_ptr<drivers::AcpiMemoryHotplug> m_acpi;
     std::unique_ptr<drivers::VirtioMemModule> m_virtio_mem;
     std::vector<std::pair<int, EventSink>> m_sinks;
-    GHashOrder m_objects;
+    GHashOrder m_objects;         // the children of /objects: backends and pc.ram
     std::vector<int> m_cpu_node;  // per possible CPU, its -numa node (-1: none yet)
-    bool m_numa_have_memdev = false, m_numa_have_mem = false;  // the children of /objects: backends and pc.ram
+    bool m_numa_have_memdev = false, m_numa_have_mem = false;  // some -numa node has memdev=, mem=
     bool m_quit = false;
     std::string m_warnings, m_startup_output;
     int m_next_sink = 0;

@@ -63,15 +63,15 @@ MemoryBackend* Machine::backend(std::string_view id)
     return it == m_backends.end() ? nullptr : &*it;
 }
 
-// ObjectOptions as QAPI visits it: qom-type, id, then the backend's members in
-// the schema's order (so the first bad one is the one QEMU names), then any
-// member the type does not have.
 const MemoryBackend* Machine::find_backend(std::string_view id) const
 {
     auto it = std::find_if(m_backends.begin(), m_backends.end(), [&](const auto& b) { return b.id == id; });
     return it == m_backends.end() ? nullptr : &*it;
 }
 
+// ObjectOptions as QAPI visits it: qom-type, id, then the backend's members in
+// the schema's order (so the first bad one is the one QEMU names), then any
+// member the type does not have.
 QResult<MemoryBackend> Machine::backend_options(const QObject& args, Input in) const
 {
     const auto type_it = args.find("qom-type");
@@ -306,6 +306,7 @@ QResult<std::unique_ptr<MemoryDevice>> Machine::virtio_mem_pre_plug(const QObjec
         return qerr(fmt::format("'requested-size' property has to be multiples of 'block-size' (0x{:x})", c.block_size));
     const int nb_numa_nodes = int(m_config.numa.size());
     if ((nb_numa_nodes && c.node >= nb_numa_nodes) || (!nb_numa_nodes && c.node))
+        // QEMU 7.2's words, the missing space included.
         return qerr(fmt::format("'node' property has value '{}', which exceedsthe number of numa nodes: {}", c.node,
                                 nb_numa_nodes ? nb_numa_nodes : 1));
     return std::make_unique<VirtioMem>(*this, opt(o, "id").value_or(""), be->id, hotplugged, c);
