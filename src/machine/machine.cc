@@ -199,6 +199,7 @@ tl::expected<void, std::string> Machine::parse_args(const std::vector<std::strin
         } else if (opt == "cpu") {
             auto o = OptList::parse(arg, "model");
             if (!o) return tl::unexpected(refuse(at, o.error()));
+            m_config.cpu_model = o->get("model").value_or("");
             if (auto bits = o->get("phys-bits")) {
                 const auto v = parse_uint(*bits, 64);
                 if (!v || *v < 32 || *v > 52)
@@ -334,7 +335,20 @@ tl::expected<void, std::string> Machine::parse_numa_node(const OptList& o)
     if (!type) return tl::unexpected(std::string("Parameter 'type' is missing"));
     if (*type != "node" && *type != "dist" && *type != "cpu" && *type != "hmat-lb" && *type != "hmat-cache")
         return tl::unexpected(fmt::format("Parameter 'type' does not accept value '{}'", *type));
-    if (*type != "node") return {};  // distances, CPU and HMAT descriptions: not modelled
+    if (*type == "dist") return parse_numa_distance(o);
+    if (*type == "cpu") {
+        // set_numa_options: the node must exist; which CPUs it names is not modelled.
+        const auto node_id = o.get("node-id");
+        if (!node_id) return tl::unexpected(std::string("Missing mandatory node-id property"));
+        const auto n = parse_int(*node_id);
+        if (!n) return tl::unexpected(std::string("Parameter 'node-id' expects an int64 value"));
+        if (std::none_of(m_config.numa.begin(), m_config.numa.end(), [&](const NumaNode& x) { return x.nodeid == *n; }))
+            return tl::unexpected(fmt::format("Invalid node-id={}, NUMA node must be defined with -numa node,nodeid=ID "
+                                              "before it's used with -numa cpu,node-id=ID",
+                                              *n));
+        return {};
+    }
+    if (*type != "node") return {};  // HMAT descriptions: not modelled
     std::optional<uint64_t> nodeid;
     std::vector<uint64_t> cpus;
     std::optional<std::string> memdev;
@@ -392,6 +406,70 @@ tl::expected<void, std::string> Machine::parse_numa_node(const OptList& o)
     return {};
 }
 
+// parse_numa_distance: NumaDistOptions in the schema's order (src, dst, val),
+// then the distance checked against the nodes declared so far.
+tl::expected<void, std::string> Machine::parse_numa_distance(const OptList& o)
+{
+    constexpr uint64_t NUMA_DISTANCE_MIN = 10;  // a node's distance to itself
+    uint64_t value[3] = {};
+    const char* const names[3] = {"src", "dst", "val"};
+    for (int i = 0; i < 3; ++i) {
+        const auto v = o.get(names[i]);
+        if (!v) return tl::unexpected(fmt::format("Parameter '{}' is missing", names[i]));
+        const auto n = parse_uint(*v);
+        if (!n) return tl::unexpected(fmt::format("Parameter '{}' expects a uint64 value", names[i]));
+        if (*n > (i < 2 ? UINT16_MAX : UINT8_MAX))
+            return tl::unexpected(fmt::format("Parameter '{}' expects {}", names[i], i < 2 ? "uint16_t" : "uint8_t"));
+        value[i] = *n;
+    }
+    for (const auto& [k, v] : o.items())
+        if (k != "type" && k != "src" && k != "dst" && k != "val") return tl::unexpected(fmt::format("Invalid parameter '{}'", k));
+    const auto [src, dst, val] = value;
+    if (src >= MAX_NODES || dst >= MAX_NODES)
+        return tl::unexpected(fmt::format("Parameter '{}' expects an integer between 0 and {}",
+                                          src >= MAX_NODES ? "src" : "dst", MAX_NODES - 1));
+    auto present = [&](uint64_t id) {
+        return std::any_of(m_config.numa.begin(), m_config.numa.end(), [&](const NumaNode& n) { return uint64_t(n.nodeid) == id; });
+    };
+    if (!present(src) || !present(dst))
+        return tl::unexpected(std::string(
+            "Source/Destination NUMA node is missing. Please use '-numa node' option to declare it first."));
+    if (val < NUMA_DISTANCE_MIN)
+        return tl::unexpected(
+            fmt::format("NUMA distance ({}) is invalid, it shouldn't be less than {}.", val, NUMA_DISTANCE_MIN));
+    if (src == dst && val != NUMA_DISTANCE_MIN)
+        return tl::unexpected(fmt::format("Local distance of node {} should be {}.", src, NUMA_DISTANCE_MIN));
+    m_numa_distance[{int(src), int(dst)}] = unsigned(val);
+    return {};
+}
+
+// validate_numa_distance: once any distance is given, every pair of nodes needs
+// one (the other direction is then the same), or both when some pair differs.
+tl::expected<void, std::string> Machine::validate_numa_distance() const
+{
+    const int nodes = int(m_config.numa.size());
+    auto distance = [&](int a, int b) {
+        const auto it = m_numa_distance.find({a, b});
+        return it == m_numa_distance.end() ? 0u : it->second;
+    };
+    bool asymmetric = false;
+    for (int src = 0; src < nodes; ++src)
+        for (int dst = src; dst < nodes; ++dst) {
+            if (src != dst && !distance(src, dst) && !distance(dst, src))
+                return tl::unexpected(refuse("", fmt::format("The distance between node {} and {} is missing, at least "
+                                                             "one distance value between each nodes should be provided.",
+                                                             src, dst)));
+            if (distance(src, dst) && distance(dst, src) && distance(src, dst) != distance(dst, src)) asymmetric = true;
+        }
+    if (asymmetric)
+        for (int src = 0; src < nodes; ++src)
+            for (int dst = 0; dst < nodes; ++dst)
+                if (src != dst && !distance(src, dst))
+                    return tl::unexpected(refuse("", "At least one asymmetrical pair of distances is given, please "
+                                                     "provide distances for both directions of all node pairs."));
+    return {};
+}
+
 // numa_complete_configuration and machine_numa_finalize: one node when memory
 // hotplug is possible, no gaps in node ids, memory adding up, CPUs mapped.
 tl::expected<void, std::string> Machine::complete_numa()
@@ -412,6 +490,8 @@ tl::expected<void, std::string> Machine::complete_numa()
     if (total != c.ram_size)
         return tl::unexpected(refuse("", fmt::format("total memory for NUMA nodes (0x{:x}) should equal RAM size (0x{:x})",
                                                      total, c.ram_size)));
+    if (!m_numa_distance.empty())
+        if (auto r = validate_numa_distance(); !r) return r;
     for (const NumaNode& n : c.numa) {
         if (n.memdev.empty()) continue;
         MemoryBackend* b = backend(n.memdev);
@@ -451,6 +531,12 @@ tl::expected<void, std::string> Machine::lay_out()
 {
     MachineConfig& c = m_config;
     if (auto r = complete_numa(); !r) return r;
+    // x86_cpu_realizefn, once: TCG's default and max CPUs are AMD CPUs without topoext.
+    const bool amd_without_topoext = c.cpu_model.empty() || c.cpu_model == "max" || c.cpu_model == "qemu64";
+    if (!c.kvm && amd_without_topoext && c.threads > 1)
+        m_startup_output += refuse("", fmt::format("warning: This family of AMD CPU doesn't support hyperthreading({})",
+                                                   c.threads)) +
+                            "Please configure -smp options properly or try enabling topoext feature.\n";
     // The machine's own RAM, a child of /objects, unless NUMA nodes took theirs from backends.
     if (std::none_of(c.numa.begin(), c.numa.end(), [](const NumaNode& n) { return !n.memdev.empty(); })) {
         MemoryBackend ram;

@@ -41,6 +41,7 @@ struct MemoryBackend {
     bool merge = true;
     bool dump = true;
     std::string mem_path;
+    bool hugetlb = false;  // memory-backend-memfd's hugetlb=on
     std::string used_by;  // device id, or "(numa)" for a NUMA node's memory
 };
 
@@ -58,6 +59,7 @@ struct MachineConfig {
     int ram_slots = 0;
     // KVM with -cpu host: an Intel host with 46 address bits; TCG: AMD, 40 bits.
     bool kvm = false;
+    std::string cpu_model;  // -cpu's model; empty: the default (qemu64)
     // -S: the guest's CPUs never start (memplug has no `cont`): devices plug into
     // QEMU, but no guest driver acts on them (no ACPI _OST, no virtio-mem plug).
     bool stopped = false;
@@ -88,7 +90,7 @@ struct MemdevInfo {
     std::string id;
     uint64_t size = 0;
     bool merge = true, dump = true, prealloc = false, share = false;
-    std::optional<bool> reserve;  // memory-backend-ram and -file only
+    bool reserve = true;
 };
 
 // HMP's info numa: per node, its CPUs, its memory and what memory devices plugged there.
@@ -164,6 +166,8 @@ private:
     QResult<void> create_backend(MemoryBackend b);
     tl::expected<void, std::string> parse_smp(const QObject& smp);
     tl::expected<void, std::string> parse_numa_node(const OptList& o);
+    tl::expected<void, std::string> parse_numa_distance(const OptList& o);
+    tl::expected<void, std::string> validate_numa_distance() const;
     tl::expected<void, std::string> complete_numa();
     void warn(std::string text) { m_warnings += "warning: " + text + "\n"; }
     QResult<std::unique_ptr<MemoryDevice>> pc_dimm_pre_plug(const QObject& args, bool hotplugged);
@@ -195,6 +199,7 @@ private:
     std::vector<std::pair<int, EventSink>> m_sinks;
     GHashOrder m_objects;         // the children of /objects: backends and pc.ram
     std::vector<int> m_cpu_node;  // per possible CPU, its -numa node (-1: none yet)
+    std::map<std::pair<int, int>, unsigned> m_numa_distance;  // -numa dist: (src, dst) -> val
     bool m_numa_have_memdev = false, m_numa_have_mem = false;  // some -numa node has memdev=, mem=
     bool m_quit = false;
     std::string m_warnings, m_startup_output;

@@ -84,6 +84,7 @@ QResult<MemoryBackend> Machine::backend_options(const QObject& args, Input in) c
     MemoryBackend b;
     b.id = MP_TRY(visit_str(*id_it, "id"));
     b.qom_type = type;
+    b.share = type == "memory-backend-memfd";  // memfd's memory is shared unless share=off
     std::vector<std::string_view> members = {"dump", "host-nodes", "merge", "policy", "prealloc", "prealloc-threads",
                                              "prealloc-context", "share", "reserve", "size",
                                              "x-use-canonical-path-for-ramblock-id"};
@@ -103,6 +104,8 @@ QResult<MemoryBackend> Machine::backend_options(const QObject& args, Input in) c
                                      : k == "merge" ? b.merge : b.dump) = flag;
         } else if (k == "mem-path") {
             b.mem_path = MP_TRY(visit_str(*it, k));
+        } else if (k == "hugetlb") {
+            b.hugetlb = MP_TRY(visit_bool(*it, k, in));
         }
     }
     for (auto it = args.begin(); it != args.end(); ++it) {
@@ -129,6 +132,8 @@ QResult<void> Machine::create_backend(MemoryBackend b)
             !std::filesystem::is_directory(path.has_parent_path() ? path.parent_path() : ".", ec))
             return qerr(fmt::format("can't open backing store {} for guest RAM: No such file or directory", b.mem_path));
     }
+    // The reference host (where tests/conformance/qemu was recorded) reserves no huge pages.
+    if (b.hugetlb) return qerr("unable to map backing store for guest RAM: Cannot allocate memory");
     m_objects.insert(b.id);
     m_backends.push_back(std::move(b));
     return {};
@@ -224,8 +229,9 @@ QResult<std::unique_ptr<MemoryDevice>> Machine::pc_dimm_pre_plug(const QObject& 
         if (k == "driver" || k == "id") continue;
         const std::string v = opt_text(*it);
         if (k == "memdev") {
-            be = backend(v);
-            if (!be) return qerr(fmt::format("Device '{}' not found", v), ErrorClass::DeviceNotFound);
+            // An empty link path leaves the link unset.
+            be = v.empty() ? nullptr : backend(v);
+            if (!be && !v.empty()) return qerr(fmt::format("Device '{}' not found", v), ErrorClass::DeviceNotFound);
         } else if (k == "slot") {
             slot_hint = int(MP_TRY(qdev_int(v, k, INT32_MIN, INT32_MAX, "int32_t")));
         } else if (k == "addr") {
@@ -279,8 +285,8 @@ QResult<std::unique_ptr<MemoryDevice>> Machine::virtio_mem_pre_plug(const QObjec
         if (k == "driver" || k == "id" || k == "bus" || k == "addr" || k == "slot" || k == "multifunction") continue;
         const std::string val = opt_text(*it);
         if (k == "memdev") {
-            be = backend(val);
-            if (!be) return qerr(fmt::format("Device '{}' not found", val), ErrorClass::DeviceNotFound);
+            be = val.empty() ? nullptr : backend(val);
+            if (!be && !val.empty()) return qerr(fmt::format("Device '{}' not found", val), ErrorClass::DeviceNotFound);
         } else if (k == "requested-size" || k == "block-size" || k == "memaddr") {
             auto size = parse_size(val, 'B');
             if (!size) return qerr(fmt::format("Parameter '{}' expects size", k));

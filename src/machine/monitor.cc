@@ -204,7 +204,7 @@ std::string info_memdev(const Machine& m)
         out += fmt::format("memory backend: {}\n", b.id);
         out += fmt::format("  size:  {}\n", b.size);
         out += fmt::format("  merge: {}\n  dump: {}\n  prealloc: {}\n  share: {}\n", b.merge, b.dump, b.prealloc, b.share);
-        if (b.reserve) out += fmt::format("  reserve: {}\n", *b.reserve);
+        out += fmt::format("  reserve: {}\n", b.reserve);
         out += "  policy: default\n  host nodes: \n";
     }
     return out + "\n";

@@ -202,9 +202,7 @@ std::vector<MemdevInfo> Machine::query_memdev() const
     for (auto it = keys.rbegin(); it != keys.rend(); ++it) {
         const MemoryBackend* b = find_backend(*it);
         if (!b) continue;
-        MemdevInfo i{b->id, b->size, b->merge, b->dump, b->prealloc, b->share, std::nullopt};
-        if (b->qom_type == "memory-backend-ram" || b->qom_type == "memory-backend-file") i.reserve = b->reserve;
-        out.push_back(i);
+        out.push_back({b->id, b->size, b->merge, b->dump, b->prealloc, b->share, b->reserve});
     }
     return out;
 }
