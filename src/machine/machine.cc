@@ -423,13 +423,15 @@ tl::expected<void, std::string> Machine::parse_numa_distance(const OptList& o)
         value[i] = *n;
     }
     for (const auto& [k, v] : o.items())
-        if (k != "type" && k != "src" && k != "dst" && k != "val") return tl::unexpected(fmt::format("Invalid parameter '{}'", k));
+        if (k != "type" && k != "src" && k != "dst" && k != "val")
+            return tl::unexpected(fmt::format("Invalid parameter '{}'", k));
     const auto [src, dst, val] = value;
     if (src >= MAX_NODES || dst >= MAX_NODES)
         return tl::unexpected(fmt::format("Parameter '{}' expects an integer between 0 and {}",
                                           src >= MAX_NODES ? "src" : "dst", MAX_NODES - 1));
     auto present = [&](uint64_t id) {
-        return std::any_of(m_config.numa.begin(), m_config.numa.end(), [&](const NumaNode& n) { return uint64_t(n.nodeid) == id; });
+        return std::any_of(m_config.numa.begin(), m_config.numa.end(),
+                           [&](const NumaNode& n) { return uint64_t(n.nodeid) == id; });
     };
     if (!present(src) || !present(dst))
         return tl::unexpected(std::string(

@@ -268,8 +268,8 @@ private:
         if (r.alias && std::find(m_aliased.begin(), m_aliased.end(), *r.alias) == m_aliased.end())
             m_aliased.push_back(*r.alias);
         if (r.enabled) {
-            m_out += fmt::format("{:{}}{:016x}-{:016x} (prio {}, {}): ", "", level * 2, start, start + r.last, r.priority,
-                                 type_name(r));
+            m_out += fmt::format("{:{}}{:016x}-{:016x} (prio {}, {}): ", "", level * 2, start, start + r.last,
+                                 r.priority, type_name(r));
             if (r.alias)
                 m_out += fmt::format("alias {} @{} {:016x}-{:016x}\n", r.name, m_map.regions[*r.alias].name,
                                      r.alias_offset, r.alias_offset + r.last);

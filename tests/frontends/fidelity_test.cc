@@ -116,7 +116,8 @@ TEST(Fidelity, MtreeComparesSectionsInAnyOrder)
     // A section twice is not the same as once.
     EXPECT_FALSE(comparator.compare(CommandKind::Monitor, "info  mtree", Lines{"a", "", "a"}, Lines{"a"}).agrees());
     // Other monitor commands and guest commands: line for line.
-    EXPECT_FALSE(comparator.compare(CommandKind::Monitor, "info numa", Lines{"a", "", "b"}, Lines{"b", "", "a"}).agrees());
+    EXPECT_FALSE(
+        comparator.compare(CommandKind::Monitor, "info numa", Lines{"a", "", "b"}, Lines{"b", "", "a"}).agrees());
     EXPECT_FALSE(guest(comparator, "echo info mtree", Lines{"a", "", "b"}, Lines{"b", "", "a"}).agrees());
 }
 
