@@ -64,9 +64,10 @@ conformance-record:
 	@tests/conformance/record/setup
 	@tests/conformance/record-all --jobs $(JOBS)
 
-# Scores memplug against the goldens (no QEMU needed).
+# Scores memplug against the goldens (no QEMU needed): the real kernel's, then QEMU's alone.
 conformance: build
 	@$(BUILD)/memplug conformance --known tests/conformance/known-differences.txt tests/conformance/cases/*.out
+	@$(BUILD)/memplug conformance --known tests/conformance/qemu-known-differences.txt tests/conformance/qemu/*.out
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -258,6 +258,48 @@ Verdict compare_lines(std::span<const std::string> expected, std::span<const std
     return verdict;
 }
 
+// The runs of non-blank lines, each joined with newlines, sorted.
+std::vector<std::string> sections_of(std::span<const std::string> lines)
+{
+    std::vector<std::string> sections;
+    bool open = false;
+    for (const std::string& line : lines) {
+        if (line.empty()) {
+            open = false;
+            continue;
+        }
+        if (open)
+            sections.back() += '\n' + line;
+        else
+            sections.push_back(line);
+        open = true;
+    }
+    std::sort(sections.begin(), sections.end());
+    return sections;
+}
+
+Verdict compare_sections(std::span<const std::string> expected, std::span<const std::string> actual)
+{
+    const auto expected_sections = sections_of(expected);
+    const auto actual_sections = sections_of(actual);
+    std::vector<std::string> missing;
+    std::vector<std::string> unexpected;
+    std::set_difference(expected_sections.begin(), expected_sections.end(), actual_sections.begin(),
+                        actual_sections.end(), std::back_inserter(missing));
+    std::set_difference(actual_sections.begin(), actual_sections.end(), expected_sections.begin(),
+                        expected_sections.end(), std::back_inserter(unexpected));
+    // A section is named by its first line (e.g. "address-space: I/O").
+    auto first_line = [](const std::string& section) { return section.substr(0, section.find('\n')); };
+    Verdict verdict;
+    for (const std::string& section : missing)
+        verdict.differences.push_back(
+            {std::nullopt, std::nullopt, fmt::format("missing or different section '{}'", first_line(section))});
+    for (const std::string& section : unexpected)
+        verdict.differences.push_back(
+            {std::nullopt, std::nullopt, fmt::format("unexpected or different section '{}'", first_line(section))});
+    return verdict;
+}
+
 }  // namespace
 
 std::vector<std::string_view> words_of(std::string_view text)
@@ -320,6 +362,8 @@ Verdict FidelityComparator::compare(CommandKind kind, std::string_view command, 
         std::erase(got, std::string());
         return compare_lines(without, got);
     }
+    if (unordered_sections(kind, command))
+        return compare_sections(expected, actual);
     return compare_lines(expected, actual);
 }
 
@@ -378,6 +422,19 @@ Verdict FidelityComparator::compare_log(std::span<const std::string> expected, s
                                            fmt::format("expected '{}', got '{}'", expected[want[i].first],
                                                        actual[got[i].first])});
     return verdict;
+}
+
+bool FidelityComparator::unordered_sections(CommandKind kind, std::string_view command) const
+{
+    if (kind != CommandKind::Monitor)
+        return false;
+    const auto words = words_of(command);
+    for (const std::string& c : m_rules.unordered_section_commands) {
+        const auto want = words_of(c);
+        if (words.size() >= want.size() && std::equal(want.begin(), want.end(), words.begin()))
+            return true;
+    }
+    return false;
 }
 
 std::vector<Coverage> FidelityComparator::coverage(CommandKind kind, std::string_view command,

@@ -11,6 +11,7 @@
 //   timestamps, hashed pointers, a dumped page's raw words) are masked; until the
 //   boot's log was cleared (`dmesg -c`) only the boot messages of the subsystems
 //   memplug models;
+// - `info mtree`: the same multiset of blank-line separated sections;
 // - everything else: line for line.
 #pragma once
 
@@ -110,6 +111,11 @@ struct FidelityRules {
     // models only these subsystems' (lines starting so, once masked): other boot
     // lines are left out on both sides.
     std::vector<std::string> boot_log_subjects = {"HugeTLB: "};
+    // Monitor commands whose output is sections (runs of lines between blank
+    // lines) in an order the real program does not keep from run to run: the
+    // same multiset of sections, each line for line. `info mtree` walks address
+    // spaces grouped in a hash table keyed by pointers.
+    std::vector<std::string> unordered_section_commands = {"info mtree"};
 };
 
 // One disagreement; indices are into the expected and actual lines (nullopt when the
@@ -158,6 +164,7 @@ private:
     // A log line as compared: masked, or nullopt when it is not compared at all.
     std::optional<std::string> log_line(std::string_view line) const;
     Verdict compare_log(std::span<const std::string> expected, std::span<const std::string> actual) const;
+    bool unordered_sections(CommandKind kind, std::string_view command) const;
 
     struct Reading {
         long long expected;

@@ -58,7 +58,7 @@ tl::expected<std::string, std::string> GuestSession::start_machine(std::string_v
         if (started.error().kind == machine::StartError::Kind::Qemu) return started.error().text + "\n";
         return tl::unexpected(started.error().text);
     }
-    return std::string();
+    return m_machine->startup_output();
 }
 
 tl::expected<void, machine::StartError> GuestSession::start(const std::vector<std::string>& qemu_args)
@@ -125,6 +125,13 @@ tl::expected<std::string, std::string> GuestSession::run_command(CommandKind kin
         return tl::unexpected(std::string("no machine is running: start one with '$ qemu-system-x86_64 ...'"));
     } else if (kind == CommandKind::Monitor) {
         out = machine::hmp(*m_machine, command);
+        if (m_machine->quit_requested()) {
+            // QEMU exits: nothing of the machine stays.
+            m_shell.reset();
+            m_fs.reset();
+            m_machine.reset();
+            return out;
+        }
     } else if (kind == CommandKind::Memplug) {
         out = m_memplug_lines.run(*m_machine, command);
     } else {

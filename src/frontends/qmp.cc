@@ -265,7 +265,7 @@ QResult<QObject> QmpSession::dispatch(const std::string& command, const QObject&
                 i["dump"] = b.dump;
                 i["prealloc"] = b.prealloc;
                 i["share"] = b.share;
-                if (b.reserve) i["reserve"] = *b.reserve;
+                i["reserve"] = b.reserve;
                 i["host-nodes"] = QObject::array();
                 i["policy"] = "default";
                 out.push_back(i);

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cctype>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -37,24 +39,6 @@ uint64_t seabios_high_reserve(MachineType t) { return t == MachineType::Q35 ? 0x
 constexpr uint64_t MAX_CPUS = 288;     // q35's max_cpus; pc allows 255
 constexpr uint64_t MAX_NODES = 128;    // MAX_NODES
 
-// "0-3" or "2" or "0-1:4-5" as -numa cpus= takes them.
-tl::expected<std::vector<int>, std::string> parse_cpu_list(std::string_view s)
-{
-    std::vector<int> out;
-    size_t pos = 0;
-    while (pos <= s.size()) {
-        const size_t next = std::min(s.find(':', pos), s.size());
-        const std::string_view part = s.substr(pos, next - pos);
-        const size_t dash = part.find('-');
-        const auto a = parse_uint(part.substr(0, dash), MAX_CPUS - 1);
-        const auto b = dash == std::string_view::npos ? a : parse_uint(part.substr(dash + 1), MAX_CPUS - 1);
-        if (!a || !b || *b < *a) return tl::unexpected(fmt::format("Invalid CPU range: {}", part));
-        for (uint64_t c = *a; c <= *b; ++c) out.push_back(int(c));
-        pos = next + 1;
-    }
-    return out;
-}
-
 }  // namespace
 
 tl::expected<std::unique_ptr<Machine>, StartError> Machine::create(const std::vector<std::string>& args)
@@ -62,8 +46,11 @@ tl::expected<std::unique_ptr<Machine>, StartError> Machine::create(const std::ve
     // Debian's kernel and initramfs need this much before the guest reaches a shell.
     constexpr uint64_t min_guest_ram = 128 * MiB;
     std::unique_ptr<Machine> m(new Machine());
-    auto qemu_error = [](const std::string& text) {
-        return tl::unexpected(StartError{StartError::Kind::Qemu, "qemu-system-x86_64: " + text});
+    // parse_args and lay_out return the text QEMU prints when it refuses to start.
+    auto qemu_error = [&](const std::string& text) {
+        std::string all = m->m_startup_output + text;
+        if (all.ends_with('\n')) all.pop_back();  // StartError's text has no final newline
+        return tl::unexpected(StartError{StartError::Kind::Qemu, std::move(all)});
     };
     if (auto r = m->parse_args(args); !r) return qemu_error(r.error());
     if (m->m_config.ram_size < min_guest_ram)
@@ -84,71 +71,126 @@ tl::expected<std::unique_ptr<Machine>, StartError> Machine::create(const std::ve
     return m;
 }
 
+namespace {
+
+const char* const qemu = "qemu-system-x86_64: ";
+const char* const size_hint =
+    "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta-\nand exabytes, respectively.\n";
+
+std::string refuse(std::string_view where, const QemuError& e) { return fmt::format("{}{}{}\n{}", qemu, where, e.desc, e.hint); }
+std::string refuse(std::string_view where, std::string_view desc) { return fmt::format("{}{}{}\n", qemu, where, desc); }
+
+// qemu_strtoi64 with base 0, as the keyval visitor reads an 'int'.
+std::optional<int64_t> parse_int(std::string_view t)
+{
+    const bool neg = t.starts_with('-');
+    if (neg) t.remove_prefix(1);
+    const auto v = parse_uint(t);
+    if (!v || *v > uint64_t(INT64_MAX) + (neg ? 1 : 0)) return std::nullopt;
+    return neg ? int64_t(0 - *v) : int64_t(*v);
+}
+
+// The opts visitor's integer lists: "3" or "0-3".
+std::optional<std::vector<uint64_t>> parse_range(std::string_view t)
+{
+    const auto dash = t.find('-');
+    const auto a = parse_uint(t.substr(0, dash));
+    const auto b = dash == std::string_view::npos ? a : parse_uint(t.substr(dash + 1));
+    if (!a || !b || *b < *a || *b - *a >= 65536) return std::nullopt;
+    std::vector<uint64_t> out;
+    for (uint64_t v = *a; v <= *b; ++v) out.push_back(v);
+    return out;
+}
+
+// Properties of the pc and q35 machines besides their type; others are refused.
+const std::set<std::string> machine_properties = {
+    "type", "accel", "kernel-irqchip", "kernel_irqchip", "smm", "nvdimm", "hmat", "vmport", "pit", "hpet", "sata",
+    "usb", "graphics", "dump-guest-core", "mem-merge", "memory-backend", "max-ram-below-4g", "acpi", "sgx-epc",
+    "confidential-guest-support", "suppress-vmdesc", "smbus", "i8042", "default-bus-bypass-iommu", "x-oem-id",
+    "x-oem-table-id", "bus-lock-ratelimit", "firmware", "memory-encryption", "dt-compatible", "phandle-start",
+    "dumpdtb", "dtb", "append", "kernel", "initrd", "boot", "smp", "memory", "pflash0", "pflash1"};
+
+}  // namespace
+
+// qemu_init's order: every option parsed as it comes (QemuOpts and keyval
+// syntax, -object's and -device's ids), then the machine type, -m, the
+// machine's properties and -smp, the memory backends, and -numa.
 tl::expected<void, std::string> Machine::parse_args(const std::vector<std::string>& args)
 {
-    std::optional<std::string> mem_opt;
+    std::vector<std::pair<std::string, std::string>> mem_items;
+    QObject smp = QObject::object();
+    std::optional<std::string> machine_type;
+    std::vector<std::string> machine_props;
+    std::vector<std::pair<std::string, OptList>> numa_opts;
+    std::vector<MemoryBackend> objects;
+    std::set<std::string> object_ids, device_ids;
     for (size_t i = 0; i < args.size(); ++i) {
         std::string opt = args[i];
         if (opt.size() < 2 || opt[0] != '-') continue;  // a stray word; QEMU would take it as a disk image
         opt.erase(0, opt[1] == '-' ? 2 : 1);
         if (opt == "enable-kvm") m_config.kvm = true;
         if (opt == "S") m_config.stopped = true;
+        if (opt == "nodefaults") m_config.nodefaults = true;
         if (flag_options.count(opt)) continue;
-        if (i + 1 >= args.size()) return tl::unexpected(fmt::format("-{}: requires an argument", opt));
+        if (i + 1 >= args.size()) return tl::unexpected(refuse("", fmt::format("-{}: requires an argument", opt)));
         const std::string& arg = args[++i];
+        const std::string at = fmt::format("-{} {}: ", opt, arg);
         if (opt == "m") {
-            mem_opt = arg;
+            auto o = OptList::parse(arg, "size");
+            if (!o) return tl::unexpected(refuse(at, o.error()));
+            for (const auto& [k, v] : o->items()) {
+                if (k != "size" && k != "slots" && k != "maxmem")
+                    return tl::unexpected(refuse(at, fmt::format("Invalid parameter '{}'", k)));
+                if (k == "slots" ? !parse_uint(v) : !parse_size(v, 'B'))
+                    return tl::unexpected(k == "slots" ? refuse(at, "Parameter 'slots' expects a number")
+                                                       : refuse(at, QemuError{ErrorClass::GenericError,
+                                                                              fmt::format("Parameter '{}' expects a non-negative number below 2^64", k),
+                                                                              size_hint}));
+                mem_items.emplace_back(k, v);
+            }
         } else if (opt == "machine" || opt == "M") {
             auto o = OptList::parse(arg, "type");
-            if (!o) return tl::unexpected(o.error());
-            if (auto accel = o->get("accel")) m_config.kvm = accel->starts_with("kvm");
-            if (auto t = o->get("type")) {
-                if (*t == "q35" || t->starts_with("pc-q35")) m_config.type = MachineType::Q35;
-                else if (*t == "pc" || t->starts_with("pc-i440fx")) m_config.type = MachineType::Pc;
-                else if (*t != "help") return tl::unexpected(fmt::format("unsupported machine type: \"{}\"", *t));
+            if (!o) return tl::unexpected(refuse(at, o.error()));
+            for (const auto& [k, v] : o->items()) {
+                if (k == "type") machine_type = v;
+                else if (k == "accel") m_config.kvm = v.starts_with("kvm");
+                else if (!machine_properties.count(k)) machine_props.push_back(k);
             }
         } else if (opt == "smp") {
+            if (arg.empty()) continue;
             auto o = OptList::parse(arg, "cpus");
-            if (!o) return tl::unexpected(o.error());
-            if (auto c = o->get("cpus")) {
-                auto n = parse_uint(*c);
-                if (!n || *n < 1) return tl::unexpected(fmt::format("Invalid parameter '{}'", arg));
-                if (*n > MAX_CPUS)
-                    return tl::unexpected(fmt::format("Invalid SMP CPUs {}. The max CPUs supported by machine '{}' is {}",
-                                                      *n, m_config.type == MachineType::Q35 ? "pc-q35-7.2" : "pc-i440fx-7.2",
-                                                      MAX_CPUS));
-                m_config.smp = int(*n);
+            if (!o) return tl::unexpected(refuse(at, o.error()));
+            for (const auto& [k, v] : o->items()) {
+                if (k.empty()) return tl::unexpected(refuse(at, "Invalid parameter ''"));
+                smp[k] = v;  // keyval: the last value of a key wins
             }
         } else if (opt == "numa") {
             auto o = OptList::parse(arg, "type");
-            if (!o) return tl::unexpected(o.error());
-            if (o->get("type") != "node") continue;  // cpu, dist, hmat-*: not modelled
-            NumaNode n;
-            n.nodeid = int(m_config.numa.size());
-            if (auto id = o->get("nodeid")) {
-                const auto v = parse_uint(*id);
-                if (!v || *v >= MAX_NODES)
-                    return tl::unexpected(fmt::format("Invalid node ID {}, max possible could be {}", *id, MAX_NODES));
-                n.nodeid = int(*v);
-            }
-            if (std::any_of(m_config.numa.begin(), m_config.numa.end(), [&](const NumaNode& x) { return x.nodeid == n.nodeid; }))
-                return tl::unexpected(fmt::format("Duplicate NUMA nodeid: {}", n.nodeid));
-            if (auto md = o->get("memdev")) n.memdev = *md;
-            if (o->has("mem"))
-                return tl::unexpected(std::string("-numa node,mem=: parameter -numa node,mem is not supported by this machine "
-                                      "type\nUse -numa node,memdev instead"));
-            if (auto c = o->get("cpus")) {
-                auto cpus = parse_cpu_list(*c);
-                if (!cpus) return tl::unexpected(cpus.error());
-                n.cpus = std::move(*cpus);
-            }
-            m_config.numa.push_back(n);
+            if (!o) return tl::unexpected(refuse(at, o.error()));
+            numa_opts.emplace_back(at, std::move(*o));
         } else if (opt == "object") {
             auto o = OptList::parse(arg, "qom-type");
-            if (!o) return tl::unexpected(o.error());
-            if (auto r = object_add(o->to_qdict(), Input::Text); !r)
-                return tl::unexpected(fmt::format("-object {}: {}", arg, r.error().desc));
+            if (!o) return tl::unexpected(refuse(at, o.error()));
+            if (auto id = o->get("id")) {
+                if (!id_wellformed(*id)) return tl::unexpected(refuse(at, qerr_bad_id().value()));
+                if (!object_ids.insert(*id).second)
+                    return tl::unexpected(refuse(at, fmt::format("Duplicate ID '{}' for object", *id)));
+            }
+            auto b = backend_options(o->to_qdict(), Input::Opts);
+            if (!b) return tl::unexpected(refuse(at, b.error()));
+            objects.push_back(std::move(*b));
         } else if (opt == "device") {
+            auto o = OptList::parse(arg, "driver");
+            if (!o) return tl::unexpected(refuse(at, o.error()));
+            if (o->has("help") || o->get("driver") == "help") {
+                if (o->get("driver") == "pc-dimm") return tl::unexpected(pc_dimm_help());
+                return tl::unexpected(refuse(at, "memplug: only pc-dimm's property list is modelled"));
+            }
+            if (auto id = o->get("id")) {
+                if (!id_wellformed(*id)) return tl::unexpected(refuse(at, qerr_bad_id().value()));
+                if (!device_ids.insert(*id).second)
+                    return tl::unexpected(refuse(at, fmt::format("Duplicate ID '{}' for device", *id)));
+            }
             m_cold_devices.push_back(arg);
         } else if (opt == "append") {
             m_config.append = arg;
@@ -156,76 +198,356 @@ tl::expected<void, std::string> Machine::parse_args(const std::vector<std::strin
             m_config.kvm = arg.starts_with("kvm");
         } else if (opt == "cpu") {
             auto o = OptList::parse(arg, "model");
-            if (!o) return tl::unexpected(o.error());
+            if (!o) return tl::unexpected(refuse(at, o.error()));
+            m_config.cpu_model = o->get("model").value_or("");
             if (auto bits = o->get("phys-bits")) {
                 const auto v = parse_uint(*bits, 64);
                 if (!v || *v < 32 || *v > 52)
-                    return tl::unexpected(fmt::format("phys-bits should be between 32 and 52 (but is {})", *bits));
+                    return tl::unexpected(refuse("", fmt::format("phys-bits should be between 32 and 52 (but is {})", *bits)));
                 m_config.phys_bits = unsigned(*v);
             } else if (o->get("model") == "host") {
                 m_config.phys_bits = 46;
             }
         }
     }
-    if (mem_opt) {
-        auto o = OptList::parse(*mem_opt, "size");
-        if (!o) return tl::unexpected(o.error());
-        if (auto s = o->get("size")) {
-            auto v = parse_size(*s, 'M');
-            if (!v) return tl::unexpected(fmt::format("-m {}: Parameter 'size' expects a size", *mem_opt));
-            m_config.ram_size = *v;
+    // select_machine
+    if (machine_type) {
+        const std::string& t = *machine_type;
+        if (t == "q35" || t.starts_with("pc-q35")) m_config.type = MachineType::Q35;
+        else if (t == "pc" || t.starts_with("pc-i440fx")) m_config.type = MachineType::Pc;
+        else if (t != "help")
+            return tl::unexpected(refuse("", "unsupported machine type\nUse -machine help to list supported machines"));
+    }
+    // set_memory_options: a size without a suffix is in MiB; 0 is the default.
+    std::optional<std::string> size, slots, maxmem;
+    for (const auto& [k, v] : mem_items) (k == "size" ? size : k == "slots" ? slots : maxmem) = v;
+    if (size) {
+        if (size->empty()) return tl::unexpected(refuse("", "missing 'size' option value"));
+        uint64_t sz = *parse_size(*size, 'B');
+        if (std::isdigit(static_cast<unsigned char>(size->back()))) {
+            if (sz > UINT64_MAX / MiB) return tl::unexpected(refuse("", "too large 'size' option value"));
+            sz *= MiB;
         }
-        const auto max = o->get("maxmem");
-        const auto slots = o->get("slots");
-        if (slots) {
-            auto n = parse_uint(*slots);
-            if (!n) return tl::unexpected(fmt::format("-m {}: Parameter 'slots' expects uint64", *mem_opt));
-            m_config.ram_slots = int(std::min<uint64_t>(*n, INT32_MAX));
-        }
-        if (max) {
-            auto v = parse_size(*max, 'B');
-            if (!v) return tl::unexpected(fmt::format("-m {}: Parameter 'maxmem' expects a size", *mem_opt));
-            if (*v < m_config.ram_size)
-                return tl::unexpected(fmt::format("invalid value of maxmem: maximum memory size (0x{:x}) must be at "
-                                                  "least the initial memory size (0x{:x})",
-                                                  *v, m_config.ram_size));
-            if (m_config.ram_slots && *v == m_config.ram_size)
-                return tl::unexpected(fmt::format("invalid value of maxmem: memory slots were specified but maximum "
-                                                  "memory size (0x{:x}) is equal to the initial memory size (0x{:x})",
-                                                  *v, m_config.ram_size));
-            m_config.maxram_size = *v;
-        } else if (slots) {
-            return tl::unexpected(std::string("slots specified but no max-size"));
-        }
+        m_config.ram_size = sz ? mm::align_up(sz, 8192) : 128 * MiB;
+    }
+    if (maxmem) {
+        const uint64_t max = *parse_size(*maxmem, 'B');
+        m_config.ram_slots = int(std::min<uint64_t>(slots ? *parse_uint(*slots) : 0, INT32_MAX));
+        if (max < m_config.ram_size)
+            return tl::unexpected(refuse("", fmt::format("invalid value of maxmem: maximum memory size (0x{:x}) must be at "
+                                                         "least the initial memory size (0x{:x})",
+                                                         max, m_config.ram_size)));
+        if (m_config.ram_slots && max == m_config.ram_size)
+            return tl::unexpected(refuse("", fmt::format("invalid value of maxmem: memory slots were specified but maximum "
+                                                         "memory size (0x{:x}) is equal to the initial memory size (0x{:x})",
+                                                         max, m_config.ram_size)));
+        m_config.maxram_size = max;
+    } else if (slots) {
+        return tl::unexpected(refuse("", "slots specified but no max-size"));
     }
     if (!m_config.maxram_size) m_config.maxram_size = m_config.ram_size;
+    // qemu_apply_machine_options
+    if (!machine_props.empty())
+        return tl::unexpected(refuse("", fmt::format("Property '{}-machine.{}' not found",
+                                                     m_config.type == MachineType::Q35 ? "pc-q35-7.2" : "pc-i440fx-7.2",
+                                                     machine_props.front())));
+    if (auto r = parse_smp(smp); !r) return tl::unexpected(r.error());
+    // qemu_create_late_backends
+    for (MemoryBackend& b : objects)
+        if (auto r = create_backend(std::move(b)); !r) return tl::unexpected(refuse("", r.error()));
+    m_cpu_node.assign(m_config.max_cpus, -1);
+    for (const auto& [at, o] : numa_opts)
+        if (auto r = parse_numa_node(o); !r) return tl::unexpected(at.empty() ? r.error() : refuse(at, r.error()));
+    return {};
+}
+
+// machine_parse_smp_config: missing values computed (cores preferred over
+// sockets), then the product of the topology checked against maxcpus.
+tl::expected<void, std::string> Machine::parse_smp(const QObject& smp)
+{
+    const char* const members[] = {"cpus", "sockets", "dies", "clusters", "cores", "threads", "maxcpus"};
+    std::map<std::string, unsigned> v;
+    bool zero = false;
+    for (const char* k : members) {
+        if (!smp.contains(k)) continue;
+        const auto n = parse_int(smp[k].get<std::string>());
+        if (!n) return tl::unexpected(refuse("", fmt::format("Parameter 'smp.{}' expects integer", k)));
+        v[k] = unsigned(uint64_t(*n));  // QEMU keeps them in unsigned ints
+        zero |= v[k] == 0;
+    }
+    for (auto it = smp.begin(); it != smp.end(); ++it)
+        if (std::find_if(std::begin(members), std::end(members), [&](const char* k) { return it.key() == k; }) ==
+            std::end(members))
+            return tl::unexpected(refuse("", fmt::format("Parameter 'smp.{}' is unexpected", it.key())));
+    if (zero)
+        m_startup_output += refuse("", "warning: Deprecated CPU topology (considered invalid): CPU topology parameters "
+                                       "must be greater than zero");
+    unsigned cpus = v["cpus"], sockets = v["sockets"], dies = v["dies"], clusters = v["clusters"], cores = v["cores"],
+             threads = v["threads"], maxcpus = v["maxcpus"];
+    if (clusters > 1) return tl::unexpected(refuse("", "clusters not supported by this machine's CPU topology"));
+    dies = dies ? dies : 1;
+    clusters = 1;
+    if (!cpus && !maxcpus) {
+        sockets = sockets ? sockets : 1;
+        cores = cores ? cores : 1;
+        threads = threads ? threads : 1;
+    } else {
+        maxcpus = maxcpus ? maxcpus : cpus;
+        if (!cores) {
+            sockets = sockets ? sockets : 1;
+            threads = threads ? threads : 1;
+            cores = maxcpus / (sockets * dies * clusters * threads);
+        } else if (!sockets) {
+            threads = threads ? threads : 1;
+            sockets = maxcpus / (dies * clusters * cores * threads);
+        }
+        if (!threads) threads = maxcpus / (sockets * dies * clusters * cores);
+    }
+    maxcpus = maxcpus ? maxcpus : sockets * dies * clusters * cores * threads;
+    cpus = cpus ? cpus : maxcpus;
+    const std::string topo = fmt::format("sockets ({}) * dies ({}) * cores ({}) * threads ({})", sockets, dies, cores, threads);
+    if (sockets * dies * clusters * cores * threads != maxcpus)
+        return tl::unexpected(refuse("", fmt::format("Invalid CPU topology: product of the hierarchy must match maxcpus: "
+                                                     "{} != maxcpus ({})",
+                                                     topo, maxcpus)));
+    if (maxcpus < cpus)
+        return tl::unexpected(refuse("", fmt::format("Invalid CPU topology: maxcpus must be equal to or greater than smp: "
+                                                     "{} == maxcpus ({}) < smp_cpus ({})",
+                                                     topo, maxcpus, cpus)));
+    const bool q35 = m_config.type == MachineType::Q35;
+    if (maxcpus > (q35 ? MAX_CPUS : 255))
+        return tl::unexpected(refuse("", fmt::format("Invalid SMP CPUs {}. The max CPUs supported by machine '{}' is {}",
+                                                     int(maxcpus), q35 ? "pc-q35-7.2" : "pc-i440fx-7.2", q35 ? MAX_CPUS : 255)));
+    m_config.smp = int(cpus);
+    m_config.max_cpus = maxcpus;
+    m_config.sockets = sockets;
+    m_config.dies = dies;
+    m_config.cores = cores;
+    m_config.threads = threads;
+    return {};
+}
+
+// parse_numa: -numa node as the opts visitor reads NumaNodeOptions, then
+// parse_numa_node's checks. Errors without the "qemu-system-x86_64: " prefix.
+tl::expected<void, std::string> Machine::parse_numa_node(const OptList& o)
+{
+    const auto type = o.get("type");
+    if (!type) return tl::unexpected(std::string("Parameter 'type' is missing"));
+    if (*type != "node" && *type != "dist" && *type != "cpu" && *type != "hmat-lb" && *type != "hmat-cache")
+        return tl::unexpected(fmt::format("Parameter 'type' does not accept value '{}'", *type));
+    if (*type == "dist") return parse_numa_distance(o);
+    if (*type == "cpu") {
+        // set_numa_options: the node must exist; which CPUs it names is not modelled.
+        const auto node_id = o.get("node-id");
+        if (!node_id) return tl::unexpected(std::string("Missing mandatory node-id property"));
+        const auto n = parse_int(*node_id);
+        if (!n) return tl::unexpected(std::string("Parameter 'node-id' expects an int64 value"));
+        if (std::none_of(m_config.numa.begin(), m_config.numa.end(), [&](const NumaNode& x) { return x.nodeid == *n; }))
+            return tl::unexpected(fmt::format("Invalid node-id={}, NUMA node must be defined with -numa node,nodeid=ID "
+                                              "before it's used with -numa cpu,node-id=ID",
+                                              *n));
+        return {};
+    }
+    if (*type != "node") return {};  // HMAT descriptions: not modelled
+    std::optional<uint64_t> nodeid;
+    std::vector<uint64_t> cpus;
+    std::optional<std::string> memdev;
+    bool has_mem = false;
+    for (const auto& [k, v] : o.items()) {
+        if (k == "type") continue;
+        if (k == "nodeid" || k == "initiator") {
+            const auto n = parse_uint(v);
+            if (!n) return tl::unexpected(fmt::format("Parameter '{}' expects a uint64 value", k));
+            if (*n > UINT16_MAX) return tl::unexpected(fmt::format("Parameter '{}' expects uint16_t", k));
+            if (k == "nodeid") nodeid = *n;
+        } else if (k == "cpus") {
+            const auto r = parse_range(v);
+            if (!r) return tl::unexpected(std::string("Parameter 'cpus' expects a uint64 value or range"));
+            for (uint64_t c : *r) {
+                if (c > UINT16_MAX) return tl::unexpected(std::string("Parameter 'cpus' expects uint16_t"));
+                cpus.push_back(c);
+            }
+        } else if (k == "mem") {
+            if (!parse_size(v, 'B')) return tl::unexpected(std::string("Parameter 'mem' expects a size value"));
+            has_mem = true;
+        } else if (k == "memdev") {
+            memdev = v;
+        } else {
+            return tl::unexpected(fmt::format("Invalid parameter '{}'", k));
+        }
+    }
+    const uint64_t nodenr = nodeid.value_or(m_config.numa.size());
+    if (nodenr >= MAX_NODES) return tl::unexpected(fmt::format("Max number of NUMA nodes reached: {}", nodenr));
+    if (std::any_of(m_config.numa.begin(), m_config.numa.end(), [&](const NumaNode& x) { return uint64_t(x.nodeid) == nodenr; }))
+        return tl::unexpected(fmt::format("Duplicate NUMA nodeid: {}", nodenr));
+    for (uint64_t c : cpus) {
+        if (c >= m_config.max_cpus)
+            return tl::unexpected(fmt::format("CPU index ({}) should be smaller than maxcpus ({})", c, m_config.max_cpus));
+        if (m_cpu_node[c] >= 0 && uint64_t(m_cpu_node[c]) != nodenr)
+            return tl::unexpected(fmt::format("CPU is already assigned to node-id: {}", m_cpu_node[c]));
+        m_cpu_node[c] = int(nodenr);
+    }
+    m_numa_have_memdev |= memdev.has_value();
+    m_numa_have_mem |= has_mem;
+    if ((has_mem && m_numa_have_memdev) || (memdev && m_numa_have_mem))
+        return tl::unexpected(std::string("numa configuration should use either mem= or memdev=,mixing both is not allowed"));
+    if (has_mem)
+        return tl::unexpected(std::string("Parameter -numa node,mem is not supported by this machine type\n"
+                                          "Use -numa node,memdev instead"));
+    NumaNode n;
+    n.nodeid = int(nodenr);
+    if (memdev) {
+        const MemoryBackend* b = backend(*memdev);
+        if (!b) return tl::unexpected(fmt::format("memdev={} is ambiguous", *memdev));
+        n.memdev = *memdev;
+        n.size = b->size;
+    }
+    m_config.numa.push_back(n);
+    return {};
+}
+
+// parse_numa_distance: NumaDistOptions in the schema's order (src, dst, val),
+// then the distance checked against the nodes declared so far.
+tl::expected<void, std::string> Machine::parse_numa_distance(const OptList& o)
+{
+    constexpr uint64_t NUMA_DISTANCE_MIN = 10;  // a node's distance to itself
+    uint64_t value[3] = {};
+    const char* const names[3] = {"src", "dst", "val"};
+    for (int i = 0; i < 3; ++i) {
+        const auto v = o.get(names[i]);
+        if (!v) return tl::unexpected(fmt::format("Parameter '{}' is missing", names[i]));
+        const auto n = parse_uint(*v);
+        if (!n) return tl::unexpected(fmt::format("Parameter '{}' expects a uint64 value", names[i]));
+        if (*n > (i < 2 ? UINT16_MAX : UINT8_MAX))
+            return tl::unexpected(fmt::format("Parameter '{}' expects {}", names[i], i < 2 ? "uint16_t" : "uint8_t"));
+        value[i] = *n;
+    }
+    for (const auto& [k, v] : o.items())
+        if (k != "type" && k != "src" && k != "dst" && k != "val")
+            return tl::unexpected(fmt::format("Invalid parameter '{}'", k));
+    const auto [src, dst, val] = value;
+    if (src >= MAX_NODES || dst >= MAX_NODES)
+        return tl::unexpected(fmt::format("Parameter '{}' expects an integer between 0 and {}",
+                                          src >= MAX_NODES ? "src" : "dst", MAX_NODES - 1));
+    auto present = [&](uint64_t id) {
+        return std::any_of(m_config.numa.begin(), m_config.numa.end(),
+                           [&](const NumaNode& n) { return uint64_t(n.nodeid) == id; });
+    };
+    if (!present(src) || !present(dst))
+        return tl::unexpected(std::string(
+            "Source/Destination NUMA node is missing. Please use '-numa node' option to declare it first."));
+    if (val < NUMA_DISTANCE_MIN)
+        return tl::unexpected(
+            fmt::format("NUMA distance ({}) is invalid, it shouldn't be less than {}.", val, NUMA_DISTANCE_MIN));
+    if (src == dst && val != NUMA_DISTANCE_MIN)
+        return tl::unexpected(fmt::format("Local distance of node {} should be {}.", src, NUMA_DISTANCE_MIN));
+    m_numa_distance[{int(src), int(dst)}] = unsigned(val);
+    return {};
+}
+
+// validate_numa_distance: once any distance is given, every pair of nodes needs
+// one (the other direction is then the same), or both when some pair differs.
+tl::expected<void, std::string> Machine::validate_numa_distance() const
+{
+    const int nodes = int(m_config.numa.size());
+    auto distance = [&](int a, int b) {
+        const auto it = m_numa_distance.find({a, b});
+        return it == m_numa_distance.end() ? 0u : it->second;
+    };
+    bool asymmetric = false;
+    for (int src = 0; src < nodes; ++src)
+        for (int dst = src; dst < nodes; ++dst) {
+            if (src != dst && !distance(src, dst) && !distance(dst, src))
+                return tl::unexpected(refuse("", fmt::format("The distance between node {} and {} is missing, at least "
+                                                             "one distance value between each nodes should be provided.",
+                                                             src, dst)));
+            if (distance(src, dst) && distance(dst, src) && distance(src, dst) != distance(dst, src)) asymmetric = true;
+        }
+    if (asymmetric)
+        for (int src = 0; src < nodes; ++src)
+            for (int dst = 0; dst < nodes; ++dst)
+                if (src != dst && !distance(src, dst))
+                    return tl::unexpected(refuse("", "At least one asymmetrical pair of distances is given, please "
+                                                     "provide distances for both directions of all node pairs."));
+    return {};
+}
+
+// numa_complete_configuration and machine_numa_finalize: one node when memory
+// hotplug is possible, no gaps in node ids, memory adding up, CPUs mapped.
+tl::expected<void, std::string> Machine::complete_numa()
+{
+    MachineConfig& c = m_config;
+    if (c.numa.empty() && (c.ram_slots > 0 || c.maxram_size > c.ram_size)) {
+        NumaNode n;
+        n.size = c.ram_size;
+        c.numa.push_back(n);
+    }
+    if (c.numa.empty()) return {};
+    std::sort(c.numa.begin(), c.numa.end(), [](const NumaNode& a, const NumaNode& b) { return a.nodeid < b.nodeid; });
+    for (int i = c.numa.back().nodeid; i >= 0; --i)
+        if (std::none_of(c.numa.begin(), c.numa.end(), [&](const NumaNode& n) { return n.nodeid == i; }))
+            return tl::unexpected(refuse("", fmt::format("numa: Node ID missing: {}", i)));
+    uint64_t total = 0;
+    for (const NumaNode& n : c.numa) total += n.size;
+    if (total != c.ram_size)
+        return tl::unexpected(refuse("", fmt::format("total memory for NUMA nodes (0x{:x}) should equal RAM size (0x{:x})",
+                                                     total, c.ram_size)));
+    if (!m_numa_distance.empty())
+        if (auto r = validate_numa_distance(); !r) return r;
+    for (const NumaNode& n : c.numa) {
+        if (n.memdev.empty()) continue;
+        MemoryBackend* b = backend(n.memdev);
+        if (!b->used_by.empty())
+            return tl::unexpected(refuse("", fmt::format("memory backend {} can't be used multiple times.", n.memdev)));
+        b->used_by = "(numa)";
+    }
+    // Without any -numa cpus= a CPU's socket picks its node; otherwise the CPUs left out go to node 0.
+    const bool default_mapping = std::all_of(m_cpu_node.begin(), m_cpu_node.end(), [](int n) { return n < 0; });
+    std::string missing;
+    m_cpu_node.resize(c.max_cpus, -1);
+    for (unsigned i = 0; i < c.max_cpus; ++i) {
+        if (m_cpu_node[i] >= 0) continue;
+        const unsigned thread = i % c.threads, core = i / c.threads % c.cores, die = i / (c.threads * c.cores) % c.dies,
+                       socket = i / (c.threads * c.cores * c.dies);
+        if (default_mapping) {
+            m_cpu_node[i] = int(socket % c.numa.size());
+            continue;
+        }
+        missing += fmt::format("{}CPU {} [socket-id: {}{}, core-id: {}, thread-id: {}]", missing.empty() ? "" : ", ", i,
+                               socket, c.dies > 1 ? fmt::format(", die-id: {}", die) : "", core, thread);
+        m_cpu_node[i] = 0;
+    }
+    if (!missing.empty())
+        m_startup_output += refuse("", "warning: CPU(s) not present in any NUMA nodes: " + missing) +
+                            refuse("", "warning: All CPU(s) up to maxcpus should be described in NUMA config, ability to "
+                                       "start up with partial NUMA mappings is obsoleted and will be removed in future");
+    for (NumaNode& n : c.numa) {
+        n.cpus.clear();
+        for (int cpu = 0; cpu < c.smp; ++cpu)
+            if (m_cpu_node[size_t(cpu)] == n.nodeid) n.cpus.push_back(cpu);
+    }
     return {};
 }
 
 tl::expected<void, std::string> Machine::lay_out()
 {
     MachineConfig& c = m_config;
-    // NUMA nodes take their memory from their backends, in node order.
-    if (!c.numa.empty()) {
-        uint64_t total = 0;
-        for (NumaNode& n : c.numa) {
-            if (n.memdev.empty()) continue;
-            auto it = std::find_if(m_backends.begin(), m_backends.end(), [&](const auto& b) { return b.id == n.memdev; });
-            if (it == m_backends.end()) return tl::unexpected(fmt::format("memdev={}: Device '{}' not found", n.memdev, n.memdev));
-            n.size = it->size;
-            it->used_by = "(numa)";
-            total += n.size;
-        }
-        if (total != c.ram_size)
-            return tl::unexpected(fmt::format("total memory for NUMA nodes (0x{:x}) should equal RAM size (0x{:x})",
-                                              total, c.ram_size));
-    }
-    // numa_complete_configuration: memory hotplug slots on pc/q35 imply one node.
-    if (c.numa.empty() && c.ram_slots > 0) {
-        NumaNode n;
-        n.size = c.ram_size;
-        for (int cpu = 0; cpu < c.smp; ++cpu) n.cpus.push_back(cpu);  // c.smp <= MAX_CPUS
-        c.numa.push_back(n);
+    if (auto r = complete_numa(); !r) return r;
+    // x86_cpu_realizefn, once: TCG's default and max CPUs are AMD CPUs without topoext.
+    const bool amd_without_topoext = c.cpu_model.empty() || c.cpu_model == "max" || c.cpu_model == "qemu64";
+    if (!c.kvm && amd_without_topoext && c.threads > 1)
+        m_startup_output += refuse("", fmt::format("warning: This family of AMD CPU doesn't support hyperthreading({})",
+                                                   c.threads)) +
+                            "Please configure -smp options properly or try enabling topoext feature.\n";
+    // The machine's own RAM, a child of /objects, unless NUMA nodes took theirs from backends.
+    if (std::none_of(c.numa.begin(), c.numa.end(), [](const NumaNode& n) { return !n.memdev.empty(); })) {
+        MemoryBackend ram;
+        ram.id = "pc.ram";
+        ram.qom_type = "memory-backend-ram";
+        ram.size = c.ram_size;
+        ram.used_by = "(machine)";
+        m_backends.push_back(ram);
+        m_objects.insert("pc.ram");
     }
     // pc_q35_init / pc_init1: how much RAM stays below the 4 GiB hole.
     const uint64_t lowmem = c.type == MachineType::Q35 ? (c.ram_size >= 0xb0000000 ? 0x80000000 : 0xb0000000)
@@ -235,13 +557,13 @@ tl::expected<void, std::string> Machine::lay_out()
 
     if (c.maxram_size > c.ram_size) {
         if (c.ram_slots > ACPI_MAX_RAM_SLOTS)
-            return tl::unexpected(fmt::format("unsupported amount of memory slots: {}", c.ram_slots));
+            return tl::unexpected(refuse("", fmt::format("unsupported amount of memory slots: {}", c.ram_slots)));
         if (c.maxram_size % mm::PAGE_SIZE)
-            return tl::unexpected(fmt::format("maximum memory size must by aligned to multiple of {} bytes", mm::PAGE_SIZE));
+            return tl::unexpected(refuse("", fmt::format("maximum memory size must by aligned to multiple of {} bytes", mm::PAGE_SIZE)));
         if (c.maxram_size > (uint64_t{1} << 52))
-            return tl::unexpected(fmt::format("unsupported amount of maximum memory: 0x{:x}", c.maxram_size));
+            return tl::unexpected(refuse("", fmt::format("unsupported amount of maximum memory: 0x{:x}", c.maxram_size)));
     } else if (c.ram_slots) {
-        return tl::unexpected(std::string("slots specified but no max-size"));
+        return tl::unexpected(refuse("", "slots specified but no max-size"));
     }
     auto place_device_memory = [&] {
         if (c.maxram_size <= c.ram_size) return;
@@ -259,14 +581,22 @@ tl::expected<void, std::string> Machine::lay_out()
     const unsigned phys_bits = c.kvm ? c.phys_bits : 40;  // TCG_PHYS_ADDR_BITS
     const uint64_t maxphysaddr = (uint64_t{1} << phys_bits) - 1;
     if (maxphysaddr < max_used_gpa())
-        return tl::unexpected(fmt::format("Address space limit 0x{:x} < 0x{:x} phys-bits too low ({})", maxphysaddr,
-                                          max_used_gpa(), phys_bits));
+        return tl::unexpected(refuse("", fmt::format("Address space limit 0x{:x} < 0x{:x} phys-bits too low ({})",
+                                                     maxphysaddr, max_used_gpa(), phys_bits)));
 
     for (const std::string& args : m_cold_devices) {
         auto o = OptList::parse(args, "driver");
-        if (!o) return tl::unexpected(o.error());
-        if (auto r = device_add(o->to_qdict(), false); !r)
-            return tl::unexpected(fmt::format("-device {}: {}", args, r.error().desc));
+        const std::string at = fmt::format("-device {}: ", args);
+        if (!o) return tl::unexpected(refuse(at, o.error()));
+        const auto r = device_add(o->to_qdict(), false);
+        // Warnings as warn_report prints them under the option's location.
+        const std::string warnings = take_warnings();
+        for (std::string_view w = warnings; !w.empty();) {
+            const auto nl = w.find('\n');
+            m_startup_output += fmt::format("{}{}{}\n", qemu, at, w.substr(0, nl));
+            w.remove_prefix(nl + 1);
+        }
+        if (!r) return tl::unexpected(refuse(at, r.error()));
     }
     return {};
 }

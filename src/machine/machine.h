@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <tl/expected.hpp>
@@ -17,7 +18,9 @@
 #include "drivers/acpi_memhotplug.h"
 #include "drivers/virtio_mem.h"
 #include "machine/events.h"
+#include "machine/ghash_order.h"
 #include "machine/memory_device.h"
+#include "machine/memory_regions.h"
 #include "machine/qemu_error.h"
 #include "machine/qemu_opts.h"
 #include "machine/qobject.h"
@@ -38,6 +41,7 @@ struct MemoryBackend {
     bool merge = true;
     bool dump = true;
     std::string mem_path;
+    bool hugetlb = false;  // memory-backend-memfd's hugetlb=on
     std::string used_by;  // device id, or "(numa)" for a NUMA node's memory
 };
 
@@ -55,11 +59,15 @@ struct MachineConfig {
     int ram_slots = 0;
     // KVM with -cpu host: an Intel host with 46 address bits; TCG: AMD, 40 bits.
     bool kvm = false;
+    std::string cpu_model;  // -cpu's model; empty: the default (qemu64)
     // -S: the guest's CPUs never start (memplug has no `cont`): devices plug into
     // QEMU, but no guest driver acts on them (no ACPI _OST, no virtio-mem plug).
     bool stopped = false;
+    bool nodefaults = false;  // -nodefaults: no default VGA, NIC, disks, serial or parallel ports
     unsigned phys_bits = 40;
     int smp = 1;
+    // -smp's topology: possible CPUs (maxcpus) and how they split.
+    unsigned max_cpus = 1, sockets = 1, dies = 1, cores = 1, threads = 1;
     std::vector<NumaNode> numa;
     std::string append;
 };
@@ -69,7 +77,7 @@ struct MachineConfig {
 struct StartError {
     enum class Kind { Qemu, Model };
     Kind kind = Kind::Qemu;
-    std::string text;
+    std::string text;  // without the final newline
 };
 
 // query-memory-size-summary.
@@ -82,7 +90,7 @@ struct MemdevInfo {
     std::string id;
     uint64_t size = 0;
     bool merge = true, dump = true, prealloc = false, share = false;
-    std::optional<bool> reserve;  // memory-backend-ram and -file only
+    bool reserve = true;
 };
 
 // HMP's info numa: per node, its CPUs, its memory and what memory devices plugged there.
@@ -91,6 +99,9 @@ struct NumaNodeInfo {
     std::vector<int> cpus;
     uint64_t size = 0, plugged = 0;
 };
+
+// -device pc-dimm,help and HMP's device_add pc-dimm,help: its properties.
+std::string pc_dimm_help();
 
 class Machine {
 public:
@@ -114,6 +125,16 @@ public:
     MemorySizeSummary query_memory_size_summary() const;
     std::vector<MemdevInfo> query_memdev() const;
     std::vector<NumaNodeInfo> query_numa() const;
+    // HMP's info mtree: the memory-region tree, or what of the machine memplug
+    // cannot show in it.
+    tl::expected<MemoryMap, std::string> memory_map() const;
+    // quit: QEMU exits; the session ends the machine.
+    void quit() { m_quit = true; }
+    bool quit_requested() const { return m_quit; }
+    // warn_report texts of the last command ("warning: ..." lines), then forgotten.
+    std::string take_warnings() { return std::exchange(m_warnings, {}); }
+    // What the command line printed before the machine started (warnings).
+    const std::string& startup_output() const { return m_startup_output; }
 
     // Events go to every sink, in the order they happen.
     int subscribe(EventSink sink);
@@ -143,12 +164,21 @@ private:
     uint64_t pci_hole64_start() const;
 
     QResult<void> device_add(const QObject& args, bool hotplugged);
+    QResult<MemoryBackend> backend_options(const QObject& args, Input in) const;
+    QResult<void> create_backend(MemoryBackend b);
+    tl::expected<void, std::string> parse_smp(const QObject& smp);
+    tl::expected<void, std::string> parse_numa_node(const OptList& o);
+    tl::expected<void, std::string> parse_numa_distance(const OptList& o);
+    tl::expected<void, std::string> validate_numa_distance() const;
+    tl::expected<void, std::string> complete_numa();
+    void warn(std::string text) { m_warnings += "warning: " + text + "\n"; }
     QResult<std::unique_ptr<MemoryDevice>> pc_dimm_pre_plug(const QObject& args, bool hotplugged);
     QResult<std::unique_ptr<MemoryDevice>> virtio_mem_pre_plug(const QObject& args, bool hotplugged);
     // memory_device_pre_plug: every check, nothing changed.
     QResult<uint64_t> memory_device_pre_plug(uint64_t size, uint64_t align, std::optional<uint64_t> hint) const;
     bool id_in_use(std::string_view id) const;
     MemoryBackend* backend(std::string_view id);
+    const MemoryBackend* find_backend(std::string_view id) const;
     MemoryDevice* find_device(std::string_view id) const;
     std::vector<const MemoryDevice*> devices_by_address() const;
     void plugged(MemoryDevice& dev);
@@ -161,6 +191,7 @@ private:
     std::vector<std::unique_ptr<MemoryDevice>> m_devices;
     std::vector<std::string> m_root_ports;    // pcie-root-port ids, buses for hot-plugged PCI devices
     std::vector<std::string> m_other_devices;
+    std::vector<std::string> m_other_drivers;  // the driver of every device but memory devices, in plug order
     std::vector<std::string> m_cold_devices;  // -device arguments, plugged once the layout is known
     uint64_t m_below_4g = 0, m_above_4g = 0, m_above_4g_start = 4 * mm::GiB;
     uint64_t m_device_memory_base = 0, m_device_memory_size = 0;
@@ -168,6 +199,12 @@ private:
     std::unique_ptr<drivers::AcpiMemoryHotplug> m_acpi;
     std::unique_ptr<drivers::VirtioMemModule> m_virtio_mem;
     std::vector<std::pair<int, EventSink>> m_sinks;
+    GHashOrder m_objects;         // the children of /objects: backends and pc.ram
+    std::vector<int> m_cpu_node;  // per possible CPU, its -numa node (-1: none yet)
+    std::map<std::pair<int, int>, unsigned> m_numa_distance;  // -numa dist: (src, dst) -> val
+    bool m_numa_have_memdev = false, m_numa_have_mem = false;  // some -numa node has memdev=, mem=
+    bool m_quit = false;
+    std::string m_warnings, m_startup_output;
     int m_next_sink = 0;
 };
 

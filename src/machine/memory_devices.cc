@@ -3,6 +3,7 @@
 // (backends/hostmem*.c, hw/mem/pc-dimm.c, hw/mem/memory-device.c,
 // hw/virtio/virtio-mem.c, qom/object_interfaces.c).
 #include <algorithm>
+#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -15,12 +16,26 @@ namespace {
 
 constexpr uint64_t DIMM_ALIGN = 2 * mm::MiB;  // QEMU_VMALLOC_ALIGN: RAM blocks are THP-aligned
 
-bool valid_id(std::string_view id)
+// A qdev integer property set from text (the string input visitor): a number
+// (a negative one wraps), then its range.
+QResult<uint64_t> qdev_uint(std::string_view v, std::string_view name, uint64_t max, std::string_view type)
 {
-    if (id.empty() || !std::isalpha(static_cast<unsigned char>(id[0]))) return false;
-    return std::all_of(id.begin(), id.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
-    });
+    const bool neg = v.starts_with('-');
+    const auto n = parse_uint(neg ? v.substr(1) : v);
+    if (!n) return qerr(fmt::format("Parameter '{}' expects integer", name));
+    const uint64_t value = neg ? 0 - *n : *n;
+    if (value > max) return qerr(fmt::format("Parameter '{}' expects {}", name, type));
+    return value;
+}
+
+QResult<int64_t> qdev_int(std::string_view v, std::string_view name, int64_t min, int64_t max, std::string_view type)
+{
+    const bool neg = v.starts_with('-');
+    const auto n = parse_uint(neg ? v.substr(1) : v);
+    if (!n || *n > uint64_t(INT64_MAX) + (neg ? 1 : 0)) return qerr(fmt::format("Parameter '{}' expects integer", name));
+    const int64_t value = neg ? int64_t(0 - *n) : int64_t(*n);
+    if (value < min || value > max) return qerr(fmt::format("Parameter '{}' expects {}", name, type));
+    return value;
 }
 
 // QemuOpts' value as text: the string, or the number as qnum_to_string prints it.
@@ -48,50 +63,87 @@ MemoryBackend* Machine::backend(std::string_view id)
     return it == m_backends.end() ? nullptr : &*it;
 }
 
-QResult<void> Machine::object_add(const QObject& args, Input in)
+const MemoryBackend* Machine::find_backend(std::string_view id) const
 {
-    // ObjectOptions: qom-type and id first, then the type's own members.
+    auto it = std::find_if(m_backends.begin(), m_backends.end(), [&](const auto& b) { return b.id == id; });
+    return it == m_backends.end() ? nullptr : &*it;
+}
+
+// ObjectOptions as QAPI visits it: qom-type, id, then the backend's members in
+// the schema's order (so the first bad one is the one QEMU names), then any
+// member the type does not have.
+QResult<MemoryBackend> Machine::backend_options(const QObject& args, Input in) const
+{
     const auto type_it = args.find("qom-type");
     if (type_it == args.end()) return qerr("Parameter 'qom-type' is missing");
     const std::string type = MP_TRY(visit_str(*type_it, "qom-type"));
+    if (type != "memory-backend-ram" && type != "memory-backend-file" && type != "memory-backend-memfd")
+        return qerr(fmt::format("Parameter 'qom-type' does not accept value '{}'", type));
     const auto id_it = args.find("id");
-    const bool backend_type = type == "memory-backend-ram" || type == "memory-backend-file" || type == "memory-backend-memfd";
-    if (!backend_type) {
-        if (in == Input::Json) return qerr(fmt::format("Parameter 'qom-type' does not accept value '{}'", type));
-        return qerr(fmt::format("invalid object type: {}", type));
-    }
     if (id_it == args.end()) return qerr("Parameter 'id' is missing");
-    const std::string id = MP_TRY(visit_str(*id_it, "id"));
     MemoryBackend b;
-    b.id = id;
+    b.id = MP_TRY(visit_str(*id_it, "id"));
     b.qom_type = type;
-    bool has_size = false;
-    for (auto it = args.begin(); it != args.end(); ++it) {
-        const std::string& k = it.key();
-        if (k == "qom-type" || k == "id") continue;
+    b.share = type == "memory-backend-memfd";  // memfd's memory is shared unless share=off
+    std::vector<std::string_view> members = {"dump", "host-nodes", "merge", "policy", "prealloc", "prealloc-threads",
+                                             "prealloc-context", "share", "reserve", "size",
+                                             "x-use-canonical-path-for-ramblock-id"};
+    if (type == "memory-backend-file") members.insert(members.end(), {"align", "discard-data", "mem-path", "pmem", "readonly"});
+    if (type == "memory-backend-memfd") members.insert(members.end(), {"hugetlb", "hugetlbsize", "seal"});
+    for (std::string_view k : members) {
+        const auto it = args.find(std::string(k));
+        if (it == args.end()) {
+            if (k == "size" || k == "mem-path") return qerr(fmt::format("Parameter '{}' is missing", k));
+            continue;
+        }
         if (k == "size") {
             b.size = MP_TRY(visit_size(*it, k, in));
-            has_size = true;
         } else if (k == "share" || k == "prealloc" || k == "reserve" || k == "merge" || k == "dump") {
             const bool flag = MP_TRY(visit_bool(*it, k, in));
             (k == "share" ? b.share : k == "prealloc" ? b.prealloc : k == "reserve" ? b.reserve
                                      : k == "merge" ? b.merge : b.dump) = flag;
-        } else if (k == "mem-path" && type == "memory-backend-file") {
+        } else if (k == "mem-path") {
             b.mem_path = MP_TRY(visit_str(*it, k));
-        } else if (k != "policy" && k != "host-nodes" && k != "align" && k != "discard-data" && k != "pmem" &&
-                   k != "readonly" && k != "x-use-canonical-path-for-ramblock-id" && k != "hugetlb" &&
-                   k != "hugetlbsize" && k != "seal" && k != "prealloc-threads") {
-            if (in == Input::Json) return qerr(fmt::format("Parameter '{}' is unexpected", k));
-            return qerr(fmt::format("Property '{}.{}' not found", type, k));
+        } else if (k == "hugetlb") {
+            b.hugetlb = MP_TRY(visit_bool(*it, k, in));
         }
     }
-    if (!has_size) return qerr("Parameter 'size' is missing");
-    if (type == "memory-backend-file" && b.mem_path.empty()) return qerr("Parameter 'mem-path' is missing");
-    if (!valid_id(id)) return qerr("Parameter 'id' expects an identifier");
-    if (!b.size) return qerr(fmt::format("property 'size' of {} doesn't take value '0'", type));
-    if (backend(id)) return qerr(fmt::format("attempt to add duplicate property '{}' to object (type 'container')", id));
+    for (auto it = args.begin(); it != args.end(); ++it) {
+        const std::string& k = it.key();
+        if (k == "qom-type" || k == "id" || std::find(members.begin(), members.end(), k) != members.end()) continue;
+        if (in == Input::Opts) return qerr(fmt::format("Invalid parameter '{}'", k));
+        return qerr(fmt::format("Parameter '{}' is unexpected", k));
+    }
+    return b;
+}
+
+// user_creatable_add_type once the options are valid: the size setter, the
+// child of /objects, then the memory itself.
+QResult<void> Machine::create_backend(MemoryBackend b)
+{
+    if (!b.size) return qerr(fmt::format("property 'size' of {} doesn't take value '0'", b.qom_type));
+    if (backend(b.id))
+        return qerr(fmt::format("attempt to add duplicate property '{}' to object (type 'container')", b.id));
+    if (b.qom_type == "memory-backend-file") {
+        // file_ram_open: an existing file or directory, or a file QEMU creates in an existing directory.
+        std::error_code ec;
+        const std::filesystem::path path(b.mem_path);
+        if (!std::filesystem::exists(path, ec) &&
+            !std::filesystem::is_directory(path.has_parent_path() ? path.parent_path() : ".", ec))
+            return qerr(fmt::format("can't open backing store {} for guest RAM: No such file or directory", b.mem_path));
+    }
+    // The reference host (where tests/conformance/qemu was recorded) reserves no huge pages.
+    if (b.hugetlb) return qerr("unable to map backing store for guest RAM: Cannot allocate memory");
+    m_objects.insert(b.id);
     m_backends.push_back(std::move(b));
     return {};
+}
+
+QResult<void> Machine::object_add(const QObject& args, Input in)
+{
+    MemoryBackend b = MP_TRY(backend_options(args, in));
+    if (!id_wellformed(b.id)) return qerr_bad_id();
+    return create_backend(std::move(b));
 }
 
 QResult<void> Machine::object_del(std::string_view id)
@@ -99,6 +151,7 @@ QResult<void> Machine::object_del(std::string_view id)
     MemoryBackend* b = backend(id);
     if (!b) return qerr(fmt::format("object '{}' not found", id));
     if (!b->used_by.empty()) return qerr(fmt::format("object '{}' is in use, can not be deleted", id));
+    m_objects.remove(b->id);
     m_backends.erase(m_backends.begin() + (b - m_backends.data()));
     return {};
 }
@@ -167,7 +220,7 @@ QResult<uint64_t> Machine::memory_device_pre_plug(uint64_t size, uint64_t align,
 QResult<std::unique_ptr<MemoryDevice>> Machine::pc_dimm_pre_plug(const QObject& o, bool hotplugged)
 {
     const std::string id = opt(o, "id").value_or("");
-    std::optional<int> slot_hint;
+    std::optional<int> slot_hint;  // -1: the first free one
     std::optional<uint64_t> addr_hint;
     int node = 0;
     const MemoryBackend* be = nullptr;
@@ -176,19 +229,17 @@ QResult<std::unique_ptr<MemoryDevice>> Machine::pc_dimm_pre_plug(const QObject& 
         if (k == "driver" || k == "id") continue;
         const std::string v = opt_text(*it);
         if (k == "memdev") {
-            be = backend(v);
-            if (!be) return qerr(fmt::format("Device '{}' not found", v), ErrorClass::DeviceNotFound);
+            // An empty link path leaves the link unset.
+            be = v.empty() ? nullptr : backend(v);
+            if (!be && !v.empty()) return qerr(fmt::format("Device '{}' not found", v), ErrorClass::DeviceNotFound);
         } else if (k == "slot") {
-            const auto n = parse_uint(v, INT32_MAX);
-            if (!n) return qerr("Parameter 'slot' expects int32");
-            slot_hint = int(*n);
+            slot_hint = int(MP_TRY(qdev_int(v, k, INT32_MIN, INT32_MAX, "int32_t")));
         } else if (k == "addr") {
-            addr_hint = parse_uint(v);
-            if (!addr_hint) return qerr("Parameter 'addr' expects uint64");
+            addr_hint = MP_TRY(qdev_uint(v, k, UINT64_MAX, "uint64_t"));
         } else if (k == "node") {
-            const auto n = parse_uint(v, UINT32_MAX);
-            if (!n) return qerr("Parameter 'node' expects uint32");
-            node = int(std::min<uint64_t>(*n, INT32_MAX));
+            node = int(MP_TRY(qdev_uint(v, k, UINT32_MAX, "uint32_t")));
+        } else if (k == "size") {
+            return qerr("Property 'pc-dimm.size' is not writable");
         } else {
             return qerr(fmt::format("Property 'pc-dimm.{}' not found", k));
         }
@@ -200,6 +251,7 @@ QResult<std::unique_ptr<MemoryDevice>> Machine::pc_dimm_pre_plug(const QObject& 
     for (const auto& x : m_devices)
         if (auto* d = dynamic_cast<const PcDimm*>(x.get()); d && d->slot() >= 0 && d->slot() < max_slots)
             used[size_t(d->slot())] = true;
+    if (slot_hint == -1) slot_hint.reset();
     int slot = 0;
     if (slot_hint) {
         if (*slot_hint < 0 || *slot_hint >= max_slots)
@@ -233,18 +285,19 @@ QResult<std::unique_ptr<MemoryDevice>> Machine::virtio_mem_pre_plug(const QObjec
         if (k == "driver" || k == "id" || k == "bus" || k == "addr" || k == "slot" || k == "multifunction") continue;
         const std::string val = opt_text(*it);
         if (k == "memdev") {
-            be = backend(val);
-            if (!be) return qerr(fmt::format("Device '{}' not found", val), ErrorClass::DeviceNotFound);
+            be = val.empty() ? nullptr : backend(val);
+            if (!be && !val.empty()) return qerr(fmt::format("Device '{}' not found", val), ErrorClass::DeviceNotFound);
         } else if (k == "requested-size" || k == "block-size" || k == "memaddr") {
             auto size = parse_size(val, 'B');
             if (!size) return qerr(fmt::format("Parameter '{}' expects size", k));
             if (k == "block-size" && (!*size || (*size & (*size - 1))))
                 return qerr("'block-size' property has to be a power of two");
+            if (k == "block-size" && *size < mm::MiB) return qerr("'block-size' property has to be at least 0x100000");
             (k == "requested-size" ? c.requested_size : k == "block-size" ? c.block_size : memaddr.emplace()) = *size;
         } else if (k == "node") {
-            const auto n = parse_uint(val, UINT32_MAX);
-            if (!n) return qerr("Parameter 'node' expects uint32");
-            c.node = int(std::min<uint64_t>(*n, INT32_MAX));
+            c.node = int(std::min<uint64_t>(MP_TRY(qdev_uint(val, k, UINT32_MAX, "uint32_t")), INT32_MAX));
+        } else if (k == "size") {
+            return qerr("Property 'virtio-mem.size' is not writable");
         } else {
             return qerr(fmt::format("Property 'virtio-mem-pci.{}' not found", k));
         }
@@ -253,12 +306,14 @@ QResult<std::unique_ptr<MemoryDevice>> Machine::virtio_mem_pre_plug(const QObjec
     c.region_size = be->size;
     c.addr = MP_TRY(memory_device_pre_plug(c.region_size, c.block_size, memaddr));
     if (!be->used_by.empty()) return qerr(fmt::format("'memdev' property specifies a busy memdev: {}", be->id));
+    if (c.block_size < 2 * mm::MiB) warn("'block-size' property is smaller than the default block size (2 MiB)");
     // realize checks requested-size against the block size only; qom-set also against the region.
     if (c.requested_size % c.block_size)
         return qerr(fmt::format("'requested-size' property has to be multiples of 'block-size' (0x{:x})", c.block_size));
     const int nb_numa_nodes = int(m_config.numa.size());
     if ((nb_numa_nodes && c.node >= nb_numa_nodes) || (!nb_numa_nodes && c.node))
-        return qerr(fmt::format("'node' property has value '{}', which exceeds the number of numa nodes: {}", c.node,
+        // QEMU 7.2's words, the missing space included.
+        return qerr(fmt::format("'node' property has value '{}', which exceedsthe number of numa nodes: {}", c.node,
                                 nb_numa_nodes ? nb_numa_nodes : 1));
     return std::make_unique<VirtioMem>(*this, opt(o, "id").value_or(""), be->id, hotplugged, c);
 }
@@ -270,7 +325,7 @@ QResult<void> Machine::device_add(const QObject& o, bool hotplugged)
     const auto driver = opt(o, "driver");
     if (!driver || driver->empty()) return qerr("Parameter 'driver' is missing");
     // QemuOpts takes the id only when it is a string, and checks it first.
-    if (auto it = o.find("id"); it != o.end() && it->is_string() && !valid_id(it->get_ref<const std::string&>()))
+    if (auto it = o.find("id"); it != o.end() && it->is_string() && !id_wellformed(it->get_ref<const std::string&>()))
         return qerr("Parameter 'id' expects an identifier");
     const auto id = o.contains("id") && o["id"].is_string() ? std::optional(o["id"].get<std::string>()) : std::nullopt;
     QObject args = o;
@@ -280,7 +335,9 @@ QResult<void> Machine::device_add(const QObject& o, bool hotplugged)
         *driver != "e1000e" && *driver != "virtio-blk-pci" && *driver != "virtio-scsi-pci")
         return qerr(fmt::format("'{}' is not a valid device model name", *driver));
     if (*driver != "pc-dimm") {
-        if (auto bus = opt(args, "bus"); bus && *bus != "pcie.0" && *bus != "pci.0" &&
+        // The root bus: pc's PCI bus pci.0, q35's PCI Express bus pcie.0.
+        const std::string root = m_config.type == MachineType::Q35 ? "pcie.0" : "pci.0";
+        if (auto bus = opt(args, "bus"); bus && *bus != root &&
                                          std::find(m_root_ports.begin(), m_root_ports.end(), *bus) == m_root_ports.end())
             return qerr(fmt::format("Bus '{}' not found", *bus));
         // q35's root bus cannot take hot-plugged PCI devices; they need a root port.
@@ -289,7 +346,8 @@ QResult<void> Machine::device_add(const QObject& o, bool hotplugged)
     }
     if (id && id_in_use(*id)) return qerr(fmt::format("Duplicate device ID '{}'", *id));
     if (!memory_device) {
-        // Other devices are accepted and have no effect on the model.
+        // Other devices are accepted and have no effect on the model but for info mtree.
+        m_other_drivers.push_back(*driver);
         if (id) {
             if (*driver == "pcie-root-port") m_root_ports.push_back(*id);
             m_other_devices.push_back(*id);

@@ -12,7 +12,7 @@ class Machine;
 
 std::string hmp(Machine& m, std::string_view command_line);
 
-// The commands hmp() knows, and the topics of its `info`: what Tab offers after `(qemu) `.
+// The commands hmp() runs, and the topics of its `info`: what Tab offers after `(qemu) `.
 std::span<const std::string_view> hmp_commands();
 std::span<const std::string_view> hmp_info_topics();
 

@@ -14,4 +14,12 @@ std::string_view error_class_name(ErrorClass c)
     return "GenericError";
 }
 
+std::string format_hmp_error(const QemuError& e) { return "Error: " + e.desc + "\n" + e.hint; }
+
+tl::unexpected<QemuError> qerr_bad_id()
+{
+    return tl::unexpected(QemuError{ErrorClass::GenericError, "Parameter 'id' expects an identifier",
+                                    "Identifiers consist of letters, digits, '-', '.', '_', starting with a letter.\n"});
+}
+
 }  // namespace memplug::machine

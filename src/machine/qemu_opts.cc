@@ -1,5 +1,6 @@
 #include "machine/qemu_opts.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -110,6 +111,14 @@ std::optional<uint64_t> parse_uint(std::string_view text, uint64_t max)
     return v;
 }
 
+bool id_wellformed(std::string_view id)
+{
+    if (id.empty() || !std::isalpha(static_cast<unsigned char>(id[0]))) return false;
+    return std::all_of(id.begin(), id.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
+    });
+}
+
 std::optional<bool> parse_qapi_bool(std::string_view v)
 {
     if (v == "on" || v == "yes" || v == "true" || v == "y") return true;
@@ -120,9 +129,9 @@ std::optional<bool> parse_qapi_bool(std::string_view v)
 // The QObject input visitor (strict, QMP) or keyval's strings (HMP, -object).
 QResult<uint64_t> visit_size(const QObject& v, std::string_view name, Input in)
 {
-    if (in == Input::Text) {
+    if (in != Input::Json) {
         auto s = v.is_string() ? parse_size(v.get_ref<const std::string&>(), 'B') : tl::unexpected(std::string());
-        if (!s) return qerr(fmt::format("Parameter '{}' expects size", name));
+        if (!s) return qerr(fmt::format("Parameter '{}' expects {}", name, in == Input::Opts ? "a size value" : "size"));
         return *s;
     }
     // Negative numbers wrap, as qobject_input_type_uint64 lets them.
@@ -133,7 +142,7 @@ QResult<uint64_t> visit_size(const QObject& v, std::string_view name, Input in)
 
 QResult<bool> visit_bool(const QObject& v, std::string_view name, Input in)
 {
-    if (in == Input::Text) {
+    if (in != Input::Json) {
         auto b = v.is_string() ? parse_qapi_bool(v.get_ref<const std::string&>()) : std::nullopt;
         if (!b) return qerr(fmt::format("Parameter '{}' expects 'on' or 'off'", name));
         return *b;

@@ -39,6 +39,9 @@ private:
 // whole string, at most `max`.
 std::optional<uint64_t> parse_uint(std::string_view text, uint64_t max = UINT64_MAX);
 
+// id_wellformed: a letter, then letters, digits, '-', '.' and '_'.
+bool id_wellformed(std::string_view id);
+
 // QAPI's bool parsing for properties: on/off/yes/no/true/false.
 std::optional<bool> parse_qapi_bool(std::string_view v);
 

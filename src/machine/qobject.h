@@ -15,7 +15,8 @@ using QObject = nlohmann::ordered_json;
 // How a value reaches a property: as text the property parses (HMP, -device,
 // and QMP's device_add, which QEMU 7.2 turns into QemuOpts) or as JSON the
 // strict QObject input visitor takes (QMP's object-add and qom-set).
-enum class Input { Text, Json };
+// Opts: -object on the command line, QemuOpts read by the opts visitor.
+enum class Input { Text, Json, Opts };
 
 // The text QEMU writes for `v` on QMP and for HMP's qom-get:
 // {"a": 1, "b": [true, null]}, non-ASCII as \uXXXX.

@@ -62,7 +62,8 @@ QResult<void> VirtioMem::qom_set(std::string_view prop, const QObject& value, In
     if (prop == "block-size") return qerr("'block-size' cannot be changed");
     if (prop != "requested-size") {
         // The properties belong to the proxy's child, the virtio-mem device itself, which has no id.
-        if (prop == "size" || prop == "memaddr" || prop == "node" || prop == "memdev")
+        if (prop == "size") return qerr("Property 'virtio-mem.size' is not writable");
+        if (prop == "memaddr" || prop == "node" || prop == "memdev")
             return qerr(fmt::format("Attempt to set property '{}' on anonymous device (type 'virtio-mem') after it was "
                                     "realized",
                                     prop));
@@ -120,8 +121,7 @@ QResult<QObject> Machine::qom_get(std::string_view path, std::string_view prop) 
     if (!path.starts_with("/objects/"))
         if (const MemoryDevice* d = find_device(strip(path, "/machine/peripheral/"))) return d->qom_get(prop);
     if (!path.starts_with("/machine/")) {
-        auto b = std::find_if(m_backends.begin(), m_backends.end(), [&](const auto& x) { return x.id == strip(path, "/objects/"); });
-        if (b != m_backends.end()) {
+        if (const MemoryBackend* b = find_backend(strip(path, "/objects/"))) {
             if (prop == "size") return QObject(b->size);
             if (prop == "share") return QObject(b->share);
             if (prop == "prealloc") return QObject(b->prealloc);
@@ -138,16 +138,37 @@ QResult<void> Machine::qom_set(std::string_view path, std::string_view prop, con
 {
     if (!path.starts_with("/objects/"))
         if (MemoryDevice* d = find_device(strip(path, "/machine/peripheral/"))) return d->qom_set(prop, value, in);
+    if (!path.starts_with("/machine/"))
+        if (MemoryBackend* b = backend(strip(path, "/objects/"))) {
+            // backends/hostmem.c: merge, dump and prealloc change the mapped memory; the rest is fixed once it is.
+            if (prop == "merge" || prop == "dump" || prop == "prealloc") {
+                const bool v = MP_TRY(visit_bool(value, prop, in));
+                (prop == "merge" ? b->merge : prop == "dump" ? b->dump : b->prealloc) = v;
+                return {};
+            }
+            if (prop == "size") return qerr(fmt::format("cannot change property {} of {} ", prop, b->qom_type));
+            if (prop == "share" || prop == "reserve" || prop == "host-nodes" || prop == "policy" ||
+                prop == "prealloc-threads" || prop == "x-use-canonical-path-for-ramblock-id")
+                return qerr("cannot change property value");
+            return qerr(fmt::format("Property '{}.{}' not found", b->qom_type, prop));
+        }
     return qerr(fmt::format("Device '{}' not found", path), ErrorClass::DeviceNotFound);
 }
 
 QResult<std::vector<ObjectPropertyInfo>> Machine::qom_list(std::string_view path) const
 {
+    if (path == "/objects" || path == "/objects/") {
+        // Its children, last found first (qom-list prepends while it walks the hash table).
+        std::vector<ObjectPropertyInfo> l = {{"type", "string"}};
+        const auto keys = m_objects.keys();
+        for (auto it = keys.rbegin(); it != keys.rend(); ++it)
+            if (const MemoryBackend* b = find_backend(*it)) l.push_back({*it, "child<" + b->qom_type + ">"});
+        return l;
+    }
     if (!path.starts_with("/objects/"))
         if (const MemoryDevice* d = find_device(strip(path, "/machine/peripheral/"))) return d->qom_list();
     if (!path.starts_with("/machine/")) {
-        auto b = std::find_if(m_backends.begin(), m_backends.end(), [&](const auto& x) { return x.id == strip(path, "/objects/"); });
-        if (b != m_backends.end() && b->qom_type == "memory-backend-ram") {
+        if (const MemoryBackend* b = find_backend(strip(path, "/objects/")); b && b->qom_type == "memory-backend-ram") {
             auto l = props({{"type", "string"}, {"share", "bool"}, {"size", "int"}, {"dump", "bool"},
                             {"prealloc-threads", "int"}, {"x-use-canonical-path-for-ramblock-id", "bool"},
                             {"policy", "HostMemPolicy"}, {"prealloc-context", "link<thread-context>"},
@@ -175,23 +196,25 @@ MemorySizeSummary Machine::query_memory_size_summary() const
 
 std::vector<MemdevInfo> Machine::query_memdev() const
 {
-    // Backends in creation order, newest first as QEMU's object tree lists them,
-    // then the machine's own RAM ("pc.ram") unless NUMA nodes took their memory from backends.
+    // /objects' children in reverse hash-table order (query-memdev prepends each one it finds).
     std::vector<MemdevInfo> out;
-    auto info = [](const MemoryBackend& b) {
-        MemdevInfo i{b.id, b.size, b.merge, b.dump, b.prealloc, b.share, std::nullopt};
-        if (b.qom_type == "memory-backend-ram" || b.qom_type == "memory-backend-file") i.reserve = b.reserve;
-        return i;
-    };
-    for (auto it = m_backends.rbegin(); it != m_backends.rend(); ++it) out.push_back(info(*it));
-    if (std::none_of(m_config.numa.begin(), m_config.numa.end(), [](const NumaNode& n) { return !n.memdev.empty(); })) {
-        MemoryBackend ram;
-        ram.id = "pc.ram";
-        ram.qom_type = "memory-backend-ram";
-        ram.size = m_config.ram_size;
-        out.push_back(info(ram));
+    const auto keys = m_objects.keys();
+    for (auto it = keys.rbegin(); it != keys.rend(); ++it) {
+        const MemoryBackend* b = find_backend(*it);
+        if (!b) continue;
+        out.push_back({b->id, b->size, b->merge, b->dump, b->prealloc, b->share, b->reserve});
     }
     return out;
+}
+
+std::string pc_dimm_help()
+{
+    return "pc-dimm options:\n"
+           "  addr=<uint64>          -  (default: 0)\n"
+           "  memdev=<link<memory-backend>>\n"
+           "  node=<uint32>          -  (default: 0)\n"
+           "  size=<uint64>\n"
+           "  slot=<int32>           -  (default: -1)\n";
 }
 
 std::vector<NumaNodeInfo> Machine::query_numa() const

@@ -125,6 +125,28 @@ TEST(Fidelity, LsComparesNamesNotColumns)
     EXPECT_FALSE(guest(comparator, "echo ls", {"a b"}, {"a", "b"}).agrees());
 }
 
+TEST(Fidelity, MtreeComparesSectionsInAnyOrder)
+{
+    FidelityComparator comparator;
+    const Lines recorded{"address-space: I/O", "  io", "", "address-space: cpu-memory-0", "address-space: memory",
+                         "  system", "    pci", ""};
+    const Lines reordered{"address-space: cpu-memory-0", "address-space: memory", "  system", "    pci", "",
+                          "address-space: I/O", "  io", ""};
+    EXPECT_TRUE(comparator.compare(CommandKind::Monitor, "info mtree", recorded, reordered).agrees());
+    // Within a section, order and text count.
+    const Lines inner{"address-space: I/O", "  io", "", "address-space: memory", "address-space: cpu-memory-0",
+                      "  system", "    pci", ""};
+    EXPECT_THAT(messages(comparator.compare(CommandKind::Monitor, "info mtree", recorded, inner)),
+                ElementsAre("missing or different section 'address-space: cpu-memory-0'",
+                            "unexpected or different section 'address-space: memory'"));
+    // A section twice is not the same as once.
+    EXPECT_FALSE(comparator.compare(CommandKind::Monitor, "info  mtree", Lines{"a", "", "a"}, Lines{"a"}).agrees());
+    // Other monitor commands and guest commands: line for line.
+    EXPECT_FALSE(
+        comparator.compare(CommandKind::Monitor, "info numa", Lines{"a", "", "b"}, Lines{"b", "", "a"}).agrees());
+    EXPECT_FALSE(guest(comparator, "echo info mtree", Lines{"a", "", "b"}, Lines{"b", "", "a"}).agrees());
+}
+
 TEST(Fidelity, ZoneinfoIgnoresCountersAndLayout)
 {
     FidelityComparator comparator;

@@ -155,6 +155,20 @@ TEST(Monitor, DimmRefusalsLeaveNothingBehind)
     EXPECT_TRUE(m->kernel().check_invariants());
 }
 
+TEST(Monitor, InfoMtreeSaysWhatItDoesNotModel)
+{
+    const std::string prefix = "memplug: info mtree does not model ";
+    EXPECT_EQ(hmp(*start({"-m", "1G"}), "info mtree"),
+              prefix + "the machine's default devices (start it with -nodefaults)\n");
+    EXPECT_EQ(hmp(*start({"-m", "1G", "-nodefaults"}), "info mtree"),
+              prefix + "a machine whose firmware ran (start it with -S)\n");
+    EXPECT_EQ(hmp(*start({"-m", "1G", "-nodefaults", "-S", "-device", "virtio-net-pci"}), "info mtree"),
+              prefix + "the regions of virtio-net-pci\n");
+    EXPECT_EQ(hmp(*start({"-m", "1G", "-nodefaults", "-S"}), "info mtree -f"),
+              "memplug: info mtree's options (-f, -d, -o, -D) are not modelled\n");
+    // What it shows is compared with QEMU's own: tests/conformance/qemu/monitor-mtree*.out.
+}
+
 TEST(Monitor, NoSlotsNoDimm)
 {
     auto m = start({"-m", "1G,maxmem=4G", "-machine", "q35"});
