@@ -190,8 +190,8 @@ public:
     {
         std::unique_lock lock(m_guest.lock());
         const std::string path = child_path(m_paths.at(parent), name);
-        // sysfs and procfs remove nothing: vfs's EPERM where the inode has no unlink.
-        auto r = in_tmpfs(path) ? m_guest.fs().unlink(path) : KResult<void>(kerr(EPERM));
+        // The shell's unlink: tmpfs removes, sysfs and procfs refuse with the kernel's errno.
+        auto r = m_guest.fs().unlink(path);
         if (r) m_guest.after_change();
         lock.unlock();
         reply_err(req, r ? 0 : r.error().err);

@@ -153,6 +153,9 @@ class Tree(mountlib.unittest.TestCase):
                  (lambda: os.open(mem + "/no_such_file", os.O_WRONLY | os.O_CREAT), errno.EACCES),
                  (lambda: os.mkdir(mem + "/memory99"), errno.EPERM),
                  (lambda: os.unlink(mem + "/uevent"), errno.EPERM),
+                 (lambda: os.unlink(self.m.path("proc/meminfo")), errno.EPERM),
+                 # The sysctl directories are 0555: may_delete refuses before procfs is asked.
+                 (lambda: os.unlink(self.m.path("proc/sys/vm/nr_hugepages")), errno.EACCES),
                  (lambda: os.stat(mem + "/memory16"), errno.ENOENT)]
         for call, err in cases:
             with self.assertRaises(OSError) as e:
