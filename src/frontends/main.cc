@@ -205,8 +205,8 @@ int main(int argc, char** argv)
     conf->add_flag("-v,--verbose", verbose, "show the differences of known cases too");
 
     MountCommand mount_cmd;
-    auto* mnt = app.add_subcommand("mount", "serve the guest's /sys and /proc on DIR (FUSE) until SIGINT/SIGTERM, "
-                                            "for lsmem, chmem and the kernel's selftest");
+    auto* mnt = app.add_subcommand("mount", "serve the guest's tree (its /sys, /proc and tmpfs root) on DIR (FUSE) until "
+                                            "SIGINT/SIGTERM, for lsmem, chmem and the kernel's selftest");
     mnt->add_option("DIR", mount_cmd.opts.dir, "mount point (an existing directory)")->required();
     mnt->add_option("QEMU-ARGS", mount_cmd.qemu_args, "after '--': the qemu-system-x86_64 command line");
     mnt->add_option("--from", mount_cmd.from, "replay this transcript first and serve the guest it leaves")

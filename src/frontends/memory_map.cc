@@ -83,7 +83,7 @@ std::string memory_map_svg(const machine::Machine& m)
     const uint64_t top = std::max(ram_top, m.device_memory_base() + m.device_memory_size());
     const uint64_t nr_blocks = (top + block - 1) / block;
     uint64_t per_cell = 1;  // blocks per cell: a power of two
-    while (nr_blocks / per_cell > k_map_max_cells) per_cell *= 2;
+    while ((nr_blocks + per_cell - 1) / per_cell > k_map_max_cells) per_cell *= 2;
     const uint64_t cell_bytes = block * per_cell;
     std::vector<Cell> cells((nr_blocks + per_cell - 1) / per_cell);
 

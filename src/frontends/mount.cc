@@ -37,10 +37,7 @@ bool under(std::string_view path, std::string_view root)
 }
 bool in_sysfs(std::string_view path) { return under(path, "/sys") && !under(path, "/sys/kernel/debug"); }
 // The guest's root is the initramfs's tmpfs: files there are shmem inodes of the model.
-bool in_tmpfs(std::string_view path)
-{
-    return path != "/" && !under(path, "/sys") && !under(path, "/proc") && !under(path, "/dev");
-}
+bool in_tmpfs(std::string_view path) { return views::GuestFs::in_tmpfs_root(path); }
 // The guest's /dev holds the memory character devices: the mount's are nodes of
 // the host's (1:3, 1:5, 1:9), which the host's kernel opens itself.
 std::optional<dev_t> memory_device(std::string_view path)

@@ -1,6 +1,7 @@
-// `memplug mount DIR`: the live guest's /sys and /proc as a FUSE3 filesystem,
-// so that the tools people already use (lsmem, chmem, the kernel's selftest,
-// a udev rule's RUN command) run against the model unchanged.
+// `memplug mount DIR`: the live guest's tree (its /sys and /proc, and the
+// initramfs's tmpfs root whose files are the model's page cache) as a FUSE3
+// filesystem, so that the tools people already use (lsmem, chmem, the kernel's
+// selftest, a udev rule's RUN command, busybox's sh) run against the model unchanged.
 //
 // Reads render the views' text; writes go through the views' store() code and
 // fail with its errno in write(2). Nothing is cached by the kernel (direct I/O,

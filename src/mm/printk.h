@@ -35,14 +35,18 @@ public:
 
     // The ring, oldest first, since the last clear (SYSLOG_ACTION_CLEAR).
     const std::deque<LogRecord>& records() const { return m_records; }
-    void clear() { m_records.clear(); }
+    // After a clear the whole ring is there for the records that follow.
+    void clear()
+    {
+        m_records.clear();
+        m_bytes = 0;
+    }
     // Every record and debug message with seq >= `since`, in order (level Debug for pr_debug).
     std::vector<LogRecord> since(uint64_t seq) const;
     uint64_t next_seq() const { return m_next_seq; }
 
     // The model's clock: it starts when the guest's shell does and moves on by
     // a fixed step per message and by what front ends add (a command's time).
-    uint64_t now_nsec() const { return m_now_nsec; }
     void advance(uint64_t nsec) { m_now_nsec += nsec; }
 
     // log_buf_len: Debian's CONFIG_LOG_BUF_SHIFT=18; the oldest records go first.

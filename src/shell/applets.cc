@@ -882,7 +882,8 @@ int applet_dmesg(Ctx& ctx)
             }
     using Action = views::Vfs::SyslogAction;
     if (opts->has('n')) {
-        if (auto r = ctx.shell.fs().syslog(Action::ConsoleLevel); !r) {
+        const int level = int(std::stoull(*opts->last('n')));
+        if (auto r = ctx.shell.fs().syslog(Action::ConsoleLevel, level); !r) {
             ctx.perror("klogctl", r.error().err);
             return 1;
         }

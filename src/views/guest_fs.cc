@@ -459,8 +459,12 @@ KResult<void> GuestFs::write(std::string_view path, std::string_view data)
     return lookup(c)->store(data);
 }
 
-KResult<std::string> GuestFs::syslog(SyslogAction action)
+bool GuestFs::in_tmpfs_root(std::string_view path) { return in_tmpfs(split_path(path)); }
+
+KResult<std::string> GuestFs::syslog(SyslogAction action, int level)
 {
+    // do_syslog: the console level must be one of the eight levels.
+    if (action == SyslogAction::ConsoleLevel && (level < 1 || level > 8)) return kerr(EINVAL);
     mm::KernelLog& log = m_kernel.log();
     std::string out;
     if (action == SyslogAction::ReadAll || action == SyslogAction::ReadClear) {

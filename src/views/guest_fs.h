@@ -32,6 +32,9 @@ class GuestFs final : public Vfs {
 public:
     // The guest kernel, and the loaded modules' parameters the model has (/sys/module).
     GuestFs(mm::Kernel& kernel, drivers::VirtioMemParams& virtio_mem);
+    // The path (as written, no link followed) is in the initramfs's tmpfs root,
+    // not in the devtmpfs, procfs or sysfs mounted on it.
+    static bool in_tmpfs_root(std::string_view path);
 
     KResult<NodeKind> stat(std::string_view path, bool follow_last) const override;
     KResult<std::string> readlink(std::string_view path) const override;
@@ -46,7 +49,7 @@ public:
     std::optional<uint64_t> regular_file_size(std::string_view path) const override;
     KResult<void> unlink(std::string_view path) override;
     KResult<void> truncate(std::string_view path, uint64_t size) override;
-    KResult<std::string> syslog(SyslogAction action) override;
+    KResult<std::string> syslog(SyslogAction action, int level = 0) override;
 
     // A directory's subdirectories, for its link count (2 + this, as kernfs and
     // procfs count). Unlike stat() of each, it instantiates no dentry of the children.

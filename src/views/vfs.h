@@ -73,9 +73,10 @@ public:
     // syslog(2), which busybox dmesg calls as klogctl(): READ_ALL and
     // READ_CLEAR give the ring as "<level>[    S.UUUUUU] text" lines, oldest
     // first; READ_CLEAR and CLEAR empty it; CONSOLE_LEVEL (dmesg -n) sets the
-    // console's level, which no transcript sees. ENOSYS where there is no kernel.
+    // console's level to `level` (1..8, else EINVAL), which no transcript sees.
+    // ENOSYS where there is no kernel.
     enum class SyslogAction { ReadAll = 3, ReadClear = 4, Clear = 5, ConsoleLevel = 8 };
-    virtual KResult<std::string> syslog(SyslogAction) { return kerr(ENOSYS); }
+    virtual KResult<std::string> syslog(SyslogAction, int /*level*/ = 0) { return kerr(ENOSYS); }
 
     // truncate(2) to `size`, creating nothing: ENOENT, EISDIR, EPERM for attributes.
     virtual KResult<void> truncate(std::string_view path, uint64_t)

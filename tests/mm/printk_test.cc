@@ -23,6 +23,20 @@ TEST(KernelLog, OneRecordPerLineWithRisingTimestamps)
     EXPECT_EQ(log.records()[2].level, LogLevel::Warning);
 }
 
+// dmesg -c moves the start of what is read; the records after it have the whole
+// ring, however often it was cleared before.
+TEST(KernelLog, EachClearLeavesTheWholeRingForWhatFollows)
+{
+    KernelLog log;
+    const std::string line(1000, 'x');
+    for (int round = 0; round < 1000; ++round) {
+        log.pr_info(line);
+        log.clear();
+    }
+    for (int i = 0; i < 100; ++i) log.pr_info(line);
+    EXPECT_EQ(log.records().size(), 100u);
+}
+
 TEST(KernelLog, DebugMessagesStayOutOfTheRingButNotOutOfSince)
 {
     KernelLog log;

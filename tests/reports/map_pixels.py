@@ -53,7 +53,7 @@ def main():
             cells[int(g.get("id")[5:])] = (int(rects[0].get("x")), int(rects[0].get("y")), g.find(SVG + "title").text)
     grid = next(g for g in root.iter(SVG + "g") if g.get("id") == "grid")
     if grid.get("data-blocks-per-cell") != "1":
-        fail(f"a 10 GiB guest should get a cell per block, not {grid.get('data-blocks-per-cell')}")
+        fail(f"a 14 GiB address space should get a cell per block, not {grid.get('data-blocks-per-cell')}")
 
     with tempfile.TemporaryDirectory(prefix="memplug-map-") as d:
         svg, png = os.path.join(d, "map.svg"), os.path.join(d, "map.png")
