@@ -60,6 +60,12 @@ CellClass online_class(ZoneType z)
     }
 }
 
+// "pc-dimm dimm1"; a device added without an id says so.
+std::string device_name(const machine::MemoryDevice& d)
+{
+    return fmt::format("{} {}", d.qom_type(), d.id().empty() ? "(no id)" : d.id());
+}
+
 std::string size_text(uint64_t bytes)
 {
     constexpr std::array<std::string_view, 5> units = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -164,7 +170,7 @@ std::string memory_map_svg(const machine::Machine& m)
                                         c.nr_blocks > 1 ? fmt::format("-{}", c.first_block + c.nr_blocks - 1) : "",
                                         k_styles[size_t(cls)].label);
         if (c.nid >= 0) title += fmt::format(", node {}", c.nid);
-        if (c.device >= 0) title += ", " + devices[size_t(c.device)]->id();
+        if (c.device >= 0) title += ", " + device_name(*devices[size_t(c.device)]);
         if (c.vmemmap) title += fmt::format(", {} memmap pages", c.vmemmap);
         if (c.unmovable) title += fmt::format(", {} unmovable pages", c.unmovable);
         if (c.hugetlb) title += fmt::format(", {} huge-page pages", c.hugetlb);
@@ -202,7 +208,7 @@ std::string memory_map_svg(const machine::Machine& m)
     for (size_t d = 0; d < devices.size(); ++d) {
         const auto& dev = devices[d];
         legend_row("none",
-                   fmt::format("{} {} 0x{:x}-0x{:x} {}, {} plugged, node {}", dev->qom_type(), dev->id(), dev->address(),
+                   fmt::format("{} 0x{:x}-0x{:x} {}, {} plugged, node {}", device_name(*dev), dev->address(),
                                dev->address() + dev->region_size() - 1, size_text(dev->region_size()),
                                size_text(dev->plugged_memory()), dev->numa_node()),
                    fmt::format(" stroke=\"{}\" stroke-width=\"2\"", k_device_strokes[d % k_device_strokes.size()]));

@@ -44,9 +44,9 @@ TEST(MemoryMap, CellsFollowTheBlocksZonesAndDevices)
     EXPECT_NE(cell_title(svg, 1).find("memory1, online, DMA32, node 0"), std::string::npos) << cell_title(svg, 1);
     EXPECT_NE(cell_title(svg, 0).find("unmovable pages"), std::string::npos) << "the boot block holds the kernel's pages";
     EXPECT_NE(cell_title(svg, 20).find("hole (no RAM)"), std::string::npos) << "q35's PCI hole below 4 GiB";
-    EXPECT_NE(cell_title(svg, 32).find("memory32, online, Movable, node 0, dimm1"), std::string::npos) << cell_title(svg, 32);
+    EXPECT_NE(cell_title(svg, 32).find("memory32, online, Movable, node 0, pc-dimm dimm1"), std::string::npos) << cell_title(svg, 32);
     EXPECT_EQ(cell_title(svg, 32).find("unmovable"), std::string::npos);
-    EXPECT_NE(cell_title(svg, 33).find("memory33, offline block, node 0, dimm1"), std::string::npos) << cell_title(svg, 33);
+    EXPECT_NE(cell_title(svg, 33).find("memory33, offline block, node 0, pc-dimm dimm1"), std::string::npos) << cell_title(svg, 33);
     EXPECT_NE(cell_title(svg, 34).find("device memory, nothing plugged"), std::string::npos) << cell_title(svg, 34);
 }
 
