@@ -85,7 +85,7 @@ public:
         std::string reason;
         uint64_t units_added = 0;
         mm::PageCount memmap_pages;   // taken from kernel memory on the way
-        mm::PageCount kernel_free;    // kernel_free_above(WMARK_MIN) afterwards (estimate)
+        mm::PageCount kernel_free;    // what GFP_KERNEL allocations could get afterwards
     };
     PlugForecast plug_forecast(const mm::Kernel& k, uint64_t requested) const;
 

@@ -387,7 +387,8 @@ unsigned dimm_mhp_flags(const mm::Kernel& k, uint64_t size)
     return k.mhp_supports_memmap_on_memory(size) ? unsigned(mm::MHP_MEMMAP_ON_MEMORY) : 0u;
 }
 
-DimmVerdict dimm_verdict(const machine::Machine& m, uint64_t size, int node = 0)
+// The DIMM device_add would make without node=: on node 0.
+DimmVerdict dimm_verdict(const machine::Machine& m, uint64_t size)
 {
     DimmVerdict v;
     if (auto slot = m.pc_dimm_free_slot(); !slot) {
@@ -401,7 +402,7 @@ DimmVerdict dimm_verdict(const machine::Machine& m, uint64_t size, int node = 0)
     }
     v.addr = *addr;
     const mm::Kernel& k = m.kernel();
-    v.guest = k.test_add_memory(node < int(k.nodes().size()) ? node : 0, *addr, size, dimm_mhp_flags(k, size));
+    v.guest = k.test_add_memory(0, *addr, size, dimm_mhp_flags(k, size));
     return v;
 }
 

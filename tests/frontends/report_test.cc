@@ -225,6 +225,12 @@ RC_GTEST_PROP(Report, PlugPredictsWhereKernelMemoryRunsOut, ())
         const uint64_t largest = r["dimm"]["largest"];
         const uint64_t size = *rc::gen::element<uint64_t>(uint64_t(largest), largest + bs, uint64_t(bs));
         RC_PRE(size > 0);
+        // `largest` is the boundary: the guest adds it, and one block more is refused by QEMU or the guest.
+        const ordered_json s = (*build_report(*st.s.machine(), "plug", {}, fmt::format("dimm:{}", size)))["step"];
+        // (RC_ASSERT decomposes its expression, so no short circuit inside it.)
+        const bool added = s["qemu_error"].is_null() && s["guest_adds"].get<bool>();
+        if (size == largest) RC_ASSERT(added);
+        if (size == largest + bs) RC_ASSERT(!added);
         check_plug_step(st, fmt::format("dimm:{}", size));
     } else {
         const uint64_t served = r["virtio_mem"][0]["largest_served"];
