@@ -7,6 +7,7 @@
 
 namespace memplug::drivers {
 
+using mm::GiB;
 using mm::MiB;
 using mm::PageCount;
 using mm::Pfn;
@@ -145,6 +146,153 @@ void VirtioMemDriver::plug(mm::Kernel& k, uint64_t nb_sb)
     }
 }
 
+// Offline memory first, then Movable before kernel memory; partly plugged
+// blocks before full ones; the highest block first.
+std::vector<uint64_t> VirtioMemDriver::unplug_order(const mm::Kernel& k) const
+{
+    std::vector<uint64_t> order;
+    for (Class cls : {Class::OfflinePartial, Class::Offline, Class::MovablePartial, Class::KernelPartial,
+                      Class::Movable, Class::Kernel})
+        for (auto it = m_added.rbegin(); it != m_added.rend(); ++it)
+            if (class_of(k, *it) == cls) order.push_back(*it);
+    return order;
+}
+
+namespace {
+
+// Kernel memory as a forecast spends it: each zone's free pages and the
+// watermarks init_per_zone_wmark_min() recomputes after every online.
+class KernelMemoryForecast {
+public:
+    explicit KernelMemoryForecast(const mm::Kernel& k) : m_zones(k.page_alloc().zone_wmarks())
+    {
+        for (const auto& z : m_zones) m_free.push_back(k.nodes()[size_t(z.nid)].zone(z.type).nr_free_pages.value());
+    }
+    // What a GFP_KERNEL allocation could get (allocatable_pages), as add_memory's memmap check reads it.
+    mm::PageCount room() const
+    {
+        uint64_t r = 0;
+        for (size_t i = 0; i < m_zones.size(); ++i) r += zone_room(i);
+        return mm::PageCount(r);
+    }
+    // A GFP_KERNEL allocation on `nid`: its node's kernel zones from Normal down, then the other nodes'.
+    void take(mm::NodeId nid, mm::PageCount n)
+    {
+        uint64_t left = n.value();
+        for (int pass = 0; pass < 2 && left; ++pass)
+            for (size_t i = m_zones.size(); i-- > 0 && left;) {
+                if (!kernel_zone(i) || (m_zones[i].nid == nid) != (pass == 0)) continue;
+                const uint64_t got = std::min(left, zone_room(i));
+                m_free[i] -= got;
+                left -= got;
+            }
+    }
+    void online(mm::NodeId nid, mm::ZoneType zone, mm::PageCount n)
+    {
+        for (size_t i = 0; i < m_zones.size(); ++i)
+            if (m_zones[i].nid == nid && m_zones[i].type == zone) {
+                m_zones[i].managed += n.value();
+                m_zones[i].populated = true;
+                if (kernel_zone(i)) m_free[i] += n.value();
+            }
+        mm::PageAllocator::setup_watermarks(m_zones);
+    }
+
+private:
+    // zone_room for GFP_KERNEL: free pages above the min watermark and the lowmem_reserve against Normal.
+    uint64_t zone_room(size_t i) const
+    {
+        const auto& z = m_zones[i];
+        const uint64_t reserve = z.watermark[mm::WMARK_MIN] + z.lowmem_reserve[size_t(mm::zone_idx(mm::ZoneType::Normal))];
+        return kernel_zone(i) && z.populated && m_free[i] > reserve ? m_free[i] - reserve : 0;
+    }
+    bool kernel_zone(size_t i) const
+    {
+        const mm::ZoneType t = m_zones[i].type;
+        return t == mm::ZoneType::Normal || t == mm::ZoneType::DMA32 || t == mm::ZoneType::DMA;
+    }
+    std::vector<mm::PageAllocator::ZoneWmarks> m_zones;
+    std::vector<uint64_t> m_free;
+};
+
+}  // namespace
+
+VirtioMemDriver::PlugForecast VirtioMemDriver::plug_forecast(const mm::Kernel& k, uint64_t requested) const
+{
+    const VirtioMemDevice& dev = *m_dev;
+    PlugForecast f;
+    KernelMemoryForecast mem(k);
+    f.reached = dev.plugged_size();
+    f.kernel_free = mem.room();
+    if (requested <= f.reached) {
+        f.reached = requested;
+        return f;
+    }
+    uint64_t nb_sb = (requested - f.reached) / m_sb_size;
+    for (uint64_t mb : m_added)
+        for (uint64_t sb = mb; sb < mb + m_unit_size && nb_sb; sb += m_sb_size)
+            if (!dev.block_plugged(sb)) {
+                f.reached += m_sb_size;
+                --nb_sb;
+            }
+    const uint64_t offline_threshold = std::max(2 * k.memory_block_size_bytes(), uint64_t(1024) * MiB);
+    uint64_t offline_bytes = 0;
+    for (uint64_t a : m_added)
+        if (const auto c = class_of(k, a); c == Class::Offline || c == Class::OfflinePartial) offline_bytes += m_unit_size;
+    const mm::MemoryGroup* g = k.memory_group(m_group);
+    const mm::NodeId nid = g ? g->nid : 0;
+    const mm::MmopType online_type = k.params().mhp_default_online_type;
+    uint64_t kernfs_objs = 0;
+    mm::Kernel::PendingOnline pending;
+    for (uint64_t mb = m_first_mb; mb < m_last_mb && nb_sb; mb += m_unit_size) {
+        if (m_added.count(mb)) continue;
+        if (offline_bytes >= offline_threshold) {
+            f.err = ENOSPC;
+            f.reason = fmt::format("{} MiB of added memory is offline: the driver waits for it to be onlined",
+                                   offline_bytes / MiB);
+            break;
+        }
+        // add_memory's own checks; its memmap check against the room this forecast has left.
+        auto t = k.test_add_memory(nid, mb, m_unit_size, mm::MHP_NID_IS_MGID);
+        if (!t && t.error().err != ENOMEM) {
+            f.err = t.error().err;
+            f.reason = t.error().reason;
+            break;
+        }
+        const mm::PageCount need = mm::Kernel::memmap_pages(m_unit_size);
+        if (mem.room() < need) {
+            f.err = ENOMEM;
+            f.reason = "add_memory: no memory for the memmap";
+            break;
+        }
+        mem.take(nid, need);
+        f.memmap_pages += need;
+        // Each block's sysfs directory (kernfs nodes) comes from slab.
+        const uint64_t objs = mm::Kernel::k_kernfs_nodes_per_memory_block * (m_unit_size / k.memory_block_size_bytes());
+        mem.take(nid, k.kmem_cache_pages(mm::Kernel::SlabCache::KernfsNodeCache, objs, kernfs_objs));
+        kernfs_objs += objs;
+        const uint64_t n = std::min(nb_sb, m_unit_size / m_sb_size);
+        if (online_type == mm::MmopType::Offline) {
+            offline_bytes += m_unit_size;
+        } else {
+            const mm::ZoneType zone = k.zone_for_pfn_range(online_type, nid, m_group, mm::Pfn::from_phys(mb),
+                                                           mm::PageCount::from_bytes(m_unit_size), pending);
+            const mm::PageCount onlined = mm::PageCount::from_bytes(n * m_sb_size);
+            (zone == mm::ZoneType::Movable ? pending.movable : pending.kernel) += onlined;
+            mem.online(nid, zone, onlined);
+        }
+        f.reached += n * m_sb_size;
+        ++f.units_added;
+        nb_sb -= n;
+    }
+    if (nb_sb && !f.err) {
+        f.err = ENOSPC;
+        f.reason = "the device's region is fully plugged";
+    }
+    f.kernel_free = mem.room();
+    return f;
+}
+
 void VirtioMemDriver::unplug(mm::Kernel& k, const VirtioMemParams& p, uint64_t nb_sb)
 {
     VirtioMemDevice& dev = *m_dev;
@@ -153,40 +301,34 @@ void VirtioMemDriver::unplug(mm::Kernel& k, const VirtioMemParams& p, uint64_t n
         if (online ? k.offline_and_remove_memory(mb, mb_size) : k.remove_memory(mb, mb_size))
             m_added.erase(mb);
     };
-    // Offline memory first, then Movable before kernel memory; partly plugged
-    // blocks before full ones; the highest block and subblock first.
-    for (Class cls : {Class::OfflinePartial, Class::Offline, Class::MovablePartial, Class::KernelPartial,
-                      Class::Movable, Class::Kernel}) {
-        const std::vector<uint64_t> blocks(m_added.rbegin(), m_added.rend());
-        for (uint64_t mb : blocks) {
-            if (!nb_sb) return;
-            if (class_of(k, mb) != cls) continue;
-            const bool online = cls != Class::Offline && cls != Class::OfflinePartial;
-            if (online && !p.unplug_online) return;
-            const uint64_t plugged = plugged_sbs(mb);
-            // A whole block goes in one alloc_contig_range when the request covers it.
-            if (online && nb_sb >= plugged &&
-                k.fake_offline_pages(Pfn::from_phys(mb), PageCount::from_bytes(mb_size))) {
-                if (plugged == mb_size / m_sb_size) {
-                    dev.plug_request(mb, mb_size, false);  // one request for the whole block
-                } else {
-                    for (uint64_t sb = mb; sb < mb + mb_size; sb += m_sb_size)
-                        if (dev.block_plugged(sb)) dev.plug_request(sb, m_sb_size, false);
-                }
-                nb_sb -= plugged;
-                remove_block(mb, true);
-                continue;
+    for (uint64_t mb : unplug_order(k)) {
+        if (!nb_sb) return;
+        const Class cls = *class_of(k, mb);
+        const bool online = cls != Class::Offline && cls != Class::OfflinePartial;
+        if (online && !p.unplug_online) return;
+        const uint64_t plugged = plugged_sbs(mb);
+        // A whole block goes in one alloc_contig_range when the request covers it.
+        if (online && nb_sb >= plugged &&
+            k.fake_offline_pages(Pfn::from_phys(mb), PageCount::from_bytes(mb_size))) {
+            if (plugged == mb_size / m_sb_size) {
+                dev.plug_request(mb, mb_size, false);  // one request for the whole block
+            } else {
+                for (uint64_t sb = mb; sb < mb + mb_size; sb += m_sb_size)
+                    if (dev.block_plugged(sb)) dev.plug_request(sb, m_sb_size, false);
             }
-            for (uint64_t sb = mb + mb_size - m_sb_size;; sb -= m_sb_size) {
-                if (dev.block_plugged(sb) &&
-                    k.fake_offline_pages(Pfn::from_phys(sb), PageCount::from_bytes(m_sb_size))) {
-                    dev.plug_request(sb, m_sb_size, false);
-                    --nb_sb;
-                }
-                if (!nb_sb || sb == mb) break;
-            }
-            if (!plugged_sbs(mb)) remove_block(mb, online);
+            nb_sb -= plugged;
+            remove_block(mb, true);
+            continue;
         }
+        for (uint64_t sb = mb + mb_size - m_sb_size;; sb -= m_sb_size) {
+            if (dev.block_plugged(sb) &&
+                k.fake_offline_pages(Pfn::from_phys(sb), PageCount::from_bytes(m_sb_size))) {
+                dev.plug_request(sb, m_sb_size, false);
+                --nb_sb;
+            }
+            if (!nb_sb || sb == mb) break;
+        }
+        if (!plugged_sbs(mb)) remove_block(mb, online);
     }
 }
 

@@ -70,6 +70,24 @@ public:
     std::string dev_name() const { return "virtio_mem virtio" + std::to_string(m_index); }
     // virtio_mem_refresh_config: what a config change (and the probe) logs.
     void refresh_config(mm::Kernel& k) const;
+    // The units in the order an unplug visits them: offline before online, Movable
+    // before kernel memory, partly plugged before full, highest first. A unit's
+    // class only changes while it is visited, and then to one already passed.
+    std::vector<uint64_t> unplug_order(const mm::Kernel& k) const;
+
+    // What run() would plug towards `requested` now, as plug() goes: partly plugged
+    // units first, then new units ascending, each added with its memmap from
+    // kernel memory and onlined per the kernel's default. `reached` is the size
+    // plugged when it stops; `err`/`reason` say why it stops short (0: served).
+    struct PlugForecast {
+        uint64_t reached = 0;
+        int err = 0;
+        std::string reason;
+        uint64_t units_added = 0;
+        mm::PageCount memmap_pages;   // taken from kernel memory on the way
+        mm::PageCount kernel_free;    // what GFP_KERNEL allocations could get afterwards
+    };
+    PlugForecast plug_forecast(const mm::Kernel& k, uint64_t requested) const;
 
 private:
     enum class Class { OfflinePartial, Offline, MovablePartial, KernelPartial, Movable, Kernel };

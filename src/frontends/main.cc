@@ -226,10 +226,12 @@ int main(int argc, char** argv)
     std::string report_kind;
     bool report_json = false;
     auto* rpt = app.add_subcommand("report", std::string("a what-if report on the state a transcript leaves (docs/REPORTS.md)\n"
-                                                         "  memplug report unplug FILE [--json]; KIND: ") +
+                                                         "  memplug report KIND FILE [--step STEP] [--json]; KIND: ") +
                                                  std::string(fe::k_report_kinds));
     rpt->add_option("KIND", report_kind, "what to ask")->required();
     rpt->add_option("FILE", files, "the transcript ('-': standard input)")->required()->check(k_file_or_stdin);
+    std::string report_step;
+    rpt->add_option("--step", report_step, "plug: one plug to judge, dimm:SIZE or ID:SIZE (a virtio-mem's requested-size)");
     rpt->add_flag("--json", report_json, "JSON (schema 1) instead of text");
 
     try {
@@ -239,7 +241,9 @@ int main(int argc, char** argv)
         return app.exit(e) == 0 ? fe::k_status_ok : fe::k_status_error;
     }
 
-    if (*rpt) return report_files(files, check_invariants, report_kind + (report_json ? " --json" : ""));
+    if (*rpt)
+        return report_files(files, check_invariants,
+                            report_kind + (report_step.empty() ? "" : " " + report_step) + (report_json ? " --json" : ""));
 
     if (*mnt) return mount(mount_cmd, check_invariants);
     if (*qmp) return serve_qmp(qmp_socket, qemu_args, check_invariants);

@@ -25,13 +25,15 @@ enum class ReportFormat { Text, Json };
 using AllocName = std::function<std::string(mm::Kernel::AllocId)>;
 
 // The report kinds this build answers, for usage messages.
-inline constexpr std::string_view k_report_kinds = "unplug, hugepages, map";
+inline constexpr std::string_view k_report_kinds = "unplug, plug, hugepages, map";
 
+// `step` (plug only): one plug to judge, `dimm:SIZE` (a new pc-dimm) or `ID:SIZE`
+// (that virtio-mem-pci's requested-size).
 tl::expected<nlohmann::ordered_json, std::string> build_report(const machine::Machine& m, std::string_view kind,
-                                                               const AllocName& names = {});
+                                                               const AllocName& names = {}, std::string_view step = {});
 std::string render_report(const nlohmann::ordered_json& report, ReportFormat format);
 
-// `report KIND [--json]` as transcripts' (memplug) lines and the CLI spell it.
+// `report KIND [STEP] [--json]` as transcripts' (memplug) lines and the CLI spell it.
 tl::expected<std::string, std::string> report_command(const machine::Machine& m, std::string_view args,
                                                       const AllocName& names = {});
 

@@ -152,6 +152,11 @@ public:
     drivers::VirtioMemParams& virtio_mem_params() { return m_virtio_mem->params(); }
     // The guest's virtio-mem driver, as reports read it.
     const drivers::VirtioMemModule& virtio_mem() const { return *m_virtio_mem; }
+    // memory_device_pre_plug: every check, nothing changed; the address QEMU would pick.
+    QResult<uint64_t> memory_device_pre_plug(uint64_t size, uint64_t align, std::optional<uint64_t> hint) const;
+    // pc_dimm_get_free_slot: the slot a pc-dimm gets (`hint`: the one asked for).
+    QResult<int> pc_dimm_free_slot(std::optional<int> hint = std::nullopt) const;
+    static constexpr uint64_t k_dimm_align = 2 * mm::MiB;  // QEMU_VMALLOC_ALIGN: RAM blocks are THP-aligned
 
 private:
     friend class PcDimm;
@@ -174,8 +179,6 @@ private:
     void warn(std::string text) { m_warnings += "warning: " + text + "\n"; }
     QResult<std::unique_ptr<MemoryDevice>> pc_dimm_pre_plug(const QObject& args, bool hotplugged);
     QResult<std::unique_ptr<MemoryDevice>> virtio_mem_pre_plug(const QObject& args, bool hotplugged);
-    // memory_device_pre_plug: every check, nothing changed.
-    QResult<uint64_t> memory_device_pre_plug(uint64_t size, uint64_t align, std::optional<uint64_t> hint) const;
     bool id_in_use(std::string_view id) const;
     MemoryBackend* backend(std::string_view id);
     const MemoryBackend* find_backend(std::string_view id) const;

@@ -123,6 +123,8 @@ public:
     MemoryDeviceInfo info() const override;
     QResult<QObject> qom_get(std::string_view prop) const override;
     QResult<void> qom_set(std::string_view prop, const QObject& value, Input in) override;
+    // set_requested_size's checks: what `qom-set ID requested-size SIZE` would refuse, in QEMU's words.
+    QResult<void> check_requested_size(uint64_t size) const;
     std::vector<ObjectPropertyInfo> qom_list() const override;
     QResult<void> unplug_request() override;
 

@@ -14,8 +14,6 @@ namespace memplug::machine {
 
 namespace {
 
-constexpr uint64_t DIMM_ALIGN = 2 * mm::MiB;  // QEMU_VMALLOC_ALIGN: RAM blocks are THP-aligned
-
 // A qdev integer property set from text (the string input visitor): a number
 // (a negative one wraps), then its range.
 QResult<uint64_t> qdev_uint(std::string_view v, std::string_view name, uint64_t max, std::string_view type)
@@ -217,6 +215,26 @@ QResult<uint64_t> Machine::memory_device_pre_plug(uint64_t size, uint64_t align,
     return new_addr;
 }
 
+QResult<int> Machine::pc_dimm_free_slot(std::optional<int> hint) const
+{
+    const int max_slots = m_config.ram_slots;
+    if (!max_slots) return qerr("no slots where allocated, please specify the 'slots' option");
+    std::vector<bool> used(size_t(max_slots), false);
+    for (const auto& x : m_devices)
+        if (auto* d = dynamic_cast<const PcDimm*>(x.get()); d && d->slot() >= 0 && d->slot() < max_slots)
+            used[size_t(d->slot())] = true;
+    if (hint == -1) hint.reset();  // -1: the first free one
+    if (hint) {
+        if (*hint < 0 || *hint >= max_slots)
+            return qerr(fmt::format("invalid slot number {}, valid range is [0-{}]", *hint, max_slots - 1));
+        if (used[size_t(*hint)]) return qerr(fmt::format("slot {} is busy", *hint));
+        return *hint;
+    }
+    auto it = std::find(used.begin(), used.end(), false);
+    if (it == used.end()) return qerr("no free slots available");
+    return int(it - used.begin());
+}
+
 QResult<std::unique_ptr<MemoryDevice>> Machine::pc_dimm_pre_plug(const QObject& o, bool hotplugged)
 {
     const std::string id = opt(o, "id").value_or("");
@@ -244,27 +262,9 @@ QResult<std::unique_ptr<MemoryDevice>> Machine::pc_dimm_pre_plug(const QObject& 
             return qerr(fmt::format("Property 'pc-dimm.{}' not found", k));
         }
     }
-    // pc_dimm_get_free_slot
-    const int max_slots = m_config.ram_slots;
-    if (!max_slots) return qerr("no slots where allocated, please specify the 'slots' option");
-    std::vector<bool> used(size_t(max_slots), false);
-    for (const auto& x : m_devices)
-        if (auto* d = dynamic_cast<const PcDimm*>(x.get()); d && d->slot() >= 0 && d->slot() < max_slots)
-            used[size_t(d->slot())] = true;
-    if (slot_hint == -1) slot_hint.reset();
-    int slot = 0;
-    if (slot_hint) {
-        if (*slot_hint < 0 || *slot_hint >= max_slots)
-            return qerr(fmt::format("invalid slot number {}, valid range is [0-{}]", *slot_hint, max_slots - 1));
-        if (used[size_t(*slot_hint)]) return qerr(fmt::format("slot {} is busy", *slot_hint));
-        slot = *slot_hint;
-    } else {
-        auto it = std::find(used.begin(), used.end(), false);
-        if (it == used.end()) return qerr("no free slots available");
-        slot = int(it - used.begin());
-    }
+    const int slot = MP_TRY(pc_dimm_free_slot(slot_hint));
     if (!be) return qerr("'memdev' property must be set");
-    const uint64_t addr = MP_TRY(memory_device_pre_plug(be->size, DIMM_ALIGN, addr_hint));
+    const uint64_t addr = MP_TRY(memory_device_pre_plug(be->size, k_dimm_align, addr_hint));
     // pc_dimm_realize
     if (!be->used_by.empty()) return qerr(fmt::format("can't use already busy memdev: {}", be->id));
     const int nb_numa_nodes = int(m_config.numa.size());

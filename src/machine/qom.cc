@@ -57,6 +57,15 @@ QResult<QObject> VirtioMem::qom_get(std::string_view prop) const
     return qerr(fmt::format("Property 'virtio-mem-pci.{}' not found", prop));
 }
 
+QResult<void> VirtioMem::check_requested_size(uint64_t size) const
+{
+    if (size % m_config.block_size)
+        return qerr(fmt::format("'requested-size' has to be multiples of 'block-size' (0x{:x})", m_config.block_size));
+    if (size > m_config.region_size)
+        return qerr(fmt::format("'requested-size' cannot exceed the memory backend size(0x{:x})", m_config.region_size));
+    return {};
+}
+
 QResult<void> VirtioMem::qom_set(std::string_view prop, const QObject& value, Input in)
 {
     if (prop == "block-size") return qerr("'block-size' cannot be changed");
@@ -70,10 +79,7 @@ QResult<void> VirtioMem::qom_set(std::string_view prop, const QObject& value, In
         return qerr(fmt::format("Property 'virtio-mem-pci.{}' not found", prop));
     }
     const uint64_t size = MP_TRY(visit_size(value, "requested-size", in));
-    if (size % m_config.block_size)
-        return qerr(fmt::format("'requested-size' has to be multiples of 'block-size' (0x{:x})", m_config.block_size));
-    if (size > m_config.region_size)
-        return qerr(fmt::format("'requested-size' cannot exceed the memory backend size(0x{:x})", m_config.region_size));
+    MP_TRY(check_requested_size(size));
     m_config.requested_size = size;
     // The config change interrupt: the guest driver plugs or unplugs.
     if (!m_machine.m_config.stopped) m_machine.m_virtio_mem->config_changed(*this);

@@ -197,8 +197,13 @@ public:
     // page_zone(pfn_to_page(pfn)) for an online pfn.
     std::optional<ZoneType> pfn_to_online_zone(Pfn pfn) const;
     // zone_for_pfn_range(): where an online of this range would go.
+    // `pending`: memory a forecast has onlined before this range (same node and
+    // group), which auto-movable's ratio counts as present.
+    struct PendingOnline {
+        PageCount movable, kernel;
+    };
     ZoneType zone_for_pfn_range(MmopType online_type, NodeId nid, std::optional<int> group, Pfn start_pfn,
-                                PageCount nr_pages) const;
+                                PageCount nr_pages, PendingOnline pending = {}) const;
 
     // --- drivers/base/memory.c ---
     // device_online()/device_offline(): 1 when the block already is in that state.
@@ -212,6 +217,8 @@ public:
     // that was empty (calibration and validation: docs/MODEL.md).
     enum class SlabCache { InodeCache, ProcInodeCache, Dentry, ShmemInodeCache, RadixTreeNode, KernfsNodeCache };
     void kmem_cache_alloc(SlabCache cache, uint64_t nr_objects = 1);
+    // The pages kmem_cache_alloc(cache, nr_objects) would take, after `after` objects already taken.
+    PageCount kmem_cache_pages(SlabCache cache, uint64_t nr_objects, uint64_t after = 0) const;
     // kernfs nodes per memory block device and per ACPI binding of a DIMM's block
     // (/proc/slabinfo of the recorder's guest: +192 for a DIMM of 8 blocks, of which
     // 2 per block are the bind's links; docs/MODEL.md).
@@ -261,6 +268,15 @@ public:
     // add_memory()/__add_memory(): `nid_or_mgid` is a group id with MHP_NID_IS_MGID.
     KResult<void> add_memory(int nid_or_mgid, uint64_t start, uint64_t size, unsigned mhp_flags,
                              std::string resource_name = "System RAM");
+    // add_memory's checks that change nothing, in its order after the resource:
+    // the range's alignment, the node, memmap_on_memory support, room for the
+    // memmap. The value: the pages the memmap takes from kernel memory (none
+    // when it lives on the range itself).
+    KResult<PageCount> test_add_memory(NodeId nid, uint64_t start, uint64_t size, unsigned mhp_flags) const;
+    // The kernel zones' free pages above a watermark, all nodes together.
+    PageCount kernel_free_above(WatermarkIdx mark) const;
+    // The memmap of `size` bytes of sections in kernel memory: 64 bytes a page.
+    static PageCount memmap_pages(uint64_t size);
     KResult<void> remove_memory(uint64_t start, uint64_t size);
     // offline_and_remove_memory(): offline every block (putting them back online
     // in their old zones if one refuses), then remove the range.
@@ -334,8 +350,10 @@ private:
     Zone& zone_of(NodeId nid, ZoneType z) { return m_pa.zone(nid, z); }
     ZoneType default_kernel_zone_for_pfn(NodeId nid, Pfn start_pfn, PageCount nr_pages) const;
     ZoneType default_zone_for_pfn(NodeId nid, Pfn start_pfn, PageCount nr_pages) const;
-    ZoneType auto_movable_zone_for_pfn(NodeId nid, std::optional<int> group, Pfn pfn, PageCount nr_pages) const;
-    bool auto_movable_can_online_movable(NodeId nid, const MemoryGroup* group, PageCount nr_pages) const;
+    ZoneType auto_movable_zone_for_pfn(NodeId nid, std::optional<int> group, Pfn pfn, PageCount nr_pages,
+                                       PendingOnline pending) const;
+    bool auto_movable_can_online_movable(NodeId nid, const MemoryGroup* group, PageCount nr_pages,
+                                         PendingOnline pending, NodeId pending_nid) const;
     void move_pfn_range_to_zone(Zone& zone, Pfn start_pfn, PageCount nr_pages);
     void remove_pfn_range_from_zone(Zone& zone, Pfn start_pfn, PageCount nr_pages);
     void shrink_zone_span(Zone& zone, Pfn start_pfn, Pfn end_pfn);

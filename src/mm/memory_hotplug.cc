@@ -49,7 +49,8 @@ ZoneType Kernel::default_zone_for_pfn(NodeId nid, Pfn start_pfn, PageCount nr_pa
     return m_params.movable_node ? ZoneType::Movable : kernel_zone;
 }
 
-bool Kernel::auto_movable_can_online_movable(NodeId nid, const MemoryGroup* group, PageCount nr_pages) const
+bool Kernel::auto_movable_can_online_movable(NodeId nid, const MemoryGroup* group, PageCount nr_pages,
+                                             PendingOnline pending, NodeId pending_nid) const
 {
     uint64_t kernel_early_pages = 0, movable_pages = 0;
     for (const PgData& pgdat : m_pa.nodes()) {
@@ -74,15 +75,17 @@ bool Kernel::auto_movable_can_online_movable(NodeId nid, const MemoryGroup* grou
         if (pages > 0) req_kernel_early_pages += uint64_t(pages);
         group_movable_pages += g.present_movable_pages.value();
     }
+    if (nid == NUMA_NO_NODE || nid == pending_nid) movable_pages += pending.movable.value();
     if (kernel_early_pages <= req_kernel_early_pages) return false;
     kernel_early_pages -= req_kernel_early_pages;
     movable_pages -= group_movable_pages;
-    if (group && group->is_dynamic) kernel_early_pages += group->present_kernel_pages.value();
+    if (group && group->is_dynamic) kernel_early_pages += (group->present_kernel_pages + pending.kernel).value();
     movable_pages += nr_pages.value();
     return movable_pages <= uint64_t(ratio) * kernel_early_pages / 100;
 }
 
-ZoneType Kernel::auto_movable_zone_for_pfn(NodeId nid, std::optional<int> group_id, Pfn pfn, PageCount nr_pages) const
+ZoneType Kernel::auto_movable_zone_for_pfn(NodeId nid, std::optional<int> group_id, Pfn pfn, PageCount nr_pages,
+                                           PendingOnline pending) const
 {
     const MemoryGroup* group = group_id ? memory_group(*group_id) : nullptr;
     const auto kernel_zone = [&] { return default_kernel_zone_for_pfn(nid, pfn, nr_pages); };
@@ -91,9 +94,9 @@ ZoneType Kernel::auto_movable_zone_for_pfn(NodeId nid, std::optional<int> group_
     PageCount online_pages, max_pages;
     if (group && !group->is_dynamic) {
         max_pages = group->max_pages;
-        online_pages = group->present_movable_pages;
+        online_pages = group->present_movable_pages + pending.movable;
         // Once anything of the device is in a kernel zone, the rest follows.
-        if (group->present_kernel_pages) return kernel_zone();
+        if (group->present_kernel_pages || pending.kernel) return kernel_zone();
     } else if (!group || group->unit_pages == nr_pages) {
         max_pages = nr_pages;
     } else {
@@ -107,19 +110,19 @@ ZoneType Kernel::auto_movable_zone_for_pfn(NodeId nid, std::optional<int> group_
         }
     }
     const PageCount remaining = max_pages - online_pages;
-    if (!auto_movable_can_online_movable(NUMA_NO_NODE, group, remaining)) return kernel_zone();
-    if (m_params.auto_movable_numa_aware && !auto_movable_can_online_movable(nid, group, remaining))
+    if (!auto_movable_can_online_movable(NUMA_NO_NODE, group, remaining, pending, nid)) return kernel_zone();
+    if (m_params.auto_movable_numa_aware && !auto_movable_can_online_movable(nid, group, remaining, pending, nid))
         return kernel_zone();
     return ZoneType::Movable;
 }
 
 ZoneType Kernel::zone_for_pfn_range(MmopType online_type, NodeId nid, std::optional<int> group, Pfn start_pfn,
-                                    PageCount nr_pages) const
+                                    PageCount nr_pages, PendingOnline pending) const
 {
     if (online_type == MmopType::OnlineKernel) return default_kernel_zone_for_pfn(nid, start_pfn, nr_pages);
     if (online_type == MmopType::OnlineMovable) return ZoneType::Movable;
     if (m_params.online_policy == OnlinePolicy::AutoMovable)
-        return auto_movable_zone_for_pfn(nid, group, start_pfn, nr_pages);
+        return auto_movable_zone_for_pfn(nid, group, start_pfn, nr_pages, pending);
     return default_zone_for_pfn(nid, start_pfn, nr_pages);
 }
 
@@ -597,6 +600,40 @@ bool Kernel::mhp_supports_memmap_on_memory(uint64_t size) const
            remaining_size % (pageblock_nr_pages << PAGE_SHIFT) == 0;
 }
 
+PageCount Kernel::memmap_pages(uint64_t size)
+{
+    return PageCount::from_bytes(size / PAGE_SIZE * STRUCT_PAGE_SIZE);
+}
+
+PageCount Kernel::kernel_free_above(WatermarkIdx mark) const
+{
+    PageCount free;
+    for (ZoneType z : {ZoneType::Normal, ZoneType::DMA32, ZoneType::DMA})
+        for (const PgData& p : m_pa.nodes()) {
+            const Zone& zone = p.zone(z);
+            if (zone.nr_free_pages.value() > zone.watermark[mark])
+                free += PageCount(zone.nr_free_pages.value() - zone.watermark[mark]);
+        }
+    return free;
+}
+
+KResult<PageCount> Kernel::test_add_memory(NodeId nid, uint64_t start, uint64_t size, unsigned mhp_flags) const
+{
+    // check_hotplug_memory_range
+    if (start % m_block_size || size % m_block_size) return kerr(EINVAL, "unaligned hotplug range");
+    if (nid < 0 || nid >= int(m_pa.nodes().size())) return kerr(EINVAL, "node not possible");
+    if (mhp_flags & MHP_MEMMAP_ON_MEMORY) {
+        if (!mhp_supports_memmap_on_memory(size)) return kerr(EINVAL, "memmap_on_memory not supported for this range");
+        return PageCount();
+    }
+    // arch_add_memory allocates a memmap per section as GFP_KERNEL from the node's
+    // zonelist (vmemmap_alloc_block: down to the min watermark, lowmem_reserve
+    // kept); checked first, so a failure part way takes nothing.
+    const PageCount need = memmap_pages(size);
+    if (m_pa.allocatable_pages(nid, GFP_KERNEL) < need) return kerr(ENOMEM, "no memory for the memmap");
+    return need;
+}
+
 KResult<void> Kernel::add_memory(int nid_or_mgid, uint64_t start, uint64_t size, unsigned mhp_flags,
                                  std::string resource_name)
 {
@@ -625,13 +662,6 @@ KResult<void> Kernel::add_memory(int nid_or_mgid, uint64_t start, uint64_t size,
         }
     auto release = [&] { m_iomem.release(start, start + size - 1, resource_name); };
 
-    // check_hotplug_memory_range
-    if (start % m_block_size || size % m_block_size) {
-        release();
-        m_log.pr_err(fmt::format("Block size [{:#x}] unaligned hotplug range: start {:#x}, size {:#x}", m_block_size,
-                                 start, size));
-        return kerr(EINVAL, "unaligned hotplug range");
-    }
     std::optional<int> group;
     NodeId nid = nid_or_mgid;
     if (mhp_flags & MHP_NID_IS_MGID) {
@@ -643,18 +673,32 @@ KResult<void> Kernel::add_memory(int nid_or_mgid, uint64_t start, uint64_t size,
         group = g->id;
         nid = g->nid;
     }
-    if (nid < 0 || nid >= int(m_pa.nodes().size())) {
+    // vmemmap_alloc_block warns once per boot, at its first failure.
+    auto warn_vmemmap_alloc_failure = [&](unsigned order) {
+        if (m_vmemmap_warned) return;
+        m_vmemmap_warned = true;
+        m_log.pr_warn(fmt::format("kworker/u2:1: vmemmap alloc failure: order:{}, mode:0x4cc0(GFP_KERNEL|"
+                                  "__GFP_RETRY_MAYFAIL), nodemask=(null),cpuset=/,mems_allowed=0",
+                                  order));
+    };
+    const auto tested = test_add_memory(nid, start, size, mhp_flags);
+    if (!tested) {
         release();
-        return kerr(EINVAL, "node not possible");
-    }
-    PageCount nr_vmemmap_pages;
-    if (mhp_flags & MHP_MEMMAP_ON_MEMORY) {
-        if (!mhp_supports_memmap_on_memory(size)) {
-            release();
-            return kerr(EINVAL, "memmap_on_memory not supported for this range");
+        if (tested.error().reason == "unaligned hotplug range")
+            m_log.pr_err(fmt::format("Block size [{:#x}] unaligned hotplug range: start {:#x}, size {:#x}", m_block_size,
+                                     start, size));
+        if (tested.error().err == ENOMEM) {
+            warn_vmemmap_alloc_failure(pageblock_order);
+            m_log.pr_debug(fmt::format("memplug: the memmap of [mem {:#010x}-{:#010x}] needs {} pages, {} are left for "
+                                       "GFP_KERNEL allocations: refused whole (6.1 takes free memory until it runs "
+                                       "out, and may panic out of memory)",
+                                       start, start + size - 1, memmap_pages(size).value(),
+                                       m_pa.allocatable_pages(nid, GFP_KERNEL).value()));
         }
-        nr_vmemmap_pages = PageCount::from_bytes(size / PAGE_SIZE * STRUCT_PAGE_SIZE);
+        return tl::unexpected(tested.error());
     }
+    const PageCount nr_vmemmap_pages =
+        mhp_flags & MHP_MEMMAP_ON_MEMORY ? PageCount::from_bytes(size / PAGE_SIZE * STRUCT_PAGE_SIZE) : PageCount();
 
     // arch_add_memory: a memmap per section (2 MiB), from the range itself
     // (altmap) or from the node's kernel zones.
@@ -662,32 +706,7 @@ KResult<void> Kernel::add_memory(int nid_or_mgid, uint64_t start, uint64_t size,
     const PageCount nr_pages = PageCount::from_bytes(size);
     const uint64_t nr_sections = nr_pages.value() / PAGES_PER_SECTION;
     if (!nr_vmemmap_pages) {
-        // Check first, so a failure part way takes nothing.
-        const PageCount per_section = PageCount::from_bytes(PAGES_PER_SECTION * STRUCT_PAGE_SIZE);
-        PageCount free;
-        for (ZoneType z : {ZoneType::Normal, ZoneType::DMA32, ZoneType::DMA})
-            for (const PgData& p : m_pa.nodes()) {
-                const Zone& zone = p.zone(z);
-                if (zone.nr_free_pages.value() > zone.watermark[WMARK_MIN])
-                    free += PageCount(zone.nr_free_pages.value() - zone.watermark[WMARK_MIN]);
-            }
-        // vmemmap_alloc_block warns once per boot, at its first failure.
-        auto warn_vmemmap_alloc_failure = [&](unsigned order) {
-            if (m_vmemmap_warned) return;
-            m_vmemmap_warned = true;
-            m_log.pr_warn(fmt::format("kworker/u2:1: vmemmap alloc failure: order:{}, mode:0x4cc0(GFP_KERNEL|"
-                                      "__GFP_RETRY_MAYFAIL), nodemask=(null),cpuset=/,mems_allowed=0",
-                                      order));
-        };
-        if (free < per_section * nr_sections) {
-            release();
-            warn_vmemmap_alloc_failure(pageblock_order);
-            m_log.pr_debug(fmt::format("memplug: the memmap of [mem {:#010x}-{:#010x}] needs {} pages, {} are free "
-                                       "above the min watermarks: refused whole (6.1 takes free memory until it runs "
-                                       "out, and may panic out of memory)",
-                                       start, start + size - 1, (per_section * nr_sections).value(), free.value()));
-            return kerr(ENOMEM, "no memory for the memmap");
-        }
+        const PageCount per_section = memmap_pages(PAGES_PER_SECTION << PAGE_SHIFT);
         for (uint64_t i = 0; i < nr_sections; ++i) {
             const SectionNr sec(start_pfn.value() / PAGES_PER_SECTION + i);
             // vmemmap_populate maps each 2 MiB of memmap with one order-9 page,

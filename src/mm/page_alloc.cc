@@ -446,71 +446,87 @@ bool is_lowmem(ZoneType z) { return z != ZoneType::Movable && z != ZoneType::Dev
 
 }  // namespace
 
-// init_per_zone_wmark_min(): min_free_kbytes, watermarks, lowmem_reserve and
-// khugepaged's recommended minimum, recomputed after every online and offline.
-void PageAllocator::init_per_zone_wmark_min()
+// The watermark part of init_per_zone_wmark_min(): min_free_kbytes from the
+// kernel zones' managed pages above their current high watermarks, split over
+// every zone by managed pages, then raised to khugepaged's recommended minimum.
+uint64_t PageAllocator::setup_watermarks(std::vector<ZoneWmarks>& zones)
 {
-    constexpr std::array<uint64_t, MAX_NR_ZONES> lowmem_reserve_ratio = {256, 256, 32, 0, 0};
     constexpr uint64_t watermark_scale_factor = 10;
-
+    uint64_t min_free_kbytes = 0;
     auto setup_wmarks = [&] {
-        const uint64_t pages_min = m_min_free_kbytes >> (PAGE_SHIFT - 10);
+        const uint64_t pages_min = min_free_kbytes >> (PAGE_SHIFT - 10);
         uint64_t lowmem_pages = 0;
-        for (const PgData& p : m_nodes)
-            for (const Zone& z : p.node_zones) lowmem_pages += z.managed_pages.value();
-        for (PgData& p : m_nodes)
-            for (Zone& z : p.node_zones) {
-                const uint64_t managed = z.managed_pages.value();
-                const uint64_t tmp = lowmem_pages ? pages_min * managed / lowmem_pages : 0;
-                z.watermark[WMARK_MIN] = tmp;
-                const uint64_t step = std::max(tmp >> 2, managed * watermark_scale_factor / 10000);
-                z.watermark[WMARK_LOW] = tmp + step;
-                z.watermark[WMARK_HIGH] = tmp + 2 * step;
-            }
+        for (const ZoneWmarks& z : zones) lowmem_pages += z.managed;
+        for (ZoneWmarks& z : zones) {
+            const uint64_t tmp = lowmem_pages ? pages_min * z.managed / lowmem_pages : 0;
+            z.watermark[WMARK_MIN] = tmp;
+            const uint64_t step = std::max(tmp >> 2, z.managed * watermark_scale_factor / 10000);
+            z.watermark[WMARK_LOW] = tmp + step;
+            z.watermark[WMARK_HIGH] = tmp + 2 * step;
+        }
     };
-
     // nr_free_buffer_pages(): managed minus high watermark over the kernel zones.
     uint64_t buffer_pages = 0;
-    for (const PgData& p : m_nodes)
-        for (const Zone& z : p.node_zones)
-            if (is_lowmem(z.type) && z.managed_pages.value() > z.watermark[WMARK_HIGH])
-                buffer_pages += z.managed_pages.value() - z.watermark[WMARK_HIGH];
-    m_min_free_kbytes = std::clamp<uint64_t>(int_sqrt(buffer_pages * (PAGE_SIZE >> 10) * 16), 128, 262144);
+    for (const ZoneWmarks& z : zones)
+        if (is_lowmem(z.type) && z.managed > z.watermark[WMARK_HIGH]) buffer_pages += z.managed - z.watermark[WMARK_HIGH];
+    min_free_kbytes = std::clamp<uint64_t>(int_sqrt(buffer_pages * (PAGE_SIZE >> 10) * 16), 128, 262144);
     setup_wmarks();
 
-    for (PgData& p : m_nodes)
-        for (int i = 0; i < MAX_NR_ZONES; ++i) {
-            Zone& z = p.node_zones[i];
-            const bool clear = !lowmem_reserve_ratio[i] || !z.managed_pages;
+    // khugepaged (THP "always"): keep enough free for fragmentation avoidance,
+    // at most 5 % of nr_free_buffer_pages().
+    uint64_t nr_zones = 0, free_buffer_pages = 0;
+    for (const ZoneWmarks& z : zones) {
+        if (!z.populated || !is_lowmem(z.type)) continue;
+        ++nr_zones;
+        if (z.managed > z.watermark[WMARK_HIGH]) free_buffer_pages += z.managed - z.watermark[WMARK_HIGH];
+    }
+    uint64_t recommended = pageblock_nr_pages * nr_zones * 2 + pageblock_nr_pages * nr_zones * 9;
+    recommended = std::min(recommended, free_buffer_pages / 20);
+    recommended <<= (PAGE_SHIFT - 10);
+    if (recommended > min_free_kbytes) {
+        min_free_kbytes = recommended;
+        setup_wmarks();
+    }
+    // lowmem_reserve: what each zone keeps from requests that could use the higher
+    // zones of its node (`zones` holds each node's zones together, in zone order).
+    constexpr std::array<uint64_t, MAX_NR_ZONES> lowmem_reserve_ratio = {256, 256, 32, 0, 0};
+    for (size_t n = 0; n + MAX_NR_ZONES <= zones.size(); n += MAX_NR_ZONES)
+        for (size_t i = 0; i < MAX_NR_ZONES; ++i) {
+            ZoneWmarks& z = zones[n + i];
+            const bool clear = !lowmem_reserve_ratio[i] || !z.managed;
             uint64_t upper = 0;
-            for (int j = 0; j < MAX_NR_ZONES; ++j) {
+            for (size_t j = 0; j < MAX_NR_ZONES; ++j) {
                 if (j <= i) {
                     z.lowmem_reserve[j] = 0;
                     continue;
                 }
-                upper += p.node_zones[j].managed_pages.value();
+                upper += zones[n + j].managed;
                 z.lowmem_reserve[j] = clear ? 0 : upper / lowmem_reserve_ratio[i];
             }
         }
+    return min_free_kbytes;
+}
 
-    // khugepaged (THP "always"): keep enough free for fragmentation avoidance,
-    // at most 5 % of nr_free_buffer_pages().
-    int nr_zones = 0;
-    uint64_t free_buffer_pages = 0;
+std::vector<PageAllocator::ZoneWmarks> PageAllocator::zone_wmarks() const
+{
+    std::vector<ZoneWmarks> out;
     for (const PgData& p : m_nodes)
-        for (const Zone& z : p.node_zones) {
-            if (!z.populated_zone() || !is_lowmem(z.type)) continue;
-            ++nr_zones;
-            if (z.managed_pages.value() > z.watermark[WMARK_HIGH])
-                free_buffer_pages += z.managed_pages.value() - z.watermark[WMARK_HIGH];
+        for (const Zone& z : p.node_zones) out.push_back({p.node_id, z.type, z.managed_pages.value(), z.populated_zone(), z.watermark, z.lowmem_reserve});
+    return out;
+}
+
+// init_per_zone_wmark_min(): min_free_kbytes, watermarks, lowmem_reserve and
+// khugepaged's recommended minimum, recomputed after every online and offline.
+void PageAllocator::init_per_zone_wmark_min()
+{
+    std::vector<ZoneWmarks> wm = zone_wmarks();
+    m_min_free_kbytes = setup_watermarks(wm);
+    auto it = wm.begin();
+    for (PgData& p : m_nodes)
+        for (Zone& z : p.node_zones) {
+            z.watermark = it->watermark;
+            z.lowmem_reserve = (it++)->lowmem_reserve;
         }
-    uint64_t recommended = pageblock_nr_pages * nr_zones * 2 + pageblock_nr_pages * nr_zones * 9;
-    recommended = std::min(recommended, free_buffer_pages / 20);
-    recommended <<= (PAGE_SHIFT - 10);
-    if (recommended > m_min_free_kbytes) {
-        m_min_free_kbytes = recommended;
-        setup_wmarks();
-    }
 
     m_totalreserve_pages = PageCount();
     for (const PgData& p : m_nodes)

@@ -108,6 +108,21 @@ public:
     // init_per_zone_wmark_min(): min_free_kbytes, watermarks, lowmem_reserve and
     // khugepaged's recommended minimum, recomputed after every online and offline.
     void init_per_zone_wmark_min();
+    // A zone as the watermark computation sees it.
+    struct ZoneWmarks {
+        NodeId nid;
+        ZoneType type;
+        uint64_t managed;
+        bool populated;  // present pages
+        std::array<uint64_t, NR_WMARK> watermark;
+        std::array<uint64_t, MAX_NR_ZONES> lowmem_reserve;
+    };
+    // Every node's zones, node by node in zone order.
+    std::vector<ZoneWmarks> zone_wmarks() const;
+    // The watermarks and lowmem_reserve init_per_zone_wmark_min() sets for these
+    // zones (their current high watermarks in, the new ones out); returns min_free_kbytes. Forecasts
+    // run it on zones with memory they would online.
+    static uint64_t setup_watermarks(std::vector<ZoneWmarks>& zones);
     void setup_zone_pagesets();
     uint64_t min_free_kbytes() const { return m_min_free_kbytes; }
     PageCount totalreserve_pages() const { return m_totalreserve_pages; }

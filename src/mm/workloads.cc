@@ -41,6 +41,14 @@ void Kernel::kmem_cache_alloc(SlabCache cache, uint64_t nr_objects)
     }
 }
 
+PageCount Kernel::kmem_cache_pages(SlabCache cache, uint64_t nr_objects, uint64_t after) const
+{
+    const SlabGeometry& g = slab_geometry[size_t(cache)];
+    const uint64_t free = m_slab_free[size_t(cache)];
+    auto slabs_for = [&](uint64_t n) { return n <= free ? 0 : (n - free + g.objs_per_slab - 1) / g.objs_per_slab; };
+    return PageCount((slabs_for(after + nr_objects) - slabs_for(after)) * g.pages_per_slab);
+}
+
 NodeId Kernel::shell_node() const
 {
     for (const PgData& p : m_pa.nodes())

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """memplug's command line as a user meets it: options after the subcommand, '-'
 for standard input, --version, the exit statuses --help documents, check's
-summary line, the escape of output lines that begin like a command, and what
-conformance and check say about transcripts without a real-kernel recording.
+summary line, the escape of output lines that begin like a command, what
+conformance and check say about transcripts without a real-kernel recording, and
+report's '-', options and exit statuses.
 
 usage: cli_test.py MEMPLUG SOURCE_DIR"""
 
@@ -103,6 +104,22 @@ def main():
           r.returncode == 2 and "auto-online-sysfs.out" in r.stderr and "recordings of the real kernel" in r.stderr, r)
     r = memplug("conformance", txt[:-4] + ".out")
     check("conformance given the recording scores it", r.returncode == 0 and "score:" in r.stdout, r)
+
+    # report: '-', options after the file, JSON, and status 2 where no report can be given.
+    r = memplug("report", "plug", "-", "--step", "dimm:1G", "--json", stdin=example)
+    check("report plug - --step --json: schema 1 and the step",
+          r.returncode == 0 and '"schema": 1' in r.stdout and '"target": "dimm"' in r.stdout, r)
+    r = memplug("report", "unplug", "-", stdin=example)
+    check("report unplug - prints text", r.returncode == 0 and r.stdout.startswith("unplug: "), r)
+    r = memplug("report", "nosuchkind", EXAMPLE)
+    check("an unknown report kind is status 2", r.returncode == 2 and "unknown report" in r.stderr, r)
+    r = memplug("report", "plug", EXAMPLE, "--step", "nosuchdevice:1G")
+    check("a step naming no virtio-mem device is status 2", r.returncode == 2 and "nosuchdevice" in r.stderr, r)
+    r = memplug("report", "plug", "-", stdin="# true\n")
+    check("report on a transcript that starts no machine is status 2", r.returncode == 2, r)
+    r = memplug("report", "plug", "-", stdin="# cat /proc/meminfo\n")
+    check("report on a transcript that stops early is status 2, and no report",
+          r.returncode == 2 and r.stdout == "", r)
 
     sys.exit(1 if failures else 0)
 

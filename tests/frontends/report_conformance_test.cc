@@ -1,6 +1,6 @@
 // The reports against the real kernel: every recording in tests/conformance/cases
-// is replayed in the model, and before each offline write, device_del of a DIMM,
-// virtio-mem requested-size shrink and nr_hugepages write the report is asked on
+// is replayed in the model, and before each offline write, device_add and device_del
+// of a DIMM, virtio-mem requested-size change and nr_hugepages write the report is asked on
 // the model's state at that point. Its prediction must be what the recording
 // shows the real kernel then did (errno, state afterwards, eject, size reached,
 // pool size). A prediction may differ from the recording only in a case listed in
@@ -99,6 +99,7 @@ std::vector<Prediction> predict(const Transcript& t, std::size_t i, machine::Mac
         R"(echo (offline|0) > /sys/devices/system/memory/memory(\d+)/(state|online)(; echo \$\?)?)");
     static const std::regex del_re(R"(device_del (\S+))");
     static const std::regex shrink_re(R"(qom-set (\S+) requested-size (\S+))");
+    static const std::regex dimm_add_re(R"(device_add pc-dimm,id=(\w+),memdev=(\w+))");
     static const std::regex huge_re(
         R"(echo (\d+) > (/proc/sys/vm/nr_hugepages|/sys/kernel/mm/hugepages/hugepages-(\d+)kB/nr_hugepages|/sys/devices/system/node/node(\d+)/hugepages/hugepages-(\d+)kB/nr_hugepages)(; echo \$\?)?)");
     const Command& c = t.commands[i];
@@ -159,6 +160,21 @@ std::vector<Prediction> predict(const Transcript& t, std::size_t i, machine::Mac
         const ordered_json* d = find_device(r, id);
         if (!req || !d || !d->contains("shrink")) return p;
         const ordered_json& s = (*d)["shrink"];
+        if (*req > s["plugged_size"].get<uint64_t>()) {
+            // A grow: the size the plug report says the driver reaches.
+            auto plug = build_report(m, "plug", {}, fmt::format("{}:{}", id, *req));
+            const ordered_json& v = (*plug)["step"]["virtio_mem"];
+            if (!v["qemu_error"].is_null()) return p;
+            p.push_back({i, "plug size", std::to_string(v["reached"].get<uint64_t>()), [i, id](const Transcript& tr, const Outputs& o) {
+                             return scan_reads(tr, o, i, [&](const Command& rc, const std::vector<std::string>& lines)
+                                                             -> std::optional<std::string> {
+                                 if (rc.text == "qom-get " + id + " size" && lines.size() == 1) return lines[0];
+                                 if (rc.text == "info memory-devices") return device_field(lines, id, "size");
+                                 return std::nullopt;
+                             });
+                         }});
+            return p;
+        }
         const auto* dev = dynamic_cast<const machine::VirtioMem*>(
             std::find_if(m.memory_devices().begin(), m.memory_devices().end(),
                          [&](const auto& x) { return x->id() == id; })->get());
@@ -172,6 +188,36 @@ std::vector<Prediction> predict(const Transcript& t, std::size_t i, machine::Mac
                              if (rc.text == "qom-get " + id + " size" && lines.size() == 1) return lines[0];
                              if (rc.text == "info memory-devices") return device_field(lines, id, "size");
                              return std::nullopt;
+                         });
+                     }});
+    } else if (c.kind == CommandKind::Monitor && std::regex_match(c.text, g, dimm_add_re)) {
+        // A new pc-dimm: QEMU's refusal (the command's own output), or whether the
+        // guest adds its memory (its first block in the next ls of /sys/devices/system/memory).
+        const auto memdevs = m.query_memdev();
+        const auto be = std::find_if(memdevs.begin(), memdevs.end(), [&](const auto& x) { return x.id == g[2].str(); });
+        if (be == memdevs.end()) return p;
+        // The step is a new DIMM on a free backend: a taken id or memdev is device_add's own matter.
+        for (const auto& d : m.memory_devices())
+            if (d->id() == g[1].str() || d->memdev() == g[2].str()) return p;
+        const ordered_json r = *build_report(m, "plug", {}, fmt::format("dimm:{}", be->size));
+        const ordered_json& s = r["step"];
+        p.push_back({i, "device_add", s["qemu_error"].is_null() ? "" : "Error: " + s["qemu_error"].get<std::string>(),
+                     [i](const Transcript&, const Outputs& o) {
+                         return std::optional<std::string>(o[i].empty() ? "" : o[i][0]);
+                     }});
+        if (!s["qemu_error"].is_null()) return p;
+        const std::string first_block =
+            fmt::format("memory{}", s["addr"].get<uint64_t>() / r["memory_block_size"].get<uint64_t>());
+        p.push_back({i, "guest adds", s["guest_adds"] ? "yes" : "no", [i, first_block](const Transcript& tr, const Outputs& o) {
+                         return scan_reads(tr, o, i, [&](const Command& rc, const std::vector<std::string>& lines)
+                                                         -> std::optional<std::string> {
+                             if (rc.text != "ls /sys/devices/system/memory") return std::nullopt;
+                             for (const std::string& l : lines) {
+                                 std::istringstream words(l);
+                                 for (std::string w; words >> w;)
+                                     if (w == first_block) return std::string("yes");
+                             }
+                             return std::string("no");
                          });
                      }});
     } else if (c.kind == CommandKind::Guest && std::regex_match(c.text, g, huge_re)) {
