@@ -262,6 +262,8 @@ ordered_json full_json(const std::vector<std::string>& args, const machine::Mach
     }
     ordered_json j = lsmem_json(k);
     j["steps"] = std::move(steps);
+    // What no DIMM QEMU places in a free slot and the guest can use takes: less than a block, or no slot.
+    j["maxmem_left"] = limits_json(m)["maxmem_left"];
     // The memmap of the full size, per node: 64 bytes of struct page per 4 KiB page;
     // boot memory's is in place, the devices' must come from kernel memory.
     std::map<int, uint64_t> boot_bytes, device_bytes, has_bytes;
@@ -368,7 +370,7 @@ std::string config_text(const ordered_json& r)
     for (const ordered_json& e : l["e820"])
         out += fmt::format("  [mem {:#018x}-{:#018x}] {}\n", e["addr"].get<uint64_t>(),
                            e["addr"].get<uint64_t>() + e["size"].get<uint64_t>() - 1, e["type"].get<std::string>());
-    out += fmt::format("  the guest boots with {} online, {} offline\n", human_bytes(r["boot"]["total_online"]),
+    out += fmt::format("  the guest boots with {} online, {} offline (whole blocks, as lsmem counts them)\n", human_bytes(r["boot"]["total_online"]),
                        human_bytes(r["boot"]["total_offline"]));
     if (r["device_memory"].is_null()) {
         out += "device memory: none (no maxmem above -m): nothing can be plugged\n";
@@ -409,6 +411,8 @@ std::string config_text(const ordered_json& r)
             for (const ordered_json& said : s["guest_log"]) out += fmt::format("    guest: {}\n", said.get<std::string>());
     }
     if (f["steps"].empty()) out += "  nothing left to plug\n";
+    if (uint64_t left = f["maxmem_left"])
+        out += fmt::format("  {} of maxmem stays unplugged: less than a memory block, or no free slot\n", human_bytes(left));
     out += lsmem_text(f);
     for (const ordered_json& n : f["memmap"])
         out += fmt::format("  node {}: {} boot + {} device memory, memmap {} (1/64), {} of it for device memory; "

@@ -556,16 +556,7 @@ tl::expected<void, std::string> Machine::lay_out()
     m_below_4g = std::min(c.ram_size, lowmem);
     m_above_4g = c.ram_size - m_below_4g;
 
-    if (c.maxram_size > c.ram_size) {
-        if (c.ram_slots > ACPI_MAX_RAM_SLOTS)
-            return tl::unexpected(refuse("", fmt::format("unsupported amount of memory slots: {}", c.ram_slots)));
-        if (c.maxram_size % mm::PAGE_SIZE)
-            return tl::unexpected(refuse("", fmt::format("maximum memory size must by aligned to multiple of {} bytes", mm::PAGE_SIZE)));
-        if (c.maxram_size > (uint64_t{1} << 52))
-            return tl::unexpected(refuse("", fmt::format("unsupported amount of maximum memory: 0x{:x}", c.maxram_size)));
-    } else if (c.ram_slots) {
-        return tl::unexpected(refuse("", "slots specified but no max-size"));
-    }
+    if (c.maxram_size <= c.ram_size && c.ram_slots) return tl::unexpected(refuse("", "slots specified but no max-size"));
     auto place_device_memory = [&] {
         if (c.maxram_size <= c.ram_size) return;
         m_device_memory_base = mm::align_up(m_above_4g_start + m_above_4g, GiB);
@@ -584,6 +575,16 @@ tl::expected<void, std::string> Machine::lay_out()
     if (maxphysaddr < max_used_gpa())
         return tl::unexpected(refuse("", fmt::format("Address space limit 0x{:x} < 0x{:x} phys-bits too low ({})",
                                                      maxphysaddr, max_used_gpa(), phys_bits)));
+    // pc_memory_init checks the device-memory region only after the address space
+    // (real QEMU: maxmem=8P is refused for phys-bits, tests/conformance/qemu/cmdline-config-limits).
+    if (c.maxram_size > c.ram_size) {
+        if (c.ram_slots > ACPI_MAX_RAM_SLOTS)
+            return tl::unexpected(refuse("", fmt::format("unsupported amount of memory slots: {}", c.ram_slots)));
+        if (c.maxram_size % mm::PAGE_SIZE)
+            return tl::unexpected(refuse("", fmt::format("maximum memory size must by aligned to multiple of {} bytes", mm::PAGE_SIZE)));
+        if (c.maxram_size > (uint64_t{1} << 52))
+            return tl::unexpected(refuse("", fmt::format("unsupported amount of maximum memory: 0x{:x}", c.maxram_size)));
+    }
 
     for (const std::string& args : m_cold_devices) {
         auto o = OptList::parse(args, "driver");

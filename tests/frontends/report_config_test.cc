@@ -134,6 +134,10 @@ RC_GTEST_PROP(ReportConfig, PredictsWhatStartingAndFillingDoes, ())
             RC_ASSERT(s.run(CommandKind::Guest, "cat " + state)->starts_with("cat:") == !step["guest_adds"].get<bool>());
         }
     }
+    uint64_t used = 0;
+    for (const auto& d : s.machine()->memory_devices()) used += d->region_size();
+    const machine::MachineConfig& c = s.machine()->config();
+    RC_ASSERT(used + full["maxmem_left"].get<uint64_t>() == c.maxram_size - c.ram_size);
     const std::string states = *s.run(CommandKind::Guest, "cat /sys/devices/system/memory/memory*/state");
     RC_ASSERT(count_lines(states, "online") * bs == full["total_online"].get<uint64_t>());
     RC_ASSERT(count_lines(states, "offline") * bs == full["total_offline"].get<uint64_t>());
