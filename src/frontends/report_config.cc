@@ -18,7 +18,7 @@ using nlohmann::ordered_json;
 
 namespace {
 
-constexpr uint64_t GiB = mm::GiB, MiB = mm::MiB;
+constexpr uint64_t GiB = mm::GiB;
 
 std::string hex(uint64_t v) { return fmt::format("{:#x}", v); }
 
@@ -320,7 +320,7 @@ tl::expected<ordered_json, std::string> config_report(const std::vector<std::str
 
 namespace {
 
-// lsmem's sizes: "128M", "1.9G".
+// lsmem's sizes: "128M", "1.9G", "64T".
 std::string lsmem_size(uint64_t b)
 {
     static constexpr const char* units[] = {"B", "K", "M", "G", "T", "P"};
@@ -330,8 +330,9 @@ std::string lsmem_size(uint64_t b)
         v /= 1024;
         ++u;
     }
-    if (v == double(uint64_t(v))) return fmt::format("{}{}", uint64_t(v), units[u]);
-    return fmt::format("{:.1f}{}", v, units[u]);
+    std::string n = fmt::format("{:.1f}", v);
+    if (n.ends_with(".0")) n.resize(n.size() - 2);  // util-linux drops a zero fraction
+    return n + units[u];
 }
 
 std::string lsmem_text(const ordered_json& l)
