@@ -1,4 +1,5 @@
 // memplug: the Linux 6.1 memory hot(un)plug subsystem under QEMU 7.2, modelled.
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <functional>
@@ -171,6 +172,41 @@ int report_files(const std::vector<std::string>& files, bool check_invariants, c
     });
 }
 
+// `report config`: the first `$ qemu-system-x86_64` line of FILE, or the arguments
+// after `--`, judged without running the transcript's other commands.
+int report_config(const std::vector<std::string>& files, std::optional<std::vector<std::string>> qemu_args, bool json)
+{
+    if (!qemu_args) {
+        if (files.size() != 1) {
+            std::cerr << "memplug report config: give one transcript, or the command line after '--'\n";
+            return fe::k_status_error;
+        }
+        auto t = fe::load_transcript(files.front());
+        if (!t) {
+            for (const fe::Diagnostic& d : t.error()) std::cerr << d.str() << "\n";
+            return fe::k_status_error;
+        }
+        auto c = std::find_if(t->commands.begin(), t->commands.end(),
+                              [](const fe::Command& c) { return c.kind == fe::CommandKind::Host; });
+        auto words = c == t->commands.end() ? tl::expected<std::vector<std::string>, std::string>{}
+                                            : fe::split_host_command(c->text);
+        if (c == t->commands.end() || !words || words->empty()) {
+            std::cerr << "memplug report config: " << files.front() << ": no '$ qemu-system-x86_64 ...' line"
+                      << (words ? "" : ": " + words.error()) << "\n";
+            return fe::k_status_error;
+        }
+        words->erase(words->begin());
+        qemu_args = std::move(*words);
+    }
+    auto r = fe::build_config_report(*qemu_args);
+    if (!r) {
+        std::cerr << "memplug report config: " << r.error() << "\n";
+        return fe::k_status_error;
+    }
+    std::cout << fe::render_report(*r, json ? fe::ReportFormat::Json : fe::ReportFormat::Text);
+    return fe::k_status_ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -226,10 +262,19 @@ int main(int argc, char** argv)
     std::string report_kind;
     bool report_json = false;
     auto* rpt = app.add_subcommand("report", std::string("a what-if report on the state a transcript leaves (docs/REPORTS.md)\n"
-                                                         "  memplug report KIND FILE [--step STEP] [--json]; KIND: ") +
+                                                         "  memplug report KIND FILE [--step STEP] [--json], memplug report config -- QEMU-ARGS; KIND: ") +
                                                  std::string(fe::k_report_kinds));
     rpt->add_option("KIND", report_kind, "what to ask")->required();
-    rpt->add_option("FILE", files, "the transcript ('-': standard input)")->required()->check(k_file_or_stdin);
+    rpt->add_option("FILE", files, "the transcript ('-': standard input)")->check(k_file_or_stdin);
+    // `report config -- ARGS`: the command line itself, taken before CLI11 sees it as FILEs.
+    std::optional<std::vector<std::string>> report_qemu_args;
+    if (argc > 2 && std::string_view(argv[1]) == "report")
+        for (int i = 2; i < argc; ++i)
+            if (std::string_view(argv[i]) == "--") {
+                report_qemu_args.emplace(argv + i + 1, argv + argc);
+                argc = i;
+                break;
+            }
     std::string report_step;
     rpt->add_option("--step", report_step, "plug: one plug to judge, dimm:SIZE or ID:SIZE (a virtio-mem's requested-size)");
     rpt->add_flag("--json", report_json, "JSON (schema 1) instead of text");
@@ -241,6 +286,17 @@ int main(int argc, char** argv)
         return app.exit(e) == 0 ? fe::k_status_ok : fe::k_status_error;
     }
 
+    if (*rpt && (report_kind == "config" || report_qemu_args)) {
+        if (report_kind != "config" || !report_step.empty()) {
+            std::cerr << "memplug report: only config takes a command line after '--', and it takes no --step\n";
+            return fe::k_status_error;
+        }
+        return report_config(files, std::move(report_qemu_args), report_json);
+    }
+    if (*rpt && files.empty()) {
+        std::cerr << "memplug report: FILE is required\n";
+        return fe::k_status_error;
+    }
     if (*rpt)
         return report_files(files, check_invariants,
                             report_kind + (report_step.empty() ? "" : " " + report_step) + (report_json ? " --json" : ""));

@@ -51,7 +51,13 @@ tl::expected<ordered_json, std::string> build_report(const machine::Machine& m, 
     if (kind == "unplug") return unplug_report(m, names);
     if (kind == "hugepages") return hugepages_report(m);
     if (kind == "plug") return plug_report(m, step);
+    if (kind == "config") return config_report(m.args());
     return tl::unexpected(fmt::format("unknown report '{}': expected one of {}", kind, k_report_kinds));
+}
+
+tl::expected<ordered_json, std::string> build_config_report(const std::vector<std::string>& qemu_args)
+{
+    return config_report(qemu_args);
 }
 
 std::string render_report(const ordered_json& r, ReportFormat format)
@@ -59,6 +65,7 @@ std::string render_report(const ordered_json& r, ReportFormat format)
     if (format == ReportFormat::Json) return r.dump(2) + "\n";
     if (r["report"] == "unplug") return unplug_text(r);
     if (r["report"] == "plug") return plug_text(r);
+    if (r["report"] == "config") return config_text(r);
     return hugepages_text(r);
 }
 

@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 #include <tl/expected.hpp>
@@ -25,13 +26,15 @@ enum class ReportFormat { Text, Json };
 using AllocName = std::function<std::string(mm::Kernel::AllocId)>;
 
 // The report kinds this build answers, for usage messages.
-inline constexpr std::string_view k_report_kinds = "unplug, plug, hugepages, map";
+inline constexpr std::string_view k_report_kinds = "unplug, plug, hugepages, map, config";
 
 // `step` (plug only): one plug to judge, `dimm:SIZE` (a new pc-dimm) or `ID:SIZE`
 // (that virtio-mem-pci's requested-size).
 tl::expected<nlohmann::ordered_json, std::string> build_report(const machine::Machine& m, std::string_view kind,
                                                                const AllocName& names = {}, std::string_view step = {});
 std::string render_report(const nlohmann::ordered_json& report, ReportFormat format);
+// `report config` of a command line no machine runs: qemu-system-x86_64's arguments.
+tl::expected<nlohmann::ordered_json, std::string> build_config_report(const std::vector<std::string>& qemu_args);
 
 // `report KIND [STEP] [--json]` as transcripts' (memplug) lines and the CLI spell it.
 tl::expected<std::string, std::string> report_command(const machine::Machine& m, std::string_view args,

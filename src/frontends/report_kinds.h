@@ -1,11 +1,12 @@
 // Inside the reports: each kind's builder and text renderer (one file per kind:
-// report_unplug.cc, report_plug.cc, report_hugepages.cc) and what they share.
+// report_unplug.cc, report_plug.cc, report_hugepages.cc, report_config.cc) and what they share.
 // report.cc dispatches; nothing outside the reports includes this.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 #include <tl/expected.hpp>
@@ -32,5 +33,12 @@ std::string hugepages_text(const nlohmann::ordered_json& r);
 
 tl::expected<nlohmann::ordered_json, std::string> plug_report(const machine::Machine& m, std::string_view step);
 std::string plug_text(const nlohmann::ordered_json& r);
+// The largest pc-dimm QEMU places now that is a multiple of the memory block (0: none).
+uint64_t dimm_qemu_max(const machine::Machine& m);
+
+// The command line judged without running QEMU: Machine::create's refusal, or the
+// layout, the limits and what the guest shows with all of maxmem plugged.
+tl::expected<nlohmann::ordered_json, std::string> config_report(const std::vector<std::string>& qemu_args);
+std::string config_text(const nlohmann::ordered_json& r);
 
 }  // namespace memplug::fe::report_detail

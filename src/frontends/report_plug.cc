@@ -71,11 +71,7 @@ ordered_json dimm_json(const machine::Machine& m)
     ordered_json j;
     auto slot = m.pc_dimm_free_slot();
     j["slot"] = slot ? ordered_json(*slot) : ordered_json(nullptr);
-    // QEMU: the largest block multiple it places (placement is first fit, so a
-    // size that fits means every smaller one does).
-    const uint64_t space_blocks = m.config().maxram_size > m.config().ram_size
-                                      ? (m.config().maxram_size - m.config().ram_size) / bs : 0;
-    const uint64_t qemu_blocks = largest_where(space_blocks, [&](uint64_t n) { return !dimm_verdict(m, n * bs).qemu_error; });
+    const uint64_t qemu_blocks = dimm_qemu_max(m) / bs;
     j["qemu_max"] = qemu_blocks * bs;
     const DimmVerdict above = dimm_verdict(m, (qemu_blocks + 1) * bs);
     j["qemu_refuses_above"] = above.qemu_error ? ordered_json(*above.qemu_error) : ordered_json(nullptr);
@@ -154,6 +150,15 @@ std::string plug_stop_text(const ordered_json& v)
 }
 
 }  // namespace
+
+uint64_t dimm_qemu_max(const machine::Machine& m)
+{
+    // Placement is first fit, so a size that fits means every smaller one does.
+    const uint64_t bs = m.kernel().memory_block_size_bytes();
+    const uint64_t space_blocks = m.config().maxram_size > m.config().ram_size
+                                      ? (m.config().maxram_size - m.config().ram_size) / bs : 0;
+    return bs * largest_where(space_blocks, [&](uint64_t n) { return !dimm_verdict(m, n * bs).qemu_error; });
+}
 
 tl::expected<ordered_json, std::string> plug_report(const machine::Machine& m, std::string_view step)
 {

@@ -32,7 +32,7 @@ constexpr uint64_t AMD_ABOVE_1TB_START = AMD_HT_START + AMD_HT_SIZE;
 constexpr int ACPI_MAX_RAM_SLOTS = 256;
 
 // "pci-hole64-size": where the 64-bit PCI window goes, after RAM and device memory.
-uint64_t pci_hole64_size(MachineType t) { return t == MachineType::Q35 ? 32 * GiB : 2 * GiB; }
+uint64_t default_pci_hole64_size(MachineType t) { return t == MachineType::Q35 ? 32 * GiB : 2 * GiB; }
 // SeaBIOS keeps its tables at the top of low RAM: one page more on q35.
 uint64_t seabios_high_reserve(MachineType t) { return t == MachineType::Q35 ? 0x21000 : 0x20000; }
 
@@ -46,6 +46,7 @@ tl::expected<std::unique_ptr<Machine>, StartError> Machine::create(const std::ve
     // Debian's kernel and initramfs need this much before the guest reaches a shell.
     constexpr uint64_t min_guest_ram = 128 * MiB;
     std::unique_ptr<Machine> m(new Machine());
+    m->m_args = args;
     // parse_args and lay_out return the text QEMU prints when it refuses to start.
     auto qemu_error = [&](const std::string& text) {
         std::string all = m->m_startup_output + text;
@@ -594,16 +595,7 @@ tl::expected<void, std::string> Machine::lay_out()
     m_below_4g = std::min(c.ram_size, lowmem);
     m_above_4g = c.ram_size - m_below_4g;
 
-    if (c.maxram_size > c.ram_size) {
-        if (c.ram_slots > ACPI_MAX_RAM_SLOTS)
-            return tl::unexpected(refuse("", fmt::format("unsupported amount of memory slots: {}", c.ram_slots)));
-        if (c.maxram_size % mm::PAGE_SIZE)
-            return tl::unexpected(refuse("", fmt::format("maximum memory size must by aligned to multiple of {} bytes", mm::PAGE_SIZE)));
-        if (c.maxram_size > (uint64_t{1} << 52))
-            return tl::unexpected(refuse("", fmt::format("unsupported amount of maximum memory: 0x{:x}", c.maxram_size)));
-    } else if (c.ram_slots) {
-        return tl::unexpected(refuse("", "slots specified but no max-size"));
-    }
+    if (c.maxram_size <= c.ram_size && c.ram_slots) return tl::unexpected(refuse("", "slots specified but no max-size"));
     auto place_device_memory = [&] {
         if (c.maxram_size <= c.ram_size) return;
         m_device_memory_base = mm::align_up(m_above_4g_start + m_above_4g, GiB);
@@ -612,7 +604,7 @@ tl::expected<void, std::string> Machine::lay_out()
     place_device_memory();
     // The AMD HyperTransport hole: TCG's CPU models are AMD, so RAM above 4 GiB
     // moves past 1 TiB when the address space would cross it.
-    auto max_used_gpa = [&] { return pci_hole64_start() + pci_hole64_size(c.type) - 1; };
+    auto max_used_gpa = [&] { return pci_hole64_start() + default_pci_hole64_size(c.type) - 1; };
     if (!c.kvm && max_used_gpa() >= AMD_HT_START) {
         m_above_4g_start = AMD_ABOVE_1TB_START;
         place_device_memory();
@@ -622,6 +614,16 @@ tl::expected<void, std::string> Machine::lay_out()
     if (maxphysaddr < max_used_gpa())
         return tl::unexpected(refuse("", fmt::format("Address space limit 0x{:x} < 0x{:x} phys-bits too low ({})",
                                                      maxphysaddr, max_used_gpa(), phys_bits)));
+    // pc_memory_init checks the device-memory region only after the address space
+    // (real QEMU: maxmem=8P is refused for phys-bits, tests/conformance/qemu/cmdline-config-limits).
+    if (c.maxram_size > c.ram_size) {
+        if (c.ram_slots > ACPI_MAX_RAM_SLOTS)
+            return tl::unexpected(refuse("", fmt::format("unsupported amount of memory slots: {}", c.ram_slots)));
+        if (c.maxram_size % mm::PAGE_SIZE)
+            return tl::unexpected(refuse("", fmt::format("maximum memory size must by aligned to multiple of {} bytes", mm::PAGE_SIZE)));
+        if (c.maxram_size > (uint64_t{1} << 52))
+            return tl::unexpected(refuse("", fmt::format("unsupported amount of maximum memory: 0x{:x}", c.maxram_size)));
+    }
 
     for (const std::string& args : m_cold_devices) {
         auto o = OptList::parse(args, "driver");
@@ -640,28 +642,37 @@ tl::expected<void, std::string> Machine::lay_out()
     return {};
 }
 
+std::vector<mm::E820Entry> Machine::e820_table() const
+{
+    using mm::E820Entry;
+    using mm::E820Type;
+    std::vector<E820Entry> e820;
+    // The map as SeaBIOS passes it on: QEMU's RAM entries, the EBDA and BIOS
+    // areas, SeaBIOS's own tables at the top of low RAM, and the reserved ranges.
+    e820.push_back({0, 0x9fc00, E820Type::Ram});
+    e820.push_back({0x9fc00, 0x400, E820Type::Reserved});
+    e820.push_back({0xf0000, 0x10000, E820Type::Reserved});
+    const bool q35 = m_config.type == MachineType::Q35;
+    const uint64_t seabios = seabios_high_reserve(m_config.type);
+    e820.push_back({0x100000, m_below_4g - seabios - 0x100000, E820Type::Ram});
+    e820.push_back({m_below_4g - seabios, seabios, E820Type::Reserved});
+    if (q35) {
+        e820.push_back({0xb0000000, 0x10000000, E820Type::Reserved});  // MMCONFIG
+        e820.push_back({0xfed1c000, 0x4000, E820Type::Reserved});      // ICH9 root complex register block
+    }
+    e820.push_back({0xfffc0000, 0x40000, E820Type::Reserved});
+    if (m_above_4g) e820.push_back({m_above_4g_start, m_above_4g, E820Type::Ram});
+    if (!m_config.kvm) e820.push_back({AMD_HT_START, AMD_HT_SIZE, E820Type::Reserved});
+    std::sort(e820.begin(), e820.end(), [](const E820Entry& x, const E820Entry& y) { return x.addr < y.addr; });
+    return e820;
+}
+
 mm::BootConfig Machine::boot_config() const
 {
     using mm::E820Entry;
     using mm::E820Type;
     mm::BootConfig b;
-    // The map as SeaBIOS passes it on: QEMU's RAM entries, the EBDA and BIOS
-    // areas, SeaBIOS's own tables at the top of low RAM, and the reserved ranges.
-    b.e820.push_back({0, 0x9fc00, E820Type::Ram});
-    b.e820.push_back({0x9fc00, 0x400, E820Type::Reserved});
-    b.e820.push_back({0xf0000, 0x10000, E820Type::Reserved});
-    const bool q35 = m_config.type == MachineType::Q35;
-    const uint64_t seabios = seabios_high_reserve(m_config.type);
-    b.e820.push_back({0x100000, m_below_4g - seabios - 0x100000, E820Type::Ram});
-    b.e820.push_back({m_below_4g - seabios, seabios, E820Type::Reserved});
-    if (q35) {
-        b.e820.push_back({0xb0000000, 0x10000000, E820Type::Reserved});  // MMCONFIG
-        b.e820.push_back({0xfed1c000, 0x4000, E820Type::Reserved});      // ICH9 root complex register block
-    }
-    b.e820.push_back({0xfffc0000, 0x40000, E820Type::Reserved});
-    if (m_above_4g) b.e820.push_back({m_above_4g_start, m_above_4g, E820Type::Ram});
-    if (!m_config.kvm) b.e820.push_back({AMD_HT_START, AMD_HT_SIZE, E820Type::Reserved});
-    std::sort(b.e820.begin(), b.e820.end(), [](const E820Entry& x, const E820Entry& y) { return x.addr < y.addr; });
+    b.e820 = e820_table();
 
     // SRAT: node memory in node order, split around the 4 GiB hole.
     b.nr_cpus = m_config.smp;
@@ -707,6 +718,8 @@ uint64_t Machine::pci_hole64_start() const
     return m_device_memory_size ? mm::align_up(m_device_memory_base + m_device_memory_size, GiB)
                                 : mm::align_up(m_above_4g_start + m_above_4g, GiB);
 }
+
+uint64_t Machine::pci_hole64_size() const { return memplug::machine::default_pci_hole64_size(m_config.type); }
 
 // What the guest's /proc/iomem shows besides RAM: the PCI root bus windows
 // (from ACPI _CRS), the default devices' BARs and option ROMs as SeaBIOS places
@@ -775,7 +788,7 @@ std::vector<mm::PlatformResource> Machine::platform_resources() const
     r.push_back({0xfed00000, 0xfed003ff, "HPET 0", true});
     r.push_back({0xfed00000, 0xfed003ff, "PNP0103:00", false});
     r.push_back({0xfee00000, 0xfee00fff, "Local APIC", true});
-    r.push_back({pci_hole64_start(), pci_hole64_start() + pci_hole64_size(m_config.type) - 1, bus, true});
+    r.push_back({pci_hole64_start(), pci_hole64_start() + default_pci_hole64_size(m_config.type) - 1, bus, true});
     return r;
 }
 

@@ -147,8 +147,17 @@ public:
     mm::Kernel& kernel() { return *m_kernel; }
     const mm::Kernel& kernel() const { return *m_kernel; }
     const MachineConfig& config() const { return m_config; }
+    // The command line it was created from (without the program name).
+    const std::vector<std::string>& args() const { return m_args; }
     uint64_t below_4g_mem_size() const { return m_below_4g; }
     uint64_t above_4g_mem_size() const { return m_above_4g; }
+    // 4 GiB, or 1 TiB past the AMD HyperTransport hole (TCG's AMD CPUs, large guests).
+    uint64_t above_4g_mem_start() const { return m_above_4g_start; }
+    // The e820 map SeaBIOS passes to the guest, by address.
+    std::vector<mm::E820Entry> e820_table() const;
+    // pc_pci_hole64_start and its size: the 64-bit PCI window after device memory.
+    uint64_t pci_hole64_start() const;
+    uint64_t pci_hole64_size() const;
     uint64_t device_memory_base() const { return m_device_memory_base; }
     uint64_t device_memory_size() const { return m_device_memory_size; }
     // Memory devices in plug order.
@@ -170,7 +179,6 @@ private:
     tl::expected<void, std::string> lay_out();
     mm::BootConfig boot_config() const;
     std::vector<mm::PlatformResource> platform_resources() const;
-    uint64_t pci_hole64_start() const;
 
     QResult<void> device_add(const QObject& args, bool hotplugged);
     QResult<MemoryBackend> backend_options(const QObject& args, Input in) const;
@@ -195,6 +203,7 @@ private:
 
     // fork() copies every member below: a new one needs a line there.
     MachineConfig m_config;
+    std::vector<std::string> m_args;
     std::vector<MemoryBackend> m_backends;
     std::vector<std::unique_ptr<MemoryDevice>> m_devices;
     std::vector<std::string> m_root_ports;    // pcie-root-port ids, buses for hot-plugged PCI devices

@@ -163,6 +163,8 @@ public:
 
     // --- queries ---
     uint64_t memory_block_size_bytes() const { return m_block_size; }
+    // max_pfn: one past the last boot RAM page, from which the block size was probed.
+    Pfn max_pfn() const { return m_max_pfn; }
     PageCount pages_per_block() const { return PageCount::from_bytes(m_block_size); }
     const std::map<BlockId, MemoryBlock>& memory_blocks() const { return m_blocks; }
     const MemoryBlock* find_memory_block(BlockId id) const;

@@ -50,6 +50,10 @@ using mm::kstrtoull;
 std::optional<mm::MmopType> mhp_online_type_from_str(std::string_view s);
 std::string_view online_type_to_str(mm::MmopType t);
 
+// valid_zones_show: the block's zone when online ("none" when it spans two), or where
+// an online would put it: the default first, then the others.
+std::string valid_zones_show(const mm::Kernel& k, const mm::MemoryBlock& mem);
+
 // "memoryN" as drivers/base/memory.c names a block device (no leading zeros):
 // the block id, found without listing the directory.
 std::optional<mm::BlockId> parse_block_name(std::string_view name);

@@ -6,6 +6,23 @@
 
 namespace memplug::views {
 
+std::string valid_zones_show(const mm::Kernel& k, const mm::MemoryBlock& mem)
+{
+    if (mem.state == mm::MemState::Online) {
+        if (!mem.zone) return "none\n";
+        return fmt::format("{}\n", mm::zone_name(*mem.zone));
+    }
+    const mm::Pfn start = mm::section_nr_to_pfn(mem.start_section_nr);
+    const mm::PageCount nr = k.pages_per_block();
+    const mm::ZoneType def = k.zone_for_pfn_range(mm::MmopType::Online, mem.nid, mem.group, start, nr);
+    std::string out(mm::zone_name(def));
+    for (mm::MmopType t : {mm::MmopType::OnlineKernel, mm::MmopType::OnlineMovable}) {
+        const mm::ZoneType z = k.zone_for_pfn_range(t, mem.nid, mem.group, start, nr);
+        if (z != def) out += fmt::format(" {}", mm::zone_name(z));
+    }
+    return out + "\n";
+}
+
 namespace {
 
 using mm::BlockId;
@@ -22,24 +39,6 @@ std::string_view state_name(MemState s)
     case MemState::Offline: return "offline";
     }
     return "offline";
-}
-
-// valid_zones_show: the current zone, or the default first and then the others.
-std::string valid_zones_show(const Kernel& k, const MemoryBlock& mem)
-{
-    if (mem.state == MemState::Online) {
-        if (!mem.zone) return "none\n";
-        return fmt::format("{}\n", mm::zone_name(*mem.zone));
-    }
-    const mm::Pfn start = mm::section_nr_to_pfn(mem.start_section_nr);
-    const mm::PageCount nr = k.pages_per_block();
-    const mm::ZoneType def = k.zone_for_pfn_range(MmopType::Online, mem.nid, mem.group, start, nr);
-    std::string out(mm::zone_name(def));
-    for (MmopType t : {MmopType::OnlineKernel, MmopType::OnlineMovable}) {
-        const mm::ZoneType z = k.zone_for_pfn_range(t, mem.nid, mem.group, start, nr);
-        if (z != def) out += fmt::format(" {}", mm::zone_name(z));
-    }
-    return out + "\n";
 }
 
 // state_store: parse first (EINVAL before any locking), remember the type,

@@ -121,6 +121,18 @@ def main():
     check("report on a transcript that stops early is status 2, and no report",
           r.returncode == 2 and r.stdout == "", r)
 
+    # report config: the first `$` line of a file (the rest not run), or the words after '--'.
+    r = memplug("report", "config", "-", stdin="$ qemu-system-x86_64 -m 2G,slots=2,maxmem=4G\n# cat /nosuchfile\n")
+    check("report config - judges the first $ line only",
+          r.returncode == 0 and r.stdout.startswith("config: a pc machine") and "Total online memory" in r.stdout, r)
+    r = memplug("report", "config", "--json", "--", "-m", "2G,slots=4")
+    check("report config -- ARGS: QEMU's refusal in its words",
+          r.returncode == 0 and '"qemu_error": "qemu-system-x86_64: slots specified but no max-size"' in r.stdout, r)
+    r = memplug("report", "config", "-", stdin="# true\n")
+    check("report config of a file without a $ line is status 2", r.returncode == 2 and "no '$ qemu" in r.stderr, r)
+    r = memplug("report", "unplug", "--", "-m", "2G")
+    check("only report config takes a command line after --", r.returncode == 2, r)
+
     sys.exit(1 if failures else 0)
 
 
