@@ -617,8 +617,21 @@ PageCount Kernel::kernel_free_above(WatermarkIdx mark) const
     return free;
 }
 
+namespace {
+
+// mhp_range_allowed: up to MAX_PHYSMEM_BITS (46).
+constexpr uint64_t k_max_phys = (uint64_t{1} << 46) - 1;
+bool mhp_range_allowed(uint64_t start, uint64_t size)
+{
+    return size && start + size - 1 >= start && start + size - 1 <= k_max_phys;
+}
+
+}  // namespace
+
 KResult<PageCount> Kernel::test_add_memory(NodeId nid, uint64_t start, uint64_t size, unsigned mhp_flags) const
 {
+    // register_memory_resource's check comes first (add_memory logs it).
+    if (!mhp_range_allowed(start, size)) return kerr(E2BIG, "out of range");
     // check_hotplug_memory_range
     if (start % m_block_size || size % m_block_size) return kerr(EINVAL, "unaligned hotplug range");
     if (nid < 0 || nid >= int(m_pa.nodes().size())) return kerr(EINVAL, "node not possible");
@@ -641,11 +654,9 @@ KResult<void> Kernel::add_memory(int nid_or_mgid, uint64_t start, uint64_t size,
     unsigned res_flags = IORESOURCE_MEM | IORESOURCE_SYSRAM | IORESOURCE_BUSY;
     if (resource_name != "System RAM") res_flags |= IORESOURCE_SYSRAM_DRIVER_MANAGED;
     if (mhp_flags & MHP_MERGE_RESOURCE) res_flags |= IORESOURCE_SYSRAM_MERGEABLE;
-    // mhp_range_allowed: up to MAX_PHYSMEM_BITS (46).
-    constexpr uint64_t max_phys = (uint64_t{1} << 46) - 1;
-    if (!size || start + size - 1 < start || start + size - 1 > max_phys) {
+    if (!mhp_range_allowed(start, size)) {
         m_log.pr_warn(fmt::format("Hotplug memory [{:#x}-{:#x}] exceeds maximum addressable range [{:#x}-{:#x}]", start,
-                                  start + size, 0, max_phys));
+                                  start + size, 0, k_max_phys));
         return kerr(E2BIG, "out of range");
     }
     // __request_region: inside a driver's parent resource (virtioN) is fine,
