@@ -88,4 +88,13 @@ void AcpiMemoryHotplug::eject_request(AcpiMemoryDevice& dev)
     dev.eject();  // _EJ0: the device is gone; the final _OST names no device any more
 }
 
+std::unique_ptr<AcpiMemoryHotplug> AcpiMemoryHotplug::fork(
+    mm::Kernel& k, const std::function<AcpiMemoryDevice*(const AcpiMemoryDevice&)>& copy_of) const
+{
+    auto f = std::make_unique<AcpiMemoryHotplug>(k);
+    for (const auto& [dev, state] : m_devices)
+        if (AcpiMemoryDevice* c = copy_of(*dev)) f->m_devices.emplace(c, state);
+    return f;
+}
+
 }  // namespace memplug::drivers

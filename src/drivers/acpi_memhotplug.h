@@ -6,7 +6,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 
 #include "mm/kernel.h"
 
@@ -36,6 +38,10 @@ constexpr uint32_t ACPI_OST_SC_EJECT_IN_PROGRESS = 0x84;
 class AcpiMemoryHotplug {
 public:
     explicit AcpiMemoryHotplug(mm::Kernel& k) : m_kernel(k) {}
+    // The same driver state over a forked kernel `k`, each device replaced by its
+    // copy (`copy_of`: null for one the fork does not have).
+    std::unique_ptr<AcpiMemoryHotplug> fork(
+        mm::Kernel& k, const std::function<AcpiMemoryDevice*(const AcpiMemoryDevice&)>& copy_of) const;
 
     // The boot-time scan (no _OST) and Notify(DEVICE_CHECK) for a hot-added DIMM.
     void device_check(AcpiMemoryDevice& dev, bool notified);

@@ -353,6 +353,18 @@ VirtioMemModule::VirtioMemModule(mm::Kernel& k) : m_kernel(k)
     });
 }
 
+std::unique_ptr<VirtioMemModule> VirtioMemModule::fork(
+    mm::Kernel& k, const std::function<VirtioMemDevice&(const VirtioMemDevice&)>& copy_of) const
+{
+    auto f = std::make_unique<VirtioMemModule>(k);
+    f->m_params = m_params;
+    for (const VirtioMemDriver& d : m_drivers) {
+        f->m_drivers.push_back(d);
+        f->m_drivers.back().m_dev = &copy_of(*d.m_dev);
+    }
+    return f;
+}
+
 const VirtioMemDriver* VirtioMemModule::driver_of(const VirtioMemDevice& dev) const
 {
     auto it = std::find_if(m_drivers.begin(), m_drivers.end(), [&](const VirtioMemDriver& d) { return &d.device() == &dev; });

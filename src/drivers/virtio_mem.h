@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -90,6 +92,7 @@ public:
     PlugForecast plug_forecast(const mm::Kernel& k, uint64_t requested) const;
 
 private:
+    friend class VirtioMemModule;  // fork() binds a copy to the device's copy
     enum class Class { OfflinePartial, Offline, MovablePartial, KernelPartial, Movable, Kernel };
 
     void plug(mm::Kernel& k, uint64_t nb_sb);
@@ -116,6 +119,10 @@ public:
     explicit VirtioMemModule(mm::Kernel& k);
     VirtioMemModule(const VirtioMemModule&) = delete;
     VirtioMemModule& operator=(const VirtioMemModule&) = delete;
+    // The same module over a forked kernel `k` (its callbacks hooked in there),
+    // each driver bound to its device's copy.
+    std::unique_ptr<VirtioMemModule> fork(mm::Kernel& k,
+                                          const std::function<VirtioMemDevice&(const VirtioMemDevice&)>& copy_of) const;
 
     VirtioMemParams& params() { return m_params; }
     const VirtioMemParams& params() const { return m_params; }

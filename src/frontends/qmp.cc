@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include "frontends/memory_map.h"
+#include "frontends/report.h"
 #include "machine/monitor.h"
 #include "mm/result.h"
 
@@ -128,6 +130,26 @@ QObject memory_device_info(const machine::MemoryDeviceInfo& info)
     return out;
 }
 
+// memplug's own command (the x- prefix: not QEMU's, and no QEMU has it): the
+// what-if report on the machine as it is now, the same JSON `--json` prints;
+// the map, a picture, as its SVG text.
+QResult<QObject> memplug_report(const machine::Machine& m, Args& a)
+{
+    const std::string kind = MP_TRY(a.str("kind"));
+    std::string step;
+    if (const QObject* s = a.optional("step")) {
+        if (!s->is_string()) return qerr("Invalid parameter type for 'step', expected: string");
+        step = s->get<std::string>();
+    }
+    MP_TRY(a.done());
+    if (kind == "map") {
+        if (!step.empty()) return qerr("report map takes no step");
+        return QObject(memory_map_svg(m));
+    }
+    auto r = build_report(m, kind, {}, step);
+    if (!r) return qerr(r.error());
+    return *r;
+}
 
 }  // namespace
 
@@ -319,8 +341,10 @@ QResult<QObject> QmpSession::dispatch(const std::string& command, const QObject&
         for (char c : machine::hmp(m, line)) out += c == '\n' ? std::string("\r\n") : std::string(1, c);
         return QObject(out);
     }
+    if (command == "x-memplug-report") return memplug_report(m, a);
     return qerr(fmt::format("The command {} has not been found", command), ErrorClass::CommandNotFound);
 }
+
 
 // ------------------------------------------------------------------ the socket
 

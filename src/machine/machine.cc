@@ -71,6 +71,45 @@ tl::expected<std::unique_ptr<Machine>, StartError> Machine::create(const std::ve
     return m;
 }
 
+std::unique_ptr<Machine> Machine::fork() const
+{
+    std::unique_ptr<Machine> f(new Machine());
+    f->m_config = m_config;
+    f->m_backends = m_backends;
+    for (const auto& d : m_devices) f->m_devices.push_back(d->clone(*f));
+    f->m_root_ports = m_root_ports;
+    f->m_other_devices = m_other_devices;
+    f->m_other_drivers = m_other_drivers;
+    f->m_cold_devices = m_cold_devices;
+    f->m_below_4g = m_below_4g;
+    f->m_above_4g = m_above_4g;
+    f->m_above_4g_start = m_above_4g_start;
+    f->m_device_memory_base = m_device_memory_base;
+    f->m_device_memory_size = m_device_memory_size;
+    f->m_kernel = std::make_unique<mm::Kernel>(m_kernel->fork());
+    // The drivers know devices by address: the copy of the i-th device is the fork's i-th.
+    auto copy_index = [this](const MemoryDevice* d) {
+        for (size_t i = 0; i < m_devices.size(); ++i)
+            if (m_devices[i].get() == d) return i;
+        return m_devices.size();
+    };
+    f->m_acpi = m_acpi->fork(*f->m_kernel, [&](const drivers::AcpiMemoryDevice& d) -> drivers::AcpiMemoryDevice* {
+        const size_t i = copy_index(dynamic_cast<const PcDimm*>(&d));
+        return i < m_devices.size() ? static_cast<PcDimm*>(f->m_devices[i].get()) : nullptr;
+    });
+    f->m_virtio_mem = m_virtio_mem->fork(*f->m_kernel, [&](const drivers::VirtioMemDevice& d) -> drivers::VirtioMemDevice& {
+        return *static_cast<VirtioMem*>(f->m_devices[copy_index(dynamic_cast<const VirtioMem*>(&d))].get());
+    });
+    f->m_objects = m_objects;
+    f->m_cpu_node = m_cpu_node;
+    f->m_numa_distance = m_numa_distance;
+    f->m_numa_have_memdev = m_numa_have_memdev;
+    f->m_numa_have_mem = m_numa_have_mem;
+    f->m_quit = m_quit;
+    f->m_startup_output = m_startup_output;
+    return f;
+}
+
 namespace {
 
 const char* const qemu = "qemu-system-x86_64: ";

@@ -110,6 +110,10 @@ public:
     static tl::expected<std::unique_ptr<Machine>, StartError> create(const std::vector<std::string>& args);
     Machine(const Machine&) = delete;
     Machine& operator=(const Machine&) = delete;
+    // A what-if copy: QEMU's state, the guest kernel's and its drivers', deep, so
+    // that whatever is done to the fork leaves this machine as it is. No event
+    // sinks: nobody listens to a fork until it subscribes.
+    std::unique_ptr<Machine> fork() const;
 
     // --- QEMU's verbs (qapi/qom.json, qdev.json, machine.json) ---
     // `args` is a JSON object: qom-type, id and the backend's properties.
@@ -189,6 +193,7 @@ private:
     // The guest ejected a DIMM (_EJ0), or plugged memory of a virtio-mem device changed.
     void acpi_eject(PcDimm& dimm);
 
+    // fork() copies every member below: a new one needs a line there.
     MachineConfig m_config;
     std::vector<MemoryBackend> m_backends;
     std::vector<std::unique_ptr<MemoryDevice>> m_devices;

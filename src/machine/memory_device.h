@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -55,6 +56,8 @@ public:
     virtual std::vector<ObjectPropertyInfo> qom_list() const = 0;
     // device_del: QEMU asks the guest and returns; the guest may eject later (or never).
     virtual QResult<void> unplug_request() = 0;
+    // The same device in machine `m` (a fork).
+    virtual std::unique_ptr<MemoryDevice> clone(Machine& m) const = 0;
 
 protected:
     MemoryDevice(Machine& m, std::string id, std::string memdev, bool hotplugged)
@@ -89,6 +92,10 @@ public:
     QResult<void> qom_set(std::string_view prop, const QObject& value, Input in) override;
     std::vector<ObjectPropertyInfo> qom_list() const override;
     QResult<void> unplug_request() override;
+    std::unique_ptr<MemoryDevice> clone(Machine& m) const override
+    {
+        return std::make_unique<PcDimm>(m, id(), memdev(), hotplugged(), m_addr, m_size, m_slot, m_node);
+    }
 
     // drivers::AcpiMemoryDevice: what the guest's ACPI driver sees.
     uint64_t addr() const override { return m_addr; }
@@ -127,6 +134,13 @@ public:
     QResult<void> check_requested_size(uint64_t size) const;
     std::vector<ObjectPropertyInfo> qom_list() const override;
     QResult<void> unplug_request() override;
+    std::unique_ptr<MemoryDevice> clone(Machine& m) const override
+    {
+        auto c = std::make_unique<VirtioMem>(m, id(), memdev(), hotplugged(), m_config);
+        c->m_plugged = m_plugged;
+        c->m_nr_plugged = m_nr_plugged;
+        return c;
+    }
 
     // drivers::VirtioMemDevice: config space and requests.
     uint64_t addr() const override { return m_config.addr; }

@@ -152,8 +152,10 @@ enum MhpFlags : unsigned {
 class Kernel {
 public:
     static KResult<Kernel> boot(const BootConfig& cfg);
-    // A copy would share the drivers' callbacks (online page callback, notifiers).
-    Kernel(const Kernel&) = delete;
+    // A plain copy would share the drivers' callbacks (online page callback,
+    // notifiers); fork() copies the state without them, for the drivers of a
+    // forked machine to hook in again.
+    Kernel fork() const;
     Kernel& operator=(const Kernel&) = delete;
     Kernel(Kernel&&) = default;
     Kernel& operator=(Kernel&&) = default;
@@ -336,6 +338,7 @@ public:
 
 private:
     Kernel() = default;
+    Kernel(const Kernel&) = default;
 
     // mm_init.cc
     void free_area_init(const BootConfig& cfg);

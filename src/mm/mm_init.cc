@@ -148,6 +148,14 @@ uint64_t probe_memory_block_size(Pfn max_pfn)
 
 }  // namespace
 
+Kernel Kernel::fork() const
+{
+    Kernel k(*this);
+    k.m_online_page_callback = {};
+    k.m_memory_notifiers.clear();
+    return k;
+}
+
 KResult<Kernel> Kernel::boot(const BootConfig& cfg)
 {
     Kernel k;

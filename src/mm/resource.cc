@@ -7,6 +7,18 @@
 
 namespace memplug::mm {
 
+Resource::Resource(const Resource& o) : start(o.start), end(o.end), name(o.name), flags(o.flags)
+{
+    children.reserve(o.children.size());
+    for (const auto& c : o.children) children.push_back(std::make_unique<Resource>(*c));
+}
+
+Resource& Resource::operator=(const Resource& o)
+{
+    if (this != &o) *this = Resource(o);
+    return *this;
+}
+
 ResourceTree::ResourceTree()
 {
     m_root.start = 0;

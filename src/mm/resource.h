@@ -26,6 +26,13 @@ struct Resource {
     unsigned flags = IORESOURCE_MEM;
     std::vector<std::unique_ptr<Resource>> children;  // sorted, non-overlapping
 
+    Resource() = default;
+    // Deep, children and all: a forked kernel's /proc/iomem.
+    Resource(const Resource& o);
+    Resource& operator=(const Resource& o);
+    Resource(Resource&&) = default;
+    Resource& operator=(Resource&&) = default;
+
     uint64_t size() const { return end - start + 1; }
     bool is_system_ram() const
     {

@@ -5,6 +5,14 @@
 
 namespace memplug::mm {
 
+ShmemFs::ShmemFs(const ShmemFs& o)
+    : m_inodes(o.m_inodes), m_rmap(o.m_rmap), m_next_ino(o.m_next_ino), m_nr_pages(o.m_nr_pages),
+      m_charged_pages(o.m_charged_pages), m_max_blocks(o.m_max_blocks)
+{
+    m_content.reserve(o.m_content.size());
+    for (const auto& [pfn, page] : o.m_content) m_content.emplace(pfn, std::make_unique<Page>(*page));
+}
+
 InodeId ShmemFs::create()
 {
     const InodeId ino = m_next_ino++;

@@ -22,6 +22,13 @@ using InodeId = uint64_t;
 
 class ShmemFs {
 public:
+    ShmemFs() = default;
+    // Deep, file contents too: a forked kernel's tmpfs.
+    ShmemFs(const ShmemFs& o);
+    ShmemFs& operator=(const ShmemFs&) = delete;
+    ShmemFs(ShmemFs&&) = default;
+    ShmemFs& operator=(ShmemFs&&) = default;
+
     // The mount's size limit in pages (shmem_default_max_blocks: half of RAM when mounted).
     void set_max_blocks(PageCount max_blocks) { m_max_blocks = max_blocks; }
     PageCount max_blocks() const { return m_max_blocks; }

@@ -1,7 +1,6 @@
 // QMP: the goldens recorded from QEMU 7.2 (tests/qmp/*.out, tests/qmp/record)
 // replayed against memplug's QmpSession, the socket (mode, clients in turn),
 // and malformed input.
-#include "frontends/qmp.h"
 
 #include <filesystem>
 #include <fstream>
@@ -14,7 +13,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include "frontends/guest_session.h"
+#include "frontends/qmp.h"
+#include "frontends/report.h"
 
 namespace memplug::fe {
 namespace {
@@ -312,6 +315,44 @@ TEST(QmpSessionHook, RunsAfterEveryCommandUnderTheLock)
     EXPECT_EQ(after, 3);
     EXPECT_TRUE(locked_during_hook);
     EXPECT_NE(out.find("\"error\""), std::string::npos);
+}
+
+// x-memplug-report: the report --json prints, on the machine as QMP left it;
+// QEMU's argument checks and words for what is wrong.
+TEST(QmpReport, AnswersWhatTheReportSaysOnTheStateNow)
+{
+    auto m = boot("qemu-system-x86_64 -m 1G,slots=2,maxmem=4G -machine q35");
+    std::mutex lock;
+    std::string out;
+    QmpSession s(*m, lock, [&](const std::string& o) { out += o; });
+    auto reply = [&](const std::string& request) {
+        out.clear();
+        s.feed(request + "\n");
+        // QMP writes members in QDict's order: compare as unordered JSON.
+        return nlohmann::json::parse(out.substr(0, out.find("\r\n")));
+    };
+    reply(R"({"execute": "qmp_capabilities"})");
+    reply(R"({"execute": "object-add", "arguments": {"qom-type": "memory-backend-ram", "id": "m1", "size": 268435456}})");
+    reply(R"({"execute": "device_add", "arguments": {"driver": "pc-dimm", "id": "d1", "memdev": "m1"}})");
+
+    for (const char* kind : {"unplug", "plug", "hugepages"})
+        EXPECT_EQ(reply(fmt::format(R"({{"execute": "x-memplug-report", "arguments": {{"kind": "{}"}}}})", kind))["return"],
+                  nlohmann::json(*build_report(*m, kind)))
+            << kind;
+    const auto step = reply(R"({"execute": "x-memplug-report", "arguments": {"kind": "plug", "step": "dimm:512M"}})");
+    EXPECT_EQ(step["return"]["step"]["size"], 512 * mm::MiB);
+    EXPECT_EQ(step["return"]["step"]["guest_adds"], true);
+    EXPECT_TRUE(reply(R"({"execute": "x-memplug-report", "arguments": {"kind": "map"}})")["return"]
+                    .get<std::string>()
+                    .starts_with("<svg"));
+
+    EXPECT_EQ(reply(R"({"execute": "x-memplug-report", "arguments": {"kind": "nosuch"}})")["error"]["desc"],
+              build_report(*m, "nosuch").error());
+    EXPECT_EQ(reply(R"({"execute": "x-memplug-report"})")["error"]["desc"], "Parameter 'kind' is missing");
+    EXPECT_EQ(reply(R"({"execute": "x-memplug-report", "arguments": {"kind": "plug", "step": 1}})")["error"]["desc"],
+              "Invalid parameter type for 'step', expected: string");
+    EXPECT_EQ(reply(R"({"execute": "x-memplug-report", "arguments": {"kind": "plug", "x": 1}})")["error"]["desc"],
+              "Parameter 'x' is unexpected");
 }
 
 // ------------------------------------------------------------------ malformed input
