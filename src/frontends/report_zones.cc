@@ -374,8 +374,8 @@ std::string zones_text(const ordered_json& r)
         out += fmt::format("\nonline_policy {}, auto_movable_ratio {}, auto_online_blocks {}\n",
                            c["online_policy"].get<std::string>(), c["auto_movable_ratio"].get<unsigned>(),
                            c["online_type"].get<std::string>());
-        out += fmt::format("  {:<20} {:>4}  {:<21}  {:<21}  {:<21}  {:>10}  {:>5}  {}\n", "step", "node",
-                           "DMA+DMA32 free/mgd", "Normal free/managed", "Movable free/managed", "GFP_KERNEL", "ratio",
+        out += fmt::format("  {:<20} {:>4}  {:<22}  {:<22}  {:<22}  {:>10}  {:>5}  {}\n", "step", "node",
+                           "DMA+DMA32 free/managed", "Normal free/managed", "Movable free/managed", "GFP_KERNEL", "ratio",
                            "short");
         const ordered_json& steps = c["steps"];
         for (size_t i = 0; i < steps.size(); ++i) {
@@ -384,7 +384,7 @@ std::string zones_text(const ordered_json& r)
             for (const ordered_json& n : s["nodes"]) {
                 std::string sh;
                 for (const ordered_json& w : n["short"]) sh += (sh.empty() ? "" : "+") + std::string(w == "low_watermark" ? "low" : "memmap");
-                out += fmt::format("  {:<20} {:>4}  {:<21}  {:<21}  {:<21}  {:>10}  {:>5}  {}\n", name, n["node"].get<int>(),
+                out += fmt::format("  {:<20} {:>4}  {:<22}  {:<22}  {:<22}  {:>10}  {:>5}  {}\n", name, n["node"].get<int>(),
                                    free_of(n["zones"], {"DMA", "DMA32"}), free_of(n["zones"], {"Normal"}),
                                    free_of(n["zones"], {"Movable"}), human_bytes(n["gfp_kernel_room"]),
                                    n["movable_ratio"].is_null() ? std::string("-") : fmt::format("{}%", n["movable_ratio"].get<uint64_t>()),
