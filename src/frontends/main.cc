@@ -164,7 +164,8 @@ int report_files(const std::vector<std::string>& files, bool check_invariants, c
             std::cerr << "memplug report: " << t.file << ": no machine was started ('$ qemu-system-x86_64 ...')\n";
             return fe::k_status_error;
         }
-        const fe::ReportOrigin origin{exe, t.file == "-" ? t.file : std::filesystem::absolute(t.file).string()};
+        // Standard input (load_transcript names it "<stdin>") cannot be read again by a job.
+        const fe::ReportOrigin origin{exe, t.file == "<stdin>" ? "-" : std::filesystem::absolute(t.file).string()};
         auto out = fe::report_command(*gs.machine(), request,
                                       [&](uint64_t id) { return gs.memplug_lines().name_of(id); }, &origin);
         if (!out) {

@@ -319,7 +319,7 @@ tl::expected<ordered_json, std::string> zones_merge(const std::vector<std::strin
         head.erase("combinations");
         if (merged.is_null()) merged = head;
         else if (head != merged)
-            return tl::unexpected(fmt::format("{}: a report of another machine or plan than {}'s", f, files.front()));
+            return tl::unexpected(fmt::format("{}: another plan, memory block size or memmap_on_memory than {}'s", f, files.front()));
         for (ordered_json& c : r["combinations"]) {
             const Combination k = MP_TRY(combination_of(c).map_error([&](std::string e) { return f + ": " + e; }));
             if (std::any_of(combos.begin(), combos.end(), [&](const auto& x) { return x.first.key() == k.key(); }))
