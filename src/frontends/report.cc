@@ -52,6 +52,7 @@ tl::expected<ordered_json, std::string> build_report(const machine::Machine& m, 
     if (kind == "unplug") return unplug_report(m, names);
     if (kind == "hugepages") return hugepages_report(m);
     if (kind == "plug") return plug_report(m, step);
+    if (kind == "zones") return zones_report(m, {});  // the current parameters, the state now
     return tl::unexpected(fmt::format("unknown report '{}': expected one of {}", kind, k_report_kinds));
 }
 
