@@ -6,7 +6,6 @@
 
 #include <fmt/format.h>
 
-#include "machine/qemu_opts.h"
 #include "views/sysfs_attr.h"
 
 namespace memplug::fe::report_detail {

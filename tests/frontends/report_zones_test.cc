@@ -110,7 +110,8 @@ void check_plan(GuestSession& s, const std::string& plan)
             auto a = s.run(CommandKind::Monitor, fmt::format("object_add memory-backend-ram,id={},size={}", id, j["size"].get<uint64_t>()));
             RC_ASSERT(a && a->empty());
             ++backends;
-            out = *s.run(CommandKind::Monitor, "device_add pc-dimm,memdev=" + id);
+            out = *s.run(CommandKind::Monitor, "device_add pc-dimm,memdev=" + id +
+                                                   (j.contains("node") ? fmt::format(",node={}", j["node"].get<int>()) : ""));
             RC_ASSERT(j["qemu_error"].dump() == o["qemu_error"].dump());
             if (!o["qemu_error"].is_null()) {
                 RC_ASSERT(out == "Error: " + o["qemu_error"].get<std::string>() + "\n");
@@ -147,22 +148,31 @@ RC_GTEST_PROP(Report, ZonesPlanIsWhatPerformingDoes, ())
 }
 
 // Where kernel memory runs out: a small guest with a large device-memory region,
-// memmap_on_memory or not, kernel memory pinned, steps of up to 128 GiB.
+// one NUMA node or two, memmap_on_memory or not, kernel memory pinned, steps of
+// up to 128 GiB.
 RC_GTEST_PROP(Report, ZonesPlanWhereKernelMemoryRunsOut, ())
 {
     GuestSession s{GuestSession::CheckInvariants::Yes};
     const uint64_t boot_mib = *rc::gen::element<uint64_t>(1024, 2048, 3072, 6144);
+    // Two NUMA nodes or none: DIMM steps may name a node (dimm:SIZE@NODE).
+    const bool numa = *rc::gen::arbitrary<bool>();
+    const std::string nodes = numa ? fmt::format(" -smp 2 -object memory-backend-ram,id=n0,size={0}M -object memory-backend-ram,"
+                                                 "id=n1,size={0}M -numa node,nodeid=0,cpus=0,memdev=n0 -numa node,nodeid=1,"
+                                                 "cpus=1,memdev=n1",
+                                                 boot_mib / 2)
+                                   : std::string();
     RC_ASSERT(bool(s.run(CommandKind::Host,
-                         fmt::format("qemu-system-x86_64 -m {}M,slots=4,maxmem=600G -machine q35 -device pcie-root-port,id=port1,"
+                         fmt::format("qemu-system-x86_64 -m {}M,slots=4,maxmem=600G -machine q35{} -device pcie-root-port,id=port1,"
                                      "bus=pcie.0,slot=1 -object memory-backend-ram,id=vm0,size=256G -device virtio-mem-pci,"
                                      "id=vmem0,memdev=vm0,bus=port1{}",
-                                     boot_mib, *rc::gen::arbitrary<bool>() ? " -append memory_hotplug.memmap_on_memory=1" : ""))));
+                                     boot_mib, nodes, *rc::gen::arbitrary<bool>() ? " -append memory_hotplug.memmap_on_memory=1" : ""))));
     if (const uint64_t pin = *rc::gen::inRange<uint64_t>(0, boot_mib / 2))
         RC_ASSERT(bool(s.run(CommandKind::Memplug, fmt::format("pin k {}M", pin))));
     std::string plan;
     for (uint64_t i = 0, n = *rc::gen::inRange<uint64_t>(1, 4); i < n; ++i)
         plan += (plan.empty() ? "" : ",") + (*rc::gen::arbitrary<bool>()
-                                                 ? fmt::format("dimm:{}G", *rc::gen::inRange<uint64_t>(1, 129))
+                                                 ? fmt::format("dimm:{}G{}", *rc::gen::inRange<uint64_t>(1, 129),
+                                                               numa ? *rc::gen::element<std::string>("", "@0", "@1") : "")
                                                  : fmt::format("vmem0:{}G", *rc::gen::inRange<uint64_t>(0, 257)));
     check_plan(s, plan);
 }
