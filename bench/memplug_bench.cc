@@ -346,6 +346,10 @@ void register_all(bool long_runs, bool huge_runs, const char* dump)
                                 {{"boot", "qemu-system"}, {"offline", "echo offline"}, {"online", "echo online"}}));
     reg(from_file("kvm_64t_ls_glob", "bench/transcripts/kvm-64t-ls-glob.txt",
                                 {{"boot", "qemu-system"}, {"ls", "ls "}, {"glob", "grep "}}));
+    reg(from_file("kvm_64t_reports", "bench/transcripts/kvm-64t-reports.txt",
+                  {{"boot", "qemu-system"}, {"dimm", "device_add"}, {"unplug", "report unplug"},
+                   {"hugepages", "report hugepages"}, {"plug", "report plug"}, {"plug_step", "report plug dimm:"},
+                   {"map", "report map"}}));
     reg(from_file("guest_4g", "bench/transcripts/guest-4g.txt",
                                 {{"boot", "qemu-system"}, {"offline", "echo offline"}, {"online", "echo online"},
                                  {"ls", "ls "}, {"glob", "grep "}}));

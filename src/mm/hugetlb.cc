@@ -76,7 +76,7 @@ bool contig_range_usable(const PageAllocator& pa, const Zone& zone, Pfn start, P
 // (Movable down to DMA: GFP_HIGHUSER_MOVABLE), compaction making one out of
 // movable pages when no pageblock is wholly free; a gigantic page through
 // alloc_contig_pages() from Normal down, never Movable.
-bool Hugetlb::alloc_fresh_huge_page(PageAllocator& pa, ShmemFs& shmem, Hstate& h, NodeId nid)
+bool Hugetlb::alloc_fresh_huge_page(PageAllocator& pa, ShmemFs& shmem, Hstate& h, NodeId nid, Exclude exclude)
 {
     const PageCount n = h.pages_per_huge_page();
     const ZoneType highest = h.gigantic() ? ZoneType::Normal : ZoneType::Movable;
@@ -92,7 +92,7 @@ bool Hugetlb::alloc_fresh_huge_page(PageAllocator& pa, ShmemFs& shmem, Hstate& h
                 const uint64_t reserve = zone.watermark[mark] + zone.lowmem_reserve[zone_idx(highest)];
                 if (zone.nr_free_pages.value() < n.value() + reserve) continue;
             }
-            if (alloc_in_zone(pa, shmem, h, zone, nid)) {
+            if (alloc_in_zone(pa, shmem, h, zone, nid, exclude)) {
                 if (!h.gigantic()) ++m_buddy_alloc_success;
                 return true;
             }
@@ -103,7 +103,7 @@ bool Hugetlb::alloc_fresh_huge_page(PageAllocator& pa, ShmemFs& shmem, Hstate& h
     return false;
 }
 
-bool Hugetlb::alloc_in_zone(PageAllocator& pa, ShmemFs& shmem, Hstate& h, Zone& zone, NodeId nid)
+bool Hugetlb::alloc_in_zone(PageAllocator& pa, ShmemFs& shmem, Hstate& h, Zone& zone, NodeId nid, Exclude exclude)
 {
     const PageCount n = h.pages_per_huge_page();
     const Pfn first(align_up(zone.zone_start_pfn.value(), n.value()));
@@ -117,6 +117,7 @@ bool Hugetlb::alloc_in_zone(PageAllocator& pa, ShmemFs& shmem, Hstate& h, Zone& 
         }
         for (Pfn p = begin; p + n <= zone.zone_end_pfn(); p += n) {
             if (!pa.memmap().pfn_valid(p)) continue;
+            if (exclude && p + n > exclude->first && p < exclude->second) continue;
             if (!h.gigantic() && pass == 0 && pa.memmap().pageblock_nr_free(p) != pageblock_nr_pages) continue;
             if (!contig_range_usable(pa, zone, p, p + n)) continue;
             if (pass == 1 && shmem.pages_in(p, p + n)) {
@@ -127,8 +128,9 @@ bool Hugetlb::alloc_in_zone(PageAllocator& pa, ShmemFs& shmem, Hstate& h, Zone& 
                 for (const auto& [b, len] : got) pa.free_pages(b, len);
                 continue;
             }
-            // Nothing below is wholly free any more: the next search starts here.
-            if (!h.gigantic() && pass == 0) zone.whole_free_hint = p + n;
+            // Nothing below is wholly free any more: the next search starts here
+            // (unless it passed over the excluded range).
+            if (!h.gigantic() && pass == 0 && (!exclude || p < exclude->first)) zone.whole_free_hint = p + n;
             enqueue(h, nid, p);
             return true;
         }
@@ -235,6 +237,40 @@ void Hugetlb::dissolve_free_huge_pages(PageAllocator& pa, Pfn start, Pfn end)
                 pa.free_pages(head, h.pages_per_huge_page());
             }
         }
+}
+
+KResult<void> Hugetlb::replace_free_huge_pages(PageAllocator& pa, ShmemFs& shmem, Pfn start, Pfn end)
+{
+    for (HstateIdx idx : {HSTATE_2M, HSTATE_1G}) {
+        Hstate& h = m_hstates[idx];
+        // In pfn order, as isolate_migratepages_range meets them.
+        std::map<Pfn, std::pair<size_t, uint64_t>> in_range;  // head -> (node, free-list sequence)
+        for (size_t nid = 0; nid < h.free_list.size(); ++nid)
+            for (const auto& [seq, head] : h.free_list[nid])
+                if (overlaps(h, head, start, end)) in_range.emplace(head, std::pair{nid, seq});
+        for (const auto& [head, where] : in_range) {
+            if (h.gigantic()) return kerr(ENOMEM, "alloc_contig_range: a free gigantic page cannot be replaced");
+            const auto [nid, seq] = where;
+            if (!alloc_fresh_huge_page(pa, shmem, h, NodeId(nid), std::pair{start, end}))
+                return kerr(ENOMEM, "alloc_contig_range: no fresh huge page to replace a free one");
+            // The fresh page is in the pool; the old one leaves it for the buddy.
+            h.free_list[nid].erase(seq);
+            --h.nr_huge_pages;
+            --h.free_huge_pages;
+            --h.nr_huge_pages_node[nid];
+            pa.free_pages(head, h.pages_per_huge_page());
+        }
+    }
+    return {};
+}
+
+std::array<uint64_t, Hugetlb::HUGE_MAX_HSTATE> Hugetlb::free_huge_pages_in(Pfn start, Pfn end) const
+{
+    std::array<uint64_t, HUGE_MAX_HSTATE> n{};
+    for (HstateIdx idx : {HSTATE_2M, HSTATE_1G})
+        for (const auto& list : m_hstates[idx].free_list)
+            for (const auto& [seq, head] : list) n[idx] += overlaps(m_hstates[idx], head, start, end);
+    return n;
 }
 
 bool Hugetlb::has_huge_pages(const PageAllocator& pa, Pfn start, Pfn end) const

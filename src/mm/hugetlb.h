@@ -6,6 +6,8 @@
 
 #include <array>
 #include <map>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "mm/page_alloc.h"
@@ -83,6 +85,14 @@ public:
     // dissolve_free_huge_pages(): free huge pages in [start, end) go back to the
     // buddy and the pool shrinks for good (max_huge_pages too).
     void dissolve_free_huge_pages(PageAllocator& pa, Pfn start, Pfn end);
+    // alloc_contig_range()'s isolate_or_dissolve_huge_page(): each free 2 MiB page
+    // in [start, end) gives way to a fresh one of its node from outside the range
+    // (alloc_and_dissolve_huge_page), its own pages going back to the buddy, so
+    // the pool keeps its size. A gigantic page cannot be replaced (ENOMEM), nor
+    // one with nowhere to go; those replaced before a failure stay replaced.
+    KResult<void> replace_free_huge_pages(PageAllocator& pa, ShmemFs& shmem, Pfn start, Pfn end);
+    // Free huge pages of each size with their head in [start, end).
+    std::array<uint64_t, HUGE_MAX_HSTATE> free_huge_pages_in(Pfn start, Pfn end) const;
     // Huge pages whose head is in [start, end) (offline and virtio-mem checks).
     bool has_huge_pages(const PageAllocator& pa, Pfn start, Pfn end) const;
 
@@ -100,8 +110,10 @@ public:
     uint64_t buddy_alloc_fail() const { return m_buddy_alloc_fail; }
 
 private:
-    bool alloc_fresh_huge_page(PageAllocator& pa, ShmemFs& shmem, Hstate& h, NodeId nid);
-    bool alloc_in_zone(PageAllocator& pa, ShmemFs& shmem, Hstate& h, Zone& zone, NodeId nid);
+    // `exclude`: a range being isolated for alloc_contig_range, which gives nothing.
+    using Exclude = std::optional<std::pair<Pfn, Pfn>>;
+    bool alloc_fresh_huge_page(PageAllocator& pa, ShmemFs& shmem, Hstate& h, NodeId nid, Exclude exclude = {});
+    bool alloc_in_zone(PageAllocator& pa, ShmemFs& shmem, Hstate& h, Zone& zone, NodeId nid, Exclude exclude);
     void enqueue(Hstate& h, NodeId nid, Pfn head);
     std::array<Hstate, HUGE_MAX_HSTATE> m_hstates;
     uint64_t m_buddy_alloc_success = 0;

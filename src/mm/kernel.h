@@ -138,6 +138,7 @@ struct OfflineTest {
     NodeId not_node = NUMA_NO_NODE;
     std::vector<PageAllocator::ZoneShare> destination;  // where the moved pages would land
     PageCount dissolved;           // pages of free huge pages that would be dissolved
+    uint64_t replaced_huge_pages = 0;  // alloc_contig_range: free 2 MiB pages a fresh one replaces
     // The reason with memplug's note, as offline_pages() returns it.
     std::string why() const { return note.empty() ? reason : reason + " (" + note + ")"; }
 };

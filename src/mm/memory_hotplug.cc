@@ -847,9 +847,8 @@ OfflineTest Kernel::test_fake_offline_pages(Pfn start, PageCount n) const
 {
     OfflineTest t;
     m_pa.memmap().for_each_run(start, start + n, [&](Pfn b, PageCount, PageInfo info) {
-        // Free huge pages would be replaced elsewhere by 6.1 (isolate_or_dissolve_huge_page); the model refuses.
         if (info.state == PageState::Unmovable || info.state == PageState::Reserved ||
-            info.state == PageState::Vmemmap || info.state == PageState::Hugetlb || info.state == PageState::HwPoison) {
+            info.state == PageState::Vmemmap || info.state == PageState::HwPoison) {
             t.err = EBUSY;
             t.reason = "alloc_contig_range: unmovable pages";
             t.culprit = b;
@@ -859,6 +858,20 @@ OfflineTest Kernel::test_fake_offline_pages(Pfn start, PageCount n) const
     });
     if (t.err) return t;
     t.target = m_pa.memmap().at(start).nid;
+    // Free huge pages give way to fresh ones elsewhere on the node (replace_free_huge_pages).
+    const auto huge = m_hugetlb.free_huge_pages_in(start, start + n);
+    if (huge[Hugetlb::HSTATE_1G]) {
+        t.err = EBUSY;
+        t.reason = "alloc_contig_range: a free gigantic page cannot be replaced";
+        return t;
+    }
+    if (huge[Hugetlb::HSTATE_2M] &&
+        m_hugetlb.forecast(m_pa, Hugetlb::HSTATE_2M, t.target).expected < huge[Hugetlb::HSTATE_2M]) {
+        t.err = EBUSY;
+        t.reason = "alloc_contig_range: no fresh huge page to replace a free one";
+        return t;
+    }
+    t.replaced_huge_pages = huge[Hugetlb::HSTATE_2M];
     t.migrate_pages = m_shmem.pages_in(start, start + n);
     if (t.migrate_pages) {
         const Gfp gfp{ZoneType::Movable, MigrateType::Movable, false};
@@ -876,6 +889,8 @@ KResult<void> Kernel::fake_offline_pages(Pfn start, PageCount n)
     const OfflineTest t = test_fake_offline_pages(start, n);
     if (t.err) return kerr(t.err, t.reason);
     const PageInfo first = m_pa.memmap().at(start);
+    if (t.replaced_huge_pages)
+        if (auto r = m_hugetlb.replace_free_huge_pages(m_pa, m_shmem, start, start + n); !r) return kerr(EBUSY, r.error().reason);
     if (t.migrate_pages) {
         auto moved = m_shmem.migrate_range(m_pa, start, start + n, first.nid);
         if (!moved) return kerr(EBUSY, "alloc_contig_range: no memory to migrate to");

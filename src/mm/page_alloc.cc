@@ -318,6 +318,10 @@ PageCount PageAllocator::rmqueue(Zone& zone, PageCount n, MigrateType mt, unsign
         const PageInfo pi = m_memmap.at(pb + PageCount(pageblock_nr_pages - 1));
         return pi.zone == zone.type && pi.nid == zone.nid;
     };
+    // A zone's span may hold other zones' blocks (a Movable block amid DMA32):
+    // their free pages are on those zones' free lists, not this one's.
+    auto any_free = [&](Pfn p) { return m_memmap.pageblock_nr_free(p) != 0 && usable(p) && same_zone(p); };
+    auto no_free_of_zone = [&](Pfn p) { return nothing_free(p) || !same_zone(p); };
     while (want) {
         std::optional<Pfn> pb;
         if (k >= 0 || whole) {
@@ -329,21 +333,22 @@ PageCount PageAllocator::rmqueue(Zone& zone, PageCount n, MigrateType mt, unsign
             zone.whole_free_hint = hint;
             if (!pb && !whole) {
                 Pfn any = zone.free_hint;
-                pb = scan(any, [&](Pfn p) { return m_memmap.pageblock_nr_free(p) != 0 && usable(p); }, nothing_free);
+                pb = scan(any, any_free, no_free_of_zone);
                 zone.free_hint = any;
             }
             if (pb) set_pageblock_migratetype(*pb, PageCount(pageblock_nr_pages), mt);
         } else {
             // Movable pageblocks first; then any, converting nothing (order 0).
             auto movable_with_free = [&](Pfn p) {
-                return m_memmap.pageblock_nr_free(p) != 0 && m_memmap.pageblock_migratetype(p) == MigrateType::Movable;
+                return m_memmap.pageblock_nr_free(p) != 0 && m_memmap.pageblock_migratetype(p) == MigrateType::Movable &&
+                       same_zone(p);
             };
             Pfn hint = zone.movable_free_hint;
             pb = scan(hint, movable_with_free, [&](Pfn p) { return !movable_with_free(p); });
             zone.movable_free_hint = hint;
             if (!pb) {
                 Pfn any = zone.free_hint;
-                pb = scan(any, [&](Pfn p) { return m_memmap.pageblock_nr_free(p) != 0 && usable(p); }, nothing_free);
+                pb = scan(any, any_free, no_free_of_zone);
             }
         }
         if (!pb) break;

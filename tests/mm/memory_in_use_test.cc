@@ -83,6 +83,31 @@ TEST_F(MemoryInUse, OfflineMigratesFilePagesAndKeepsTheirContents)
     EXPECT_EQ(shmem_pages_in_block(33), PageCount(12800)) << "other Movable memory is the first target";
 }
 
+// A Movable block amid DMA32 (offlined, then onlined movable): DMA32's span
+// holds it, but its free pages are on ZONE_MOVABLE's lists, not DMA32's. A
+// request that spills from Movable into DMA32 passes over it to DMA32's own
+// free pages above it.
+TEST_F(MemoryInUse, AMovableBlockAmidDma32IsNotDma32sToHandOut)
+{
+    uint64_t amid = 1;
+    while (amid < 7 && offline(amid) != 0) ++amid;
+    ASSERT_LT(amid, 7u) << "no boot block offlines";
+    k.set_online_type(BlockId(amid), MmopType::OnlineMovable);
+    ASSERT_TRUE(k.device_online(BlockId(amid)));
+    PageCount below;
+    k.memmap().for_each_run(Pfn::from_phys(16 * MiB), Pfn::from_phys(amid * BLOCK), [&](Pfn, PageCount len, PageInfo i) {
+        if (i.state == PageState::Free) below += len;
+        return true;
+    });
+    // More than the Movable block and DMA32's free pages below it hold.
+    const uint64_t bytes = (below + PageCount(8192)).value() * PAGE_SIZE + BLOCK;
+    const InodeId ino = write_pattern(std::min<uint64_t>(bytes, 480 * MiB));
+    ASSERT_EQ(k.shmem().nr_pages(ino), PageCount::from_bytes(std::min<uint64_t>(bytes, 480 * MiB)));
+    const Pfn above = Pfn::from_phys((amid + 1) * BLOCK);
+    EXPECT_GT(k.shmem().pages_in(above, Pfn::from_phys(1 * GiB)), PageCount(0))
+        << "DMA32's pages above the Movable block serve the rest";
+}
+
 TEST_F(MemoryInUse, OfflineWithNowhereToMigrateChangesNothing)
 {
     plug_dimm(DIMM_BASE, 128 * MiB, MmopType::OnlineMovable);
