@@ -349,7 +349,7 @@ void register_all(bool long_runs, bool huge_runs, const char* dump)
     reg(from_file("kvm_64t_reports", "bench/transcripts/kvm-64t-reports.txt",
                   {{"boot", "qemu-system"}, {"dimm", "device_add"}, {"unplug", "report unplug"},
                    {"hugepages", "report hugepages"}, {"plug", "report plug"}, {"plug_step", "report plug dimm:"},
-                   {"map", "report map"}}));
+                   {"map", "report map"}, {"zones", "report zones"}, {"config", "report config"}}));
     reg(from_file("guest_4g", "bench/transcripts/guest-4g.txt",
                                 {{"boot", "qemu-system"}, {"offline", "echo offline"}, {"online", "echo online"},
                                  {"ls", "ls "}, {"glob", "grep "}}));

@@ -1,6 +1,8 @@
 // memplug: the Linux 6.1 memory hot(un)plug subsystem under QEMU 7.2, modelled.
 #include <algorithm>
 #include <csignal>
+#include <filesystem>
+#include <map>
 #include <cstdio>
 #include <functional>
 #include <iostream>
@@ -152,6 +154,8 @@ int check_files(const std::vector<std::string>& files, bool check_invariants)
 // not describe would mislead.
 int report_files(const std::vector<std::string>& files, bool check_invariants, const std::string& request)
 {
+    std::error_code ec;
+    const std::string exe = std::filesystem::read_symlink("/proc/self/exe", ec).string();
     return for_each_transcript(files, check_invariants, [&](const fe::Transcript& t, fe::Session& s) {
         fe::RunResult r = fe::run_transcript(t, s);
         for (const fe::Diagnostic& d : r.diagnostics) std::cerr << d.str() << "\n";
@@ -161,8 +165,10 @@ int report_files(const std::vector<std::string>& files, bool check_invariants, c
             std::cerr << "memplug report: " << t.file << ": no machine was started ('$ qemu-system-x86_64 ...')\n";
             return fe::k_status_error;
         }
+        // Standard input (load_transcript names it "<stdin>") cannot be read again by a job.
+        const fe::ReportOrigin origin{exe, t.file == "<stdin>" ? "-" : std::filesystem::absolute(t.file).string()};
         auto out = fe::report_command(*gs.machine(), request,
-                                      [&](uint64_t id) { return gs.memplug_lines().name_of(id); });
+                                      [&](uint64_t id) { return gs.memplug_lines().name_of(id); }, &origin);
         if (!out) {
             std::cerr << "memplug report: " << out.error() << "\n";
             return fe::k_status_error;
@@ -278,6 +284,18 @@ int main(int argc, char** argv)
     std::string report_step;
     rpt->add_option("--step", report_step, "plug: one plug to judge, dimm:SIZE or ID:SIZE (a virtio-mem's requested-size)");
     rpt->add_flag("--json", report_json, "JSON (schema 1) instead of text");
+    // The other options pass to the report as they were written (report_command checks them).
+    std::vector<std::pair<std::string, std::string>> report_opts = {
+        {"--plan", "plug, zones: plug steps one after the other, STEP,STEP,..."},
+        {"--policy", "zones: online_policy values, contig-zones,auto-movable"},
+        {"--ratio", "zones: auto_movable_ratio values, N,N,..."},
+        {"--online", "zones: auto_online_blocks values, online,online_kernel,online_movable,offline"},
+        {"--jobs", "zones: threads for the combinations (default: one per core)"}};
+    std::map<std::string, std::string> report_values;
+    for (const auto& [name, help] : report_opts) rpt->add_option(name, report_values[name], help);
+    bool emit_jobs = false, merge = false;
+    rpt->add_flag("--emit-jobs", emit_jobs, "zones: print one command line per combination instead (GNU parallel, Slurm)");
+    rpt->add_flag("--merge", merge, "zones: FILE... are the jobs' JSON results; print them as one report");
 
     try {
         app.parse(argc, argv);
@@ -287,19 +305,34 @@ int main(int argc, char** argv)
     }
 
     if (*rpt && (report_kind == "config" || report_qemu_args)) {
-        if (report_kind != "config" || !report_step.empty()) {
-            std::cerr << "memplug report: only config takes a command line after '--', and it takes no --step\n";
+        const bool other_options = !report_step.empty() || emit_jobs || merge ||
+                                   std::any_of(report_values.begin(), report_values.end(),
+                                               [](const auto& v) { return !v.second.empty(); });
+        if (report_kind != "config" || other_options) {
+            std::cerr << "memplug report: only config takes a command line after '--', and config takes no other "
+                         "option but --json\n";
             return fe::k_status_error;
         }
         return report_config(files, std::move(report_qemu_args), report_json);
     }
-    if (*rpt && files.empty()) {
-        std::cerr << "memplug report: FILE is required\n";
-        return fe::k_status_error;
-    }
-    if (*rpt)
+    if (*rpt) {
+        if (files.empty()) {
+            std::cerr << "memplug report: FILE is required\n";
+            return fe::k_status_error;
+        }
+        if (merge) {
+            auto out = report_kind == "zones" ? fe::merge_zones_results(files, report_json ? fe::ReportFormat::Json
+                                                                                            : fe::ReportFormat::Text)
+                                              : tl::unexpected(std::string("--merge is for report zones"));
+            (out ? std::cout : std::cerr) << (out ? *out : "memplug report: " + out.error() + "\n");
+            return out ? fe::k_status_ok : fe::k_status_error;
+        }
+        std::string request = report_kind + (report_step.empty() ? "" : " " + report_step);
+        for (const auto& [name, value] : report_values)
+            if (!value.empty()) request += " " + name + " " + value;
         return report_files(files, check_invariants,
-                            report_kind + (report_step.empty() ? "" : " " + report_step) + (report_json ? " --json" : ""));
+                            request + (emit_jobs ? " --emit-jobs" : "") + (report_json ? " --json" : ""));
+    }
 
     if (*mnt) return mount(mount_cmd, check_invariants);
     if (*qmp) return serve_qmp(qmp_socket, qemu_args, check_invariants);

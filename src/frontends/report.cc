@@ -1,6 +1,7 @@
 #include "frontends/report.h"
 
 #include <cstring>
+#include <map>
 #include <sstream>
 #include <vector>
 
@@ -52,6 +53,7 @@ tl::expected<ordered_json, std::string> build_report(const machine::Machine& m, 
     if (kind == "hugepages") return hugepages_report(m);
     if (kind == "plug") return plug_report(m, step);
     if (kind == "config") return config_report(m.args());
+    if (kind == "zones") return zones_report(m, {});  // the current parameters, the state now
     return tl::unexpected(fmt::format("unknown report '{}': expected one of {}", kind, k_report_kinds));
 }
 
@@ -66,38 +68,72 @@ std::string render_report(const ordered_json& r, ReportFormat format)
     if (r["report"] == "unplug") return unplug_text(r);
     if (r["report"] == "plug") return plug_text(r);
     if (r["report"] == "config") return config_text(r);
+    if (r["report"] == "zones") return zones_text(r);
     return hugepages_text(r);
 }
 
 tl::expected<std::string, std::string> report_command(const machine::Machine& m, std::string_view args,
-                                                      const AllocName& names)
+                                                      const AllocName& names, const ReportOrigin* origin)
 {
     std::istringstream in{std::string(args)};
     std::vector<std::string> w;
     for (std::string t; in >> t;) w.push_back(t);
     ReportFormat format = ReportFormat::Text;
     std::string kind, step;
-    const std::string usage = fmt::format("usage: report KIND [STEP] [--json] (KIND: {}; STEP, plug only: dimm:SIZE or ID:SIZE)", k_report_kinds);
-    for (const std::string& a : w) {
-        if (a == "--json")
+    bool emit_jobs = false;
+    ZonesRequest zones;
+    const std::map<std::string_view, std::string*> valued = {{"--plan", &zones.plan},     {"--policy", &zones.policy},
+                                                             {"--ratio", &zones.ratio},   {"--online", &zones.online},
+                                                             {"--jobs", &zones.jobs}};
+    const std::string usage = fmt::format("usage: report KIND [STEP] [--plan STEPS] [--json] (KIND: {}; STEP, plug only: "
+                                          "dimm:SIZE or ID:SIZE; zones also takes --policy, --ratio, --online, --jobs, "
+                                          "--emit-jobs)", k_report_kinds);
+    for (size_t i = 0; i < w.size(); ++i) {
+        const std::string& a = w[i];
+        if (a == "--json") {
             format = ReportFormat::Json;
-        else if (kind.empty())
+        } else if (a == "--emit-jobs") {
+            emit_jobs = true;
+        } else if (auto v = valued.find(a); v != valued.end()) {
+            if (i + 1 == w.size()) return tl::unexpected(fmt::format("{} needs a value; {}", a, usage));
+            *v->second = w[++i];
+        } else if (kind.empty()) {
             kind = a;
-        else if (step.empty())
+        } else if (step.empty()) {
             step = a;
-        else
+        } else {
             return tl::unexpected(usage);
+        }
     }
     if (kind.empty()) return tl::unexpected(usage);
+    if (kind != "zones" && (emit_jobs || !zones.policy.empty() || !zones.ratio.empty() || !zones.online.empty() ||
+                            !zones.jobs.empty()))
+        return tl::unexpected(fmt::format("report {} takes none of --policy, --ratio, --online, --jobs, --emit-jobs", kind));
+    if (kind != "zones" && kind != "plug" && !zones.plan.empty())
+        return tl::unexpected(fmt::format("report {} takes no --plan", kind));
     // The map is a picture: SVG, which has no JSON form.
     if (kind == "map") {
         if (format == ReportFormat::Json) return tl::unexpected(std::string("report map draws SVG; it has no --json"));
         if (!step.empty()) return tl::unexpected(std::string("report map takes no step"));
         return memory_map_svg(m);
     }
+    if (kind == "zones") {
+        if (!step.empty()) return tl::unexpected(std::string("report zones takes no step: its steps are --plan's"));
+        if (emit_jobs) {
+            if (!origin) return tl::unexpected(std::string("--emit-jobs is for the command line: memplug report zones FILE --emit-jobs"));
+            return zones_emit_jobs(m, zones, *origin);
+        }
+        return render_report(MP_TRY(zones_report(m, zones)), format);
+    }
+    if (kind == "plug") return render_report(MP_TRY(plug_report(m, step, zones.plan)), format);
     auto r = build_report(m, kind, names, step);
     if (!r) return tl::unexpected(r.error());
     return render_report(*r, format);
+}
+
+tl::expected<std::string, std::string> merge_zones_results(const std::vector<std::string>& files, ReportFormat format)
+{
+    return render_report(MP_TRY(zones_merge(files)), format);
 }
 
 }  // namespace memplug::fe

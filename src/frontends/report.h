@@ -26,7 +26,7 @@ enum class ReportFormat { Text, Json };
 using AllocName = std::function<std::string(mm::Kernel::AllocId)>;
 
 // The report kinds this build answers, for usage messages.
-inline constexpr std::string_view k_report_kinds = "unplug, plug, hugepages, map, config";
+inline constexpr std::string_view k_report_kinds = "unplug, plug, hugepages, zones, config, map";
 
 // `step` (plug only): one plug to judge, `dimm:SIZE` (a new pc-dimm) or `ID:SIZE`
 // (that virtio-mem-pci's requested-size).
@@ -36,8 +36,18 @@ std::string render_report(const nlohmann::ordered_json& report, ReportFormat for
 // `report config` of a command line no machine runs: qemu-system-x86_64's arguments.
 tl::expected<nlohmann::ordered_json, std::string> build_config_report(const std::vector<std::string>& qemu_args);
 
-// `report KIND [STEP] [--json]` as transcripts' (memplug) lines and the CLI spell it.
+// Where the machine's state came from: what `report zones --emit-jobs` writes
+// into the command lines it prints, so that each reruns it on its own.
+struct ReportOrigin {
+    std::string exe;   // the memplug binary
+    std::string file;  // the transcript
+};
+
+// `report KIND [STEP] [OPTIONS] [--json]` as transcripts' (memplug) lines and the CLI
+// spell it (OPTIONS: --plan, and zones' --policy, --ratio, --online, --jobs, --emit-jobs).
 tl::expected<std::string, std::string> report_command(const machine::Machine& m, std::string_view args,
-                                                      const AllocName& names = {});
+                                                      const AllocName& names = {}, const ReportOrigin* origin = nullptr);
+// `report zones --merge RESULT.json...`: the jobs' results as one report.
+tl::expected<std::string, std::string> merge_zones_results(const std::vector<std::string>& files, ReportFormat format);
 
 }  // namespace memplug::fe

@@ -1,6 +1,6 @@
 // report config: a qemu-system-x86_64 command line judged without running QEMU.
-// Machine::create models QEMU's checks and boots the model guest; a second
-// machine from the same arguments is filled to maxmem (virtio-mem grown to
+// Machine::create models QEMU's checks and boots the model guest; a fork of
+// it is filled to maxmem (virtio-mem grown to
 // its region, the largest DIMMs QEMU places in the free slots) to show what
 // the guest would make of the full size.
 #include "frontends/report_kinds.h"
@@ -223,12 +223,11 @@ ordered_json fill_step(std::string what, const std::string& out)
     return j;
 }
 
-// A second machine from the same arguments, every free byte of maxmem plugged.
-ordered_json full_json(const std::vector<std::string>& args, const machine::Machine& boot)
+// A copy of the freshly booted machine, every free byte of maxmem plugged.
+ordered_json full_json(const machine::Machine& boot)
 {
-    auto made = machine::Machine::create(args);
-    if (!made) return nullptr;  // as the first one did not refuse, neither does this
-    machine::Machine& m = **made;
+    const std::unique_ptr<machine::Machine> full = boot.fork();
+    machine::Machine& m = *full;
     mm::Kernel& k = m.kernel();
     ordered_json steps = ordered_json::array();
     for (const auto& d : m.memory_devices())
@@ -314,7 +313,7 @@ tl::expected<ordered_json, std::string> config_report(const std::vector<std::str
     r["virtio_mem"] = virtio_mem_json(m);
     r["boot"] = lsmem_json(m.kernel());
     r["boot"].erase("ranges");
-    r["full"] = m.device_memory_size() ? full_json(args, m) : ordered_json(nullptr);
+    r["full"] = m.device_memory_size() ? full_json(m) : ordered_json(nullptr);
     return r;
 }
 

@@ -6,7 +6,6 @@
 
 #include <fmt/format.h>
 
-#include "machine/qemu_opts.h"
 #include "views/sysfs_attr.h"
 
 namespace memplug::fe::report_detail {
@@ -32,8 +31,8 @@ unsigned dimm_mhp_flags(const mm::Kernel& k, uint64_t size)
     return k.mhp_supports_memmap_on_memory(size) ? unsigned(mm::MHP_MEMMAP_ON_MEMORY) : 0u;
 }
 
-// The DIMM device_add would make without node=: on node 0.
-DimmVerdict dimm_verdict(const machine::Machine& m, uint64_t size)
+// The DIMM device_add would make (without node=: on node 0).
+DimmVerdict dimm_verdict(const machine::Machine& m, uint64_t size, int node = 0)
 {
     DimmVerdict v;
     if (auto slot = m.pc_dimm_free_slot(); !slot) {
@@ -47,7 +46,7 @@ DimmVerdict dimm_verdict(const machine::Machine& m, uint64_t size)
     }
     v.addr = *addr;
     const mm::Kernel& k = m.kernel();
-    v.guest = k.test_add_memory(0, *addr, size, dimm_mhp_flags(k, size));
+    v.guest = k.test_add_memory(node, *addr, size, dimm_mhp_flags(k, size));
     return v;
 }
 
@@ -149,6 +148,18 @@ std::string plug_stop_text(const ordered_json& v)
     return out;
 }
 
+// One step as the report judges it.
+std::string judgement_text(const ordered_json& s)
+{
+    if (s.contains("virtio_mem")) return plug_stop_text(s["virtio_mem"]);
+    if (!s["qemu_error"].is_null()) return fmt::format("QEMU refuses: \"{}\"", s["qemu_error"].get<std::string>());
+    if (s["guest_adds"])
+        return fmt::format("QEMU places it at {:#x}, the guest adds it (memmap {})", s["addr"].get<uint64_t>(),
+                           human_bytes(s["memmap_bytes"]));
+    return fmt::format("QEMU places it at {:#x}; add_memory fails, {} {}: unused by the guest", s["addr"].get<uint64_t>(),
+                       s["guest_error"]["errno"].get<std::string>(), s["guest_error"]["reason"].get<std::string>());
+}
+
 }  // namespace
 
 uint64_t dimm_qemu_max(const machine::Machine& m)
@@ -160,7 +171,30 @@ uint64_t dimm_qemu_max(const machine::Machine& m)
     return bs * largest_where(space_blocks, [&](uint64_t n) { return !dimm_verdict(m, n * bs).qemu_error; });
 }
 
-tl::expected<ordered_json, std::string> plug_report(const machine::Machine& m, std::string_view step)
+ordered_json plug_step_json(const machine::Machine& m, const PlugStep& step)
+{
+    ordered_json s;
+    s["target"] = step.target;
+    s["size"] = step.size;
+    if (step.node) s["node"] = *step.node;
+    if (step.target == "dimm") {
+        const DimmVerdict v = dimm_verdict(m, step.size, step.node.value_or(0));
+        s["qemu_error"] = v.qemu_error ? ordered_json(*v.qemu_error) : ordered_json(nullptr);
+        if (!v.qemu_error) {
+            s["addr"] = v.addr;
+            s["guest_adds"] = v.guest.has_value();
+            s["guest_error"] = v.guest ? ordered_json(nullptr) : err_json(v.guest.error().err, v.guest.error().reason);
+            s["memmap_bytes"] = v.guest ? v.guest->bytes() : 0;
+        }
+        return s;
+    }
+    for (const auto& d : m.memory_devices())
+        if (const auto* vm = dynamic_cast<const machine::VirtioMem*>(d.get()); vm && vm->id() == step.target)
+            s["virtio_mem"] = virtio_mem_plug_json(m, *vm, step.size);
+    return s;
+}
+
+tl::expected<ordered_json, std::string> plug_report(const machine::Machine& m, std::string_view step, std::string_view plan)
 {
     const mm::Kernel& k = m.kernel();
     ordered_json r;
@@ -193,35 +227,8 @@ tl::expected<ordered_json, std::string> plug_report(const machine::Machine& m, s
         devs.push_back(std::move(j));
     }
     r["virtio_mem"] = std::move(devs);
-    if (!step.empty()) {
-        ordered_json s;
-        const auto colon = step.find(':');
-        if (colon == std::string_view::npos) return tl::unexpected(fmt::format("'{}': a step is dimm:SIZE or ID:SIZE", step));
-        const std::string target(step.substr(0, colon));
-        const auto size = machine::parse_size(step.substr(colon + 1));
-        if (!size) return tl::unexpected(fmt::format("'{}': {}", step, size.error()));
-        if (target != "dimm" && std::none_of(m.memory_devices().begin(), m.memory_devices().end(), [&](const auto& d) {
-                return d->id() == target && dynamic_cast<const machine::VirtioMem*>(d.get());
-            }))
-            return tl::unexpected(fmt::format("'{}': no virtio-mem-pci device '{}' (a step is dimm:SIZE or ID:SIZE)", step, target));
-        s["target"] = target;
-        s["size"] = *size;
-        if (target == "dimm") {
-            const DimmVerdict v = dimm_verdict(m, *size);
-            s["qemu_error"] = v.qemu_error ? ordered_json(*v.qemu_error) : ordered_json(nullptr);
-            if (!v.qemu_error) {
-                s["addr"] = v.addr;
-                s["guest_adds"] = v.guest.has_value();
-                s["guest_error"] = v.guest ? ordered_json(nullptr) : err_json(v.guest.error().err, v.guest.error().reason);
-                s["memmap_bytes"] = v.guest ? v.guest->bytes() : 0;
-            }
-        } else {
-            for (const auto& d : m.memory_devices())
-                if (const auto* vm = dynamic_cast<const machine::VirtioMem*>(d.get()); vm && vm->id() == target)
-                    s["virtio_mem"] = virtio_mem_plug_json(m, *vm, *size);
-        }
-        r["step"] = std::move(s);
-    }
+    if (!step.empty()) r["step"] = plug_step_json(m, MP_TRY(parse_plug_step(m, step)));
+    if (!plan.empty()) r["plan"] = MP_TRY(plug_plan_json(m, plan));
     return r;
 }
 
@@ -265,21 +272,22 @@ std::string plug_text(const ordered_json& r)
             out += fmt::format(" ({} units, {} subblocks)", human_bytes(v["unit_size"]), human_bytes(v["subblock_size"]));
         out += fmt::format("\n  requested-size {}: {}\n", human_bytes(v["full"]["requested_size"]), plug_stop_text(v["full"]));
     }
-    if (r.contains("step")) {
-        const ordered_json& s = r["step"];
-        out += fmt::format("step {}:{}: ", s["target"].get<std::string>(), human_bytes(s["size"]));
-        if (s.contains("virtio_mem")) {
-            out += plug_stop_text(s["virtio_mem"]) + "\n";
-        } else if (!s["qemu_error"].is_null()) {
-            out += fmt::format("QEMU refuses: \"{}\"\n", s["qemu_error"].get<std::string>());
-        } else if (s["guest_adds"]) {
-            out += fmt::format("QEMU places it at {:#x}, the guest adds it (memmap {})\n", s["addr"].get<uint64_t>(),
-                               human_bytes(s["memmap_bytes"]));
-        } else {
-            out += fmt::format("QEMU places it at {:#x}; add_memory fails, {} {}: unused by the guest\n",
-                               s["addr"].get<uint64_t>(), s["guest_error"]["errno"].get<std::string>(),
-                               s["guest_error"]["reason"].get<std::string>());
+    if (r.contains("step"))
+        out += fmt::format("step {}:{}: {}\n", r["step"]["target"].get<std::string>(), human_bytes(r["step"]["size"]),
+                           judgement_text(r["step"]));
+    if (r.contains("plan")) {
+        out += "plan, performed step by step on a copy of the machine:\n";
+        const ordered_json& steps = r["plan"]["steps"];
+        for (size_t i = 0; i < steps.size(); ++i) {
+            const ordered_json& s = steps[i];
+            out += fmt::format("  {}. {}: judged: {}\n     did: {}; then {} for GFP_KERNEL\n", i + 1, s["step"].get<std::string>(),
+                               judgement_text(s["judged"]), plug_outcome_text(s["outcome"]),
+                               human_bytes(s["kernel_memory"]["gfp_kernel_allocatable"]));
         }
+        const ordered_json& f = r["plan"]["first_failure"];
+        out += f.is_null() ? std::string("  every step succeeds\n")
+                           : fmt::format("  first failing step: {}. {}\n", f.get<size_t>() + 1,
+                                         steps[f.get<size_t>()]["step"].get<std::string>());
     }
     return out;
 }

@@ -120,6 +120,19 @@ def main():
     r = memplug("report", "plug", "-", stdin="# cat /proc/meminfo\n")
     check("report on a transcript that stops early is status 2, and no report",
           r.returncode == 2 and r.stdout == "", r)
+    # report zones: options after the file, bad values status 2, --emit-jobs needs a file, --merge its results.
+    r = memplug("report", "zones", EXAMPLE, "--plan", "dimm:1G", "--policy", "contig-zones,auto-movable", "--json")
+    check("report zones --plan --policy --json: two combinations",
+          r.returncode == 0 and '"report": "zones"' in r.stdout and r.stdout.count('"online_policy"') == 2, r)
+    r = memplug("report", "zones", EXAMPLE, "--policy", "simple")
+    check("an unknown online policy is status 2, naming the kernel's",
+          r.returncode == 2 and "contig-zones or auto-movable" in r.stderr and r.stdout == "", r)
+    r = memplug("report", "zones", "-", "--emit-jobs", stdin=example)
+    check("--emit-jobs from standard input is status 2", r.returncode == 2 and "standard input" in r.stderr, r)
+    r = memplug("report", "plug", "--merge", EXAMPLE)
+    check("--merge of another kind is status 2", r.returncode == 2 and "report zones" in r.stderr, r)
+    r = memplug("report", "zones", "--merge", EXAMPLE)
+    check("--merge of a transcript is status 2", r.returncode == 2 and "not the JSON of a zones report" in r.stderr, r)
 
     # report config: the first `$` line of a file (the rest not run), or the words after '--'.
     r = memplug("report", "config", "-", stdin="$ qemu-system-x86_64 -m 2G,slots=2,maxmem=4G\n# cat /nosuchfile\n")
