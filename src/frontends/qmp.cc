@@ -132,21 +132,24 @@ QObject memory_device_info(const machine::MemoryDeviceInfo& info)
 
 // memplug's own command (the x- prefix: not QEMU's, and no QEMU has it): the
 // what-if report on the machine as it is now, the same JSON `--json` prints;
-// the map, a picture, as its SVG text.
+// the map, a picture, as its SVG text. Its optional arguments are the
+// command line's options: step, plan, policy, ratio, online, jobs (strings).
 QResult<QObject> memplug_report(const machine::Machine& m, Args& a)
 {
-    const std::string kind = MP_TRY(a.str("kind"));
-    std::string step;
-    if (const QObject* s = a.optional("step")) {
-        if (!s->is_string()) return qerr("Invalid parameter type for 'step', expected: string");
-        step = s->get<std::string>();
-    }
+    ReportRequest req;
+    req.kind = MP_TRY(a.str("kind"));
+    for (auto [name, field] : {std::pair{"step", &req.step}, {"plan", &req.plan}, {"policy", &req.policy},
+                               {"ratio", &req.ratio}, {"online", &req.online}, {"jobs", &req.jobs}})
+        if (const QObject* v = a.optional(name)) {
+            if (!v->is_string()) return qerr(fmt::format("Invalid parameter type for '{}', expected: string", name));
+            *field = v->get<std::string>();
+        }
     MP_TRY(a.done());
-    if (kind == "map") {
-        if (!step.empty()) return qerr("report map takes no step");
+    if (req.kind == "map") {
+        if (!req.step.empty() || !req.plan.empty()) return qerr("report map takes no step");
         return QObject(memory_map_svg(m));
     }
-    auto r = build_report(m, kind, {}, step);
+    auto r = build_report(m, req);
     if (!r) return qerr(r.error());
     return *r;
 }

@@ -45,16 +45,24 @@ ordered_json err_json(int err, const std::string& reason)
 
 using namespace report_detail;
 
-tl::expected<ordered_json, std::string> build_report(const machine::Machine& m, std::string_view kind,
-                                                     const AllocName& names, std::string_view step)
+tl::expected<ordered_json, std::string> build_report(const machine::Machine& m, const ReportRequest& req,
+                                                     const AllocName& names)
 {
-    if (!step.empty() && kind != "plug") return tl::unexpected(fmt::format("report {} takes no step", kind));
+    const std::string& kind = req.kind;
+    if (kind != "unplug" && kind != "hugepages" && kind != "plug" && kind != "config" && kind != "zones")
+        return tl::unexpected(fmt::format("unknown report '{}': expected one of {}", kind, k_report_kinds));
+    if (!req.step.empty() && kind != "plug")
+        return tl::unexpected(kind == "zones" ? std::string("report zones takes no step: its steps are --plan's")
+                                              : fmt::format("report {} takes no step", kind));
+    if (kind != "zones" && !(req.policy.empty() && req.ratio.empty() && req.online.empty() && req.jobs.empty()))
+        return tl::unexpected(fmt::format("report {} takes none of --policy, --ratio, --online, --jobs", kind));
+    if (kind != "zones" && kind != "plug" && !req.plan.empty())
+        return tl::unexpected(fmt::format("report {} takes no --plan", kind));
     if (kind == "unplug") return unplug_report(m, names);
     if (kind == "hugepages") return hugepages_report(m);
-    if (kind == "plug") return plug_report(m, step);
+    if (kind == "plug") return plug_report(m, req.step, req.plan);
     if (kind == "config") return config_report(m.args());
-    if (kind == "zones") return zones_report(m, {});  // the current parameters, the state now
-    return tl::unexpected(fmt::format("unknown report '{}': expected one of {}", kind, k_report_kinds));
+    return zones_report(m, req);
 }
 
 tl::expected<ordered_json, std::string> build_config_report(const std::vector<std::string>& qemu_args)
@@ -79,12 +87,11 @@ tl::expected<std::string, std::string> report_command(const machine::Machine& m,
     std::vector<std::string> w;
     for (std::string t; in >> t;) w.push_back(t);
     ReportFormat format = ReportFormat::Text;
-    std::string kind, step;
+    ReportRequest req;
     bool emit_jobs = false;
-    ZonesRequest zones;
-    const std::map<std::string_view, std::string*> valued = {{"--plan", &zones.plan},     {"--policy", &zones.policy},
-                                                             {"--ratio", &zones.ratio},   {"--online", &zones.online},
-                                                             {"--jobs", &zones.jobs}};
+    const std::map<std::string_view, std::string*> valued = {{"--plan", &req.plan},   {"--policy", &req.policy},
+                                                             {"--ratio", &req.ratio}, {"--online", &req.online},
+                                                             {"--jobs", &req.jobs}};
     const std::string usage = fmt::format("usage: report KIND [STEP] [--plan STEPS] [--json] (KIND: {}; STEP, plug only: "
                                           "dimm:SIZE or ID:SIZE; zones also takes --policy, --ratio, --online, --jobs, "
                                           "--emit-jobs)", k_report_kinds);
@@ -97,38 +104,28 @@ tl::expected<std::string, std::string> report_command(const machine::Machine& m,
         } else if (auto v = valued.find(a); v != valued.end()) {
             if (i + 1 == w.size()) return tl::unexpected(fmt::format("{} needs a value; {}", a, usage));
             *v->second = w[++i];
-        } else if (kind.empty()) {
-            kind = a;
-        } else if (step.empty()) {
-            step = a;
+        } else if (req.kind.empty()) {
+            req.kind = a;
+        } else if (req.step.empty()) {
+            req.step = a;
         } else {
             return tl::unexpected(usage);
         }
     }
-    if (kind.empty()) return tl::unexpected(usage);
-    if (kind != "zones" && (emit_jobs || !zones.policy.empty() || !zones.ratio.empty() || !zones.online.empty() ||
-                            !zones.jobs.empty()))
-        return tl::unexpected(fmt::format("report {} takes none of --policy, --ratio, --online, --jobs, --emit-jobs", kind));
-    if (kind != "zones" && kind != "plug" && !zones.plan.empty())
-        return tl::unexpected(fmt::format("report {} takes no --plan", kind));
+    if (req.kind.empty()) return tl::unexpected(usage);
+    if (emit_jobs && req.kind != "zones") return tl::unexpected(fmt::format("report {} takes no --emit-jobs", req.kind));
     // The map is a picture: SVG, which has no JSON form.
-    if (kind == "map") {
+    if (req.kind == "map") {
         if (format == ReportFormat::Json) return tl::unexpected(std::string("report map draws SVG; it has no --json"));
-        if (!step.empty()) return tl::unexpected(std::string("report map takes no step"));
+        if (!req.step.empty() || !req.plan.empty()) return tl::unexpected(std::string("report map takes no step"));
         return memory_map_svg(m);
     }
-    if (kind == "zones") {
-        if (!step.empty()) return tl::unexpected(std::string("report zones takes no step: its steps are --plan's"));
-        if (emit_jobs) {
-            if (!origin) return tl::unexpected(std::string("--emit-jobs is for the command line: memplug report zones FILE --emit-jobs"));
-            return zones_emit_jobs(m, zones, *origin);
-        }
-        return render_report(MP_TRY(zones_report(m, zones)), format);
+    if (emit_jobs) {
+        if (!req.step.empty()) return tl::unexpected(std::string("report zones takes no step: its steps are --plan's"));
+        if (!origin) return tl::unexpected(std::string("--emit-jobs is for the command line: memplug report zones FILE --emit-jobs"));
+        return zones_emit_jobs(m, req, *origin);
     }
-    if (kind == "plug") return render_report(MP_TRY(plug_report(m, step, zones.plan)), format);
-    auto r = build_report(m, kind, names, step);
-    if (!r) return tl::unexpected(r.error());
-    return render_report(*r, format);
+    return render_report(MP_TRY(build_report(m, req, names)), format);
 }
 
 tl::expected<std::string, std::string> merge_zones_results(const std::vector<std::string>& files, ReportFormat format)

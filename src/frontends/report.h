@@ -28,10 +28,25 @@ using AllocName = std::function<std::string(mm::Kernel::AllocId)>;
 // The report kinds this build answers, for usage messages.
 inline constexpr std::string_view k_report_kinds = "unplug, plug, hugepages, zones, config, map";
 
-// `step` (plug only): one plug to judge, `dimm:SIZE` (a new pc-dimm) or `ID:SIZE`
-// (that virtio-mem-pci's requested-size).
-tl::expected<nlohmann::ordered_json, std::string> build_report(const machine::Machine& m, std::string_view kind,
-                                                               const AllocName& names = {}, std::string_view step = {});
+// What to ask, as `report KIND [STEP] [OPTIONS]` and QMP's x-memplug-report spell it.
+struct ReportRequest {
+    std::string kind;
+    std::string step;  // plug: one plug to judge, dimm:SIZE (a new pc-dimm) or ID:SIZE (its requested-size)
+    std::string plan;  // plug, zones: STEP,STEP,... performed in turn on a copy of the machine
+    std::string policy, ratio, online;  // zones: the values to sweep, comma-separated
+    std::string jobs;                   // zones: threads; empty: one per core
+};
+tl::expected<nlohmann::ordered_json, std::string> build_report(const machine::Machine& m, const ReportRequest& req,
+                                                               const AllocName& names = {});
+inline tl::expected<nlohmann::ordered_json, std::string> build_report(const machine::Machine& m, std::string_view kind,
+                                                                      const AllocName& names = {},
+                                                                      std::string_view step = {})
+{
+    ReportRequest req;
+    req.kind = kind;
+    req.step = step;
+    return build_report(m, req, names);
+}
 std::string render_report(const nlohmann::ordered_json& report, ReportFormat format);
 // `report config` of a command line no machine runs: qemu-system-x86_64's arguments.
 tl::expected<nlohmann::ordered_json, std::string> build_config_report(const std::vector<std::string>& qemu_args);

@@ -70,14 +70,10 @@ tl::expected<nlohmann::ordered_json, std::string> config_report(const std::vecto
 std::string config_text(const nlohmann::ordered_json& r);
 
 // report zones: its options as given (comma-separated lists; empty: the current value).
-struct ZonesRequest {
-    std::string plan, policy, ratio, online;
-    std::string jobs;  // threads; empty: std::thread::hardware_concurrency()
-};
-tl::expected<nlohmann::ordered_json, std::string> zones_report(const machine::Machine& m, const ZonesRequest& req);
+tl::expected<nlohmann::ordered_json, std::string> zones_report(const machine::Machine& m, const ReportRequest& req);
 // One self-contained command line per combination, each printing its JSON
 // (`memplug report zones FILE ... --json`), for GNU parallel or a Slurm array.
-tl::expected<std::string, std::string> zones_emit_jobs(const machine::Machine& m, const ZonesRequest& req,
+tl::expected<std::string, std::string> zones_emit_jobs(const machine::Machine& m, const ReportRequest& req,
                                                        const ReportOrigin& origin);
 // The per-job reports (files of their JSON) as one report, as the sweep in one process gives it.
 tl::expected<nlohmann::ordered_json, std::string> zones_merge(const std::vector<std::string>& files);

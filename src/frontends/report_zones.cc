@@ -70,7 +70,7 @@ tl::expected<mm::MmopType, std::string> parse_online(std::string_view s)
 
 // Each value of each list asked (the current value where none is), every
 // combination once, in the order of the kernel's enums and ascending ratios.
-tl::expected<std::vector<Combination>, std::string> combinations(const mm::HotplugParams& p, const ZonesRequest& req)
+tl::expected<std::vector<Combination>, std::string> combinations(const mm::HotplugParams& p, const ReportRequest& req)
 {
     std::vector<mm::OnlinePolicy> policies{p.online_policy};
     std::vector<unsigned> ratios{p.auto_movable_ratio};
@@ -249,7 +249,7 @@ tl::expected<Combination, std::string> combination_of(const ordered_json& c)
 
 }  // namespace
 
-tl::expected<ordered_json, std::string> zones_report(const machine::Machine& m, const ZonesRequest& req)
+tl::expected<ordered_json, std::string> zones_report(const machine::Machine& m, const ReportRequest& req)
 {
     const std::vector<PlugStep> plan = req.plan.empty() ? std::vector<PlugStep>() : MP_TRY(parse_plan(m, req.plan));
     const std::vector<Combination> combos = MP_TRY(combinations(m.kernel().params(), req));
@@ -284,7 +284,7 @@ tl::expected<ordered_json, std::string> zones_report(const machine::Machine& m, 
     return r;
 }
 
-tl::expected<std::string, std::string> zones_emit_jobs(const machine::Machine& m, const ZonesRequest& req,
+tl::expected<std::string, std::string> zones_emit_jobs(const machine::Machine& m, const ReportRequest& req,
                                                        const ReportOrigin& origin)
 {
     if (origin.file.empty() || origin.file == "-")

@@ -342,6 +342,15 @@ TEST(QmpReport, AnswersWhatTheReportSaysOnTheStateNow)
     const auto step = reply(R"({"execute": "x-memplug-report", "arguments": {"kind": "plug", "step": "dimm:512M"}})");
     EXPECT_EQ(step["return"]["step"]["size"], 512 * mm::MiB);
     EXPECT_EQ(step["return"]["step"]["guest_adds"], true);
+    ReportRequest zones;
+    zones.kind = "zones";
+    zones.plan = "dimm:512M";
+    zones.policy = "contig-zones,auto-movable";
+    EXPECT_EQ(reply(R"({"execute": "x-memplug-report", "arguments": {"kind": "zones", "plan": "dimm:512M",
+                        "policy": "contig-zones,auto-movable"}})")["return"],
+              nlohmann::json(*build_report(*m, zones)));
+    EXPECT_EQ(reply(R"({"execute": "x-memplug-report", "arguments": {"kind": "unplug", "plan": "dimm:1G"}})")["error"]["desc"],
+              "report unplug takes no --plan");
     EXPECT_TRUE(reply(R"({"execute": "x-memplug-report", "arguments": {"kind": "map"}})")["return"]
                     .get<std::string>()
                     .starts_with("<svg"));
