@@ -17,7 +17,7 @@
 #include "frontends/mount.h"
 #include "frontends/qmp.h"
 #include "frontends/repl.h"
-#include "frontends/report.h"
+#include "reports/report.h"
 #include "frontends/runner.h"
 #include "frontends/transcript.h"
 

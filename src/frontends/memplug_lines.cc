@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "frontends/report.h"
+#include "reports/report.h"
 #include "mm/kstrtox.h"
 
 namespace memplug::fe {

@@ -12,8 +12,8 @@
 
 #include <fmt/format.h>
 
-#include "frontends/memory_map.h"
-#include "frontends/report.h"
+#include "reports/memory_map.h"
+#include "reports/report.h"
 #include "machine/monitor.h"
 #include "mm/result.h"
 

@@ -17,7 +17,7 @@
 
 #include "frontends/guest_session.h"
 #include "frontends/qmp.h"
-#include "frontends/report.h"
+#include "reports/report.h"
 
 namespace memplug::fe {
 namespace {

@@ -1,4 +1,4 @@
-#include "frontends/report.h"
+#include "reports/report.h"
 
 #include <cstring>
 #include <map>
@@ -7,8 +7,8 @@
 
 #include <fmt/format.h>
 
-#include "frontends/memory_map.h"
-#include "frontends/report_kinds.h"
+#include "reports/memory_map.h"
+#include "reports/report_kinds.h"
 
 namespace memplug::fe {
 

@@ -5,8 +5,8 @@
 #include <rapidcheck/gtest.h>
 
 #include "frontends/guest_session.h"
-#include "frontends/report.h"
-#include "random_session.h"
+#include "reports/report.h"
+#include "frontends/random_session.h"
 
 namespace memplug::fe {
 namespace {

@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "frontends/guest_session.h"
-#include "frontends/memory_map.h"
+#include "reports/memory_map.h"
 #include "machine/machine.h"
 #include "mm/kernel.h"
 

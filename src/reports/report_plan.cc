@@ -1,7 +1,7 @@
 // Plans of plug steps: parsed against the machine, judged by the plug report and
 // performed for real on a fork (Machine::fork), so what a step does is what the
 // model does, never a second account of it; the machine asked about is untouched.
-#include "frontends/report_kinds.h"
+#include "reports/report_kinds.h"
 
 #include <algorithm>
 #include <charconv>

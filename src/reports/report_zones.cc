@@ -2,7 +2,7 @@
 // a plan, for each online policy, auto_movable_ratio and default online type
 // asked; each combination on its own fork of the machine, on all cores, or
 // emitted as independent jobs whose JSON results merge into the same report.
-#include "frontends/report_kinds.h"
+#include "reports/report_kinds.h"
 
 #include <algorithm>
 #include <array>

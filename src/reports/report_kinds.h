@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <tl/expected.hpp>
 
-#include "frontends/report.h"
+#include "reports/report.h"
 #include "machine/machine.h"
 
 namespace memplug::fe::report_detail {

@@ -1,5 +1,5 @@
 // report hugepages: how many more 2 MiB and 1 GiB pages each node and zone would give.
-#include "frontends/report_kinds.h"
+#include "reports/report_kinds.h"
 
 #include <map>
 #include <vector>

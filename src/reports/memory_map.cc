@@ -1,4 +1,4 @@
-#include "frontends/memory_map.h"
+#include "reports/memory_map.h"
 
 #include <algorithm>
 #include <array>

@@ -3,7 +3,7 @@
 // it is filled to maxmem (virtio-mem grown to
 // its region, the largest DIMMs QEMU places in the free slots) to show what
 // the guest would make of the full size.
-#include "frontends/report_kinds.h"
+#include "reports/report_kinds.h"
 
 #include <map>
 

@@ -14,7 +14,7 @@
 #include <rapidcheck/gtest.h>
 
 #include "frontends/guest_session.h"
-#include "frontends/report.h"
+#include "reports/report.h"
 #include "frontends/transcript.h"
 
 namespace memplug::fe {

@@ -21,7 +21,7 @@
 
 #include "frontends/conformance.h"
 #include "frontends/guest_session.h"
-#include "frontends/report.h"
+#include "reports/report.h"
 #include "machine/qemu_opts.h"
 
 namespace memplug::fe {

@@ -1,5 +1,5 @@
 // report plug: the largest DIMM and virtio-mem growth that would succeed now, and one step.
-#include "frontends/report_kinds.h"
+#include "reports/report_kinds.h"
 
 #include <map>
 #include <vector>

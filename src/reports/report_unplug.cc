@@ -1,6 +1,6 @@
 // report unplug: would offlining each block, ejecting each DIMM and shrinking each
 // virtio-mem device succeed now, and why not.
-#include "frontends/report_kinds.h"
+#include "reports/report_kinds.h"
 
 #include <cstring>
 #include <map>
