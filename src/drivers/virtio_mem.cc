@@ -307,9 +307,19 @@ void VirtioMemDriver::unplug(mm::Kernel& k, const VirtioMemParams& p, uint64_t n
         const bool online = cls != Class::Offline && cls != Class::OfflinePartial;
         if (online && !p.unplug_online) return;
         const uint64_t plugged = plugged_sbs(mb);
+        // virtio_mem_fake_offline: ENOMEM (alloc_contig_range found no memory to
+        // migrate to, or no fresh huge page) ends the whole request; EBUSY only
+        // skips this range.
+        auto fake_offline = [&](uint64_t addr, uint64_t size) -> std::optional<bool> {
+            auto r = k.fake_offline_pages(Pfn::from_phys(addr), PageCount::from_bytes(size));
+            if (!r && r.error().err == ENOMEM) return std::nullopt;
+            return r.has_value();
+        };
         // A whole block goes in one alloc_contig_range when the request covers it.
-        if (online && nb_sb >= plugged &&
-            k.fake_offline_pages(Pfn::from_phys(mb), PageCount::from_bytes(mb_size))) {
+        std::optional<bool> whole = false;
+        if (online && nb_sb >= plugged) whole = fake_offline(mb, mb_size);
+        if (!whole) return;
+        if (*whole) {
             if (plugged == mb_size / m_sb_size) {
                 dev.plug_request(mb, mb_size, false);  // one request for the whole block
             } else {
@@ -321,10 +331,13 @@ void VirtioMemDriver::unplug(mm::Kernel& k, const VirtioMemParams& p, uint64_t n
             continue;
         }
         for (uint64_t sb = mb + mb_size - m_sb_size;; sb -= m_sb_size) {
-            if (dev.block_plugged(sb) &&
-                k.fake_offline_pages(Pfn::from_phys(sb), PageCount::from_bytes(m_sb_size))) {
-                dev.plug_request(sb, m_sb_size, false);
-                --nb_sb;
+            if (dev.block_plugged(sb)) {
+                const std::optional<bool> done = fake_offline(sb, m_sb_size);
+                if (!done) return;
+                if (*done) {
+                    dev.plug_request(sb, m_sb_size, false);
+                    --nb_sb;
+                }
             }
             if (!nb_sb || sb == mb) break;
         }

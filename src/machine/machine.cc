@@ -99,7 +99,8 @@ std::unique_ptr<Machine> Machine::fork() const
         return i < m_devices.size() ? static_cast<PcDimm*>(f->m_devices[i].get()) : nullptr;
     });
     f->m_virtio_mem = m_virtio_mem->fork(*f->m_kernel, [&](const drivers::VirtioMemDevice& d) -> drivers::VirtioMemDevice& {
-        return *static_cast<VirtioMem*>(f->m_devices[copy_index(dynamic_cast<const VirtioMem*>(&d))].get());
+        // A bound driver's device is always one of the machine's.
+        return *static_cast<VirtioMem*>(f->m_devices.at(copy_index(dynamic_cast<const VirtioMem*>(&d))).get());
     });
     f->m_objects = m_objects;
     f->m_cpu_node = m_cpu_node;
@@ -108,6 +109,7 @@ std::unique_ptr<Machine> Machine::fork() const
     f->m_numa_have_mem = m_numa_have_mem;
     f->m_quit = m_quit;
     f->m_startup_output = m_startup_output;
+    f->m_args = m_args;
     return f;
 }
 

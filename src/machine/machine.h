@@ -201,7 +201,8 @@ private:
     // The guest ejected a DIMM (_EJ0), or plugged memory of a virtio-mem device changed.
     void acpi_eject(PcDimm& dimm);
 
-    // fork() copies every member below: a new one needs a line there.
+    // fork() copies every member below (a new one needs a line there) but the
+    // event sinks and the warnings of the last command, which are not state.
     MachineConfig m_config;
     std::vector<std::string> m_args;
     std::vector<MemoryBackend> m_backends;

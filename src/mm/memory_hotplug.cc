@@ -872,13 +872,13 @@ OfflineTest Kernel::test_fake_offline_pages(Pfn start, PageCount n) const
     // Free huge pages give way to fresh ones elsewhere on the node (replace_free_huge_pages).
     const auto huge = m_hugetlb.free_huge_pages_in(start, start + n);
     if (huge[Hugetlb::HSTATE_1G]) {
-        t.err = EBUSY;
+        t.err = ENOMEM;
         t.reason = "alloc_contig_range: a free gigantic page cannot be replaced";
         return t;
     }
     if (huge[Hugetlb::HSTATE_2M] &&
         m_hugetlb.forecast(m_pa, Hugetlb::HSTATE_2M, t.target).expected < huge[Hugetlb::HSTATE_2M]) {
-        t.err = EBUSY;
+        t.err = ENOMEM;
         t.reason = "alloc_contig_range: no fresh huge page to replace a free one";
         return t;
     }
@@ -888,7 +888,7 @@ OfflineTest Kernel::test_fake_offline_pages(Pfn start, PageCount n) const
         const Gfp gfp{ZoneType::Movable, MigrateType::Movable, false};
         t.destination = m_pa.allocation_spread(t.target, gfp, t.migrate_pages, std::pair{start, start + n});
         if (t.destination.empty()) {
-            t.err = EBUSY;
+            t.err = ENOMEM;
             t.reason = "alloc_contig_range: no memory to migrate to";
         }
     }
@@ -900,13 +900,31 @@ KResult<void> Kernel::fake_offline_pages(Pfn start, PageCount n)
     const OfflineTest t = test_fake_offline_pages(start, n);
     if (t.err) return kerr(t.err, t.reason);
     const PageInfo first = m_pa.memmap().at(start);
+    // start_isolate_page_range: nothing is allocated in the range meanwhile (fresh
+    // huge pages and their compaction's targets, migration targets).
+    std::vector<MigrateType> saved;
+    for (Pfn pb = start; pb < start + n; pb += PageCount(pageblock_nr_pages))
+        saved.push_back(m_pa.memmap().pageblock_migratetype(pb));
+    m_pa.set_pageblock_migratetype(start, n, MigrateType::Isolate);
+    auto undo_isolation = [&] {
+        size_t i = 0;
+        for (Pfn pb = start; pb < start + n; pb += PageCount(pageblock_nr_pages))
+            m_pa.set_pageblock_migratetype(pb, PageCount(pageblock_nr_pages), saved[i++]);
+    };
     if (t.replaced_huge_pages)
-        if (auto r = m_hugetlb.replace_free_huge_pages(m_pa, m_shmem, start, start + n); !r) return kerr(EBUSY, r.error().reason);
-    if (t.migrate_pages) {
+        if (auto r = m_hugetlb.replace_free_huge_pages(m_pa, m_shmem, start, start + n); !r) {
+            undo_isolation();
+            return kerr(ENOMEM, r.error().reason);
+        }
+    if (m_shmem.pages_in(start, start + n)) {
         auto moved = m_shmem.migrate_range(m_pa, start, start + n, first.nid);
-        if (!moved) return kerr(EBUSY, "alloc_contig_range: no memory to migrate to");
+        if (!moved) {
+            undo_isolation();
+            return kerr(ENOMEM, "alloc_contig_range: no memory to migrate to");
+        }
         m_work.pages_migrated += moved->value();
     }
+    undo_isolation();
     m_pa.set_page_state(start, n, PageInfo{PageState::Offline, first.zone, first.nid});
     m_pa.init_per_zone_wmark_min();
     return {};

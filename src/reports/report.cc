@@ -130,7 +130,14 @@ tl::expected<std::string, std::string> report_command(const machine::Machine& m,
 
 tl::expected<std::string, std::string> merge_zones_results(const std::vector<std::string>& files, ReportFormat format)
 {
-    return render_report(MP_TRY(zones_merge(files)), format);
+    // The files are anyone's JSON: a member of the wrong type or missing is a
+    // refusal, not a crash.
+    try {
+        return render_report(MP_TRY(zones_merge(files)), format);
+    } catch (const nlohmann::json::exception& e) {
+        return tl::unexpected(fmt::format("the results are not the JSON of zones reports of schema {} ({})",
+                                          k_report_schema, e.what()));
+    }
 }
 
 }  // namespace memplug::fe

@@ -296,6 +296,8 @@ ordered_json shrink_json(const machine::Machine& m, const machine::VirtioMem& de
         });
         return ok;
     };
+    // virtio_mem_fake_offline's ENOMEM ends the request: the rest stays plugged.
+    std::string stopped;
     for (uint64_t u : drv->unplug_order(k)) {
         const mm::MemoryBlock* mem = k.find_memory_block(mm::BlockId(u / k.memory_block_size_bytes()));
         const bool online = mem && mem->state != mm::MemState::Offline;
@@ -312,7 +314,16 @@ ordered_json shrink_json(const machine::Machine& m, const machine::VirtioMem& de
                 keep("online memory stays (virtio_mem.unplug_online=0)", nullptr);
                 continue;
             }
+            if (!stopped.empty()) {
+                keep("the unplug request ended at an earlier subblock: " + stopped + " (ENOMEM)", nullptr);
+                continue;
+            }
             const mm::OfflineTest t = k.test_fake_offline_pages(Pfn::from_phys(a), PageCount::from_bytes(sb));
+            if (t.err == ENOMEM) {
+                stopped = t.reason;
+                keep(t.why() + " (ENOMEM: the request ends here)", nullptr);
+                continue;
+            }
             if (t.err && !(t.culprit && only_freed_memmap_blocks(a))) {
                 keep(t.why(), test_json(k, t, names)["culprit"]);
                 continue;
@@ -320,9 +331,9 @@ ordered_json shrink_json(const machine::Machine& m, const machine::VirtioMem& de
             // A free huge page replaced takes a fresh one's worth of free memory.
             const PageCount moves = t.migrate_pages + PageCount(t.replaced_huge_pages << mm::pageblock_order);
             if (migrating + moves > room) {
-                keep(t.replaced_huge_pages ? "alloc_contig_range: no fresh huge page to replace a free one"
-                                           : "alloc_contig_range: no memory to migrate to",
-                     nullptr);
+                stopped = t.replaced_huge_pages ? "alloc_contig_range: no fresh huge page to replace a free one"
+                                                : "alloc_contig_range: no memory to migrate to";
+                keep(stopped + " (ENOMEM: the request ends here)", nullptr);
                 continue;
             }
             migrating += moves;
@@ -343,8 +354,13 @@ ordered_json shrink_json(const machine::Machine& m, const machine::VirtioMem& de
             const auto& fd = *std::find_if(f->memory_devices().begin(), f->memory_devices().end(),
                                            [&](const auto& d) { return d->id() == dev.id(); });
             give = dev.plugged_size() - fd->plugged_memory();
+            j["simulated"] = true;
+            // The subblocks' reasons no longer add up: what the copy kept, as one entry.
+            kept.clear();
+            if (fd->plugged_memory())
+                kept["simulated"] = {"kept by the driver's unplug on a copy (free huge pages replaced on the way)",
+                                     fd->plugged_memory(), nullptr};
         }
-        j["simulated"] = true;
     }
     j["can_give_back"] = give;
     j["smallest_request_served"] = dev.plugged_size() - give;

@@ -269,7 +269,11 @@ tl::expected<ordered_json, std::string> zones_report(const machine::Machine& m, 
         }
     };
     std::vector<std::thread> pool;
-    for (size_t t = 1; t < std::min<size_t>(jobs, combos.size()); ++t) pool.emplace_back(worker);
+    try {
+        for (size_t t = 1; t < std::min<size_t>(jobs, combos.size()); ++t) pool.emplace_back(worker);
+    } catch (const std::system_error&) {
+        // No more threads to be had (--jobs beyond the system's limit): the ones started share the work.
+    }
     worker();
     for (std::thread& t : pool) t.join();
     ordered_json r = report_head(m.kernel(), plan);
@@ -302,6 +306,37 @@ tl::expected<std::string, std::string> zones_emit_jobs(const machine::Machine& m
     return out;
 }
 
+namespace {
+
+// What zones_text reads of a result, each member of its type (a job's file may be anything).
+bool well_formed(const ordered_json& r)
+{
+    auto obj = [](const ordered_json& j, std::initializer_list<const char*> keys) {
+        return j.is_object() && std::all_of(keys.begin(), keys.end(), [&](const char* k) { return j.contains(k); });
+    };
+    if (!obj(r, {"memory_block_size", "memmap_on_memory", "plan"}) || !r["memory_block_size"].is_number_unsigned() ||
+        !r["memmap_on_memory"].is_boolean() || !r["plan"].is_array())
+        return false;
+    for (const ordered_json& c : r["combinations"]) {
+        if (!obj(c, {"steps", "first_short"}) || !c["steps"].is_array()) return false;
+        for (const ordered_json& st : c["steps"]) {
+            if (!obj(st, {"step", "outcome", "nodes"}) || !st["nodes"].is_array()) return false;
+            for (const ordered_json& n : st["nodes"]) {
+                if (!obj(n, {"node", "zones", "gfp_kernel_room", "movable_ratio", "short"}) || !n["zones"].is_array() ||
+                    !n["short"].is_array() || !n["gfp_kernel_room"].is_number_unsigned())
+                    return false;
+                for (const ordered_json& z : n["zones"])
+                    if (!obj(z, {"zone", "free", "managed"}) || !z["zone"].is_string() || !z["free"].is_number_unsigned() ||
+                        !z["managed"].is_number_unsigned())
+                        return false;
+            }
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
 tl::expected<ordered_json, std::string> zones_merge(const std::vector<std::string>& files)
 {
     ordered_json merged;
@@ -313,7 +348,7 @@ tl::expected<ordered_json, std::string> zones_merge(const std::vector<std::strin
         text << in.rdbuf();
         ordered_json r = ordered_json::parse(text.str(), nullptr, false);
         if (r.is_discarded() || !r.is_object() || r.value("schema", 0) != k_report_schema || r.value("report", "") != "zones" ||
-            !r.contains("combinations") || !r["combinations"].is_array())
+            !r.contains("combinations") || !r["combinations"].is_array() || !well_formed(r))
             return tl::unexpected(fmt::format("{}: not the JSON of a zones report of schema {}", f, k_report_schema));
         ordered_json head = r;
         head.erase("combinations");

@@ -181,8 +181,6 @@ TEST(ReportConfig, MatchesTheRecordings)
                                                                       : (*r)["qemu_error"].get<std::string>() + "\n";
                 EXPECT_EQ(said, model) << where;
                 if (said != recorded) {
-                    // The model's QEMU differs from the real one here (a known conformance difference).
-                    EXPECT_NE(model, recorded) << where;
                     ++model_differs;
                     differences += fmt::format("  {}: recorded {:?}, the report {:?}\n", where, recorded, said);
                 } else {
@@ -198,6 +196,8 @@ TEST(ReportConfig, MatchesTheRecordings)
     std::cout << fmt::format("{} `$` lines, {} refusals in QEMU's words, {} block sizes read; {} where the model's QEMU "
                              "differs from the real one:\n{}",
                              lines, refusals, block_sizes, model_differs, differences);
+    // Every recorded `$` line's output is what the report says (the QEMU set has no known difference).
+    EXPECT_EQ(model_differs, 0u);
     EXPECT_GT(refusals, 10u);
     EXPECT_GT(block_sizes, 0u);
 }
