@@ -91,7 +91,7 @@ public:
     // the pool keeps its size. A gigantic page cannot be replaced (ENOMEM), nor
     // one with nowhere to go; those replaced before a failure stay replaced.
     KResult<void> replace_free_huge_pages(PageAllocator& pa, ShmemFs& shmem, Pfn start, Pfn end);
-    // Free huge pages of each size with their head in [start, end).
+    // Free huge pages of each size that overlap [start, end) (a 1 GiB page may start before it).
     std::array<uint64_t, HUGE_MAX_HSTATE> free_huge_pages_in(Pfn start, Pfn end) const;
     // Huge pages whose head is in [start, end) (offline and virtio-mem checks).
     bool has_huge_pages(const PageAllocator& pa, Pfn start, Pfn end) const;
